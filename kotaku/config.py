@@ -1,0 +1,250 @@
+"""One settings object for the whole program: `config.toml` plus `KOTAKU_*` environment variables.
+
+Precedence (highest first): explicit overrides, environment (`KOTAKU_DATABASE__URL`), the TOML file
+(`--config`, `KOTAKU_CONFIG`, or `./config.toml` when present), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """Raised when the configuration is invalid; the message names the key and the fix."""
+
+
+class AppConfig(BaseModel):
+    env: Literal["local", "test", "production"] = "local"
+    language: Literal["id", "en"] = "id"
+    default_timezone: str = "Asia/Jakarta"
+    data_dir: Path = Path("var")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
+
+
+class DatabaseConfig(BaseModel):
+    url: str = "sqlite+aiosqlite:///var/kotaku.db"
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+
+class MediaConfig(BaseModel):
+    dir: Path = Path("var/media")
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+
+class ServerConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class TelegramConfig(BaseModel):
+    token: SecretStr | None = None
+    bot_username: str = "kotaku_bot"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_url: str | None = None
+
+
+class WhatsAppConfig(BaseModel):
+    phone_id: str | None = None
+    phone_number: str | None = None
+    token: SecretStr | None = None
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    base_url: str = "https://graph.facebook.com"
+    webhook_path: str = "/whatsapp/webhook"
+    rate_per_second: float = Field(default=80.0, gt=0)
+
+
+class SecurityConfig(BaseModel):
+    nik_key: SecretStr | None = None
+
+
+class ImportConfig(BaseModel):
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_rows: int = Field(default=200_000, ge=1)
+
+
+class InviteConfig(BaseModel):
+    valid_days: int = Field(default=14, ge=1, le=365)
+    max_failures_per_hour: int = Field(default=5, ge=1)
+
+
+class DialogConfig(BaseModel):
+    draft_ttl_hours: float = Field(default=12.0, gt=0)
+    max_jump_percent: float = Field(default=20.0, gt=0, le=100)
+    photo_milestones: list[int] = Field(default_factory=lambda: [0, 50, 100])
+    correction_days: int = Field(default=7, ge=1)
+    roster_page_size: int = Field(default=10, ge=3, le=10)
+
+
+class MonitoringConfig(BaseModel):
+    curve: Literal["s", "linear"] = "s"
+    critical_low_plan_max: float = Field(default=70.0, ge=0, le=100)
+    critical_behind_low: float = Field(default=10.0, ge=0)
+    critical_behind_high: float = Field(default=5.0, ge=0)
+    on_plan_tolerance: float = Field(default=0.0, ge=0)
+    behind_reports: int = Field(default=3, ge=1)
+    no_report_workdays: int = Field(default=2, ge=1)
+    jump_percent: float = Field(default=20.0, gt=0)
+    min_wage_share: float = Field(default=0.5, ge=0, le=1)
+    wage_min: int = Field(default=60_000, ge=0)
+    wage_max: int = Field(default=200_000, ge=0)
+    idle_attendance_days: int = Field(default=3, ge=1)
+    late_entry_days: int = Field(default=2, ge=1)
+    photo_radius_m: float = Field(default=500.0, gt=0)
+    obstacle_open_days: int = Field(default=7, ge=1)
+    escalate_after_hours: float = Field(default=24.0, gt=0)
+    hok_hours: float = Field(default=8.0, gt=0)
+
+
+class RemindersConfig(BaseModel):
+    first: time = time(15, 0)
+    second: time = time(17, 0)
+    digest: time = time(17, 30)
+    weekly: time = time(8, 0)
+    escalate_missed_days: int = Field(default=2, ge=1)
+    work_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
+    extra_non_working: list[str] = Field(default_factory=list)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(6, 0)
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {v!r}; use e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura"
+        ) from exc
+    return v
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KOTAKU_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    app: AppConfig = Field(default_factory=AppConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    importer: ImportConfig = Field(default_factory=ImportConfig)
+    invite: InviteConfig = Field(default_factory=InviteConfig)
+    dialog: DialogConfig = Field(default_factory=DialogConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _CURRENT_TOML.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+    def has_telegram(self) -> bool:
+        return self.telegram.token is not None and bool(self.telegram.token.get_secret_value())
+
+    def has_whatsapp(self) -> bool:
+        return bool(self.whatsapp.phone_id and self.whatsapp.token)
+
+
+_CURRENT_TOML: dict[str, Path | None] = {"path": None}
+
+
+def _resolve_config_path(path: str | Path | None) -> Path | None:
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p} (check --config or KOTAKU_CONFIG)")
+        return p
+    env = os.environ.get("KOTAKU_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p} (check KOTAKU_CONFIG)")
+        return p
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings; every validation problem becomes one `ConfigError` naming key and fix."""
+    toml_path = _resolve_config_path(path)
+    _CURRENT_TOML["path"] = toml_path
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, toml_path)) from exc
+    except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
+        raise ConfigError(f"cannot read config file {toml_path}: {exc}") from exc
+    finally:
+        _CURRENT_TOML["path"] = None
+    _check_production(settings)
+    return settings
+
+
+def _explain(exc: ValidationError, toml_path: Path | None) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        env = "KOTAKU_" + "__".join(str(p).upper() for p in err["loc"])
+        where = f" in {toml_path}" if toml_path else ""
+        if err["type"] == "extra_forbidden":
+            fix = "remove it or check its spelling against config.example.toml"
+        else:
+            fix = f"set a valid value for `{key}`{where} or the environment variable {env}"
+        lines.append(f"  - {key}: {err['msg']} (got {err.get('input')!r}); fix: {fix}")
+    return "\n".join(lines)
+
+
+def _check_production(settings: Settings) -> None:
+    if settings.app.env != "production":
+        return
+    problems = []
+    if settings.security.nik_key is None:
+        problems.append("security.nik_key must be set in production (generate one with `kotaku keygen`)")
+    if settings.telegram.mode == "webhook" and settings.telegram.webhook_secret is None:
+        problems.append("telegram.webhook_secret must be set for telegram.mode = 'webhook'")
+    if settings.has_whatsapp() and settings.whatsapp.app_secret is None:
+        problems.append("whatsapp.app_secret must be set to verify webhook signatures")
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,92 @@
+"""Async engine and sessions for SQLite and PostgreSQL, with the SQLite pragmas that make it safe to share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from kotaku.config import Settings
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    db = parsed.database
+    if db and db != ":memory:" and not db.startswith("file:"):
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(
+    settings: Settings, url: str | None = None, connect_args: dict[str, Any] | None = None
+) -> AsyncEngine:
+    """Engine for `database.url` (or `url`); SQLite gets WAL, foreign keys, busy timeout, BEGIN IMMEDIATE."""
+    url = url or settings.database.url
+    kwargs: dict[str, Any] = {"echo": settings.database.echo}
+    if connect_args:
+        kwargs["connect_args"] = connect_args
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_async_engine(url, **kwargs)
+        _install_sqlite_pragmas(engine, settings.database.sqlite_busy_timeout_ms)
+        return engine
+    kwargs["pool_size"] = settings.database.pool_size
+    kwargs["pool_pre_ping"] = True
+    return create_async_engine(url, **kwargs)
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, issue BEGIN so we can make it IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Taking the write lock up front avoids "database is locked" on read-then-write upgrades.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Database:
+    """The engine plus a session factory; one per process."""
+
+    def __init__(
+        self, settings: Settings, url: str | None = None, connect_args: dict[str, Any] | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings, url, connect_args)
+        self.sessionmaker = session_factory(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

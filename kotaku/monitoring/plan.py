@@ -1,0 +1,158 @@
+"""Planned S-curves and the deviation rule: one pure function shared by replies, summaries, alerts and exports.
+
+The rule is the public-works "kontrak kritis" rule (see DOMAIN.md): with planned progress up to 70%, an
+activity is critical when actual is more than 10 points behind; above 70%, more than 5 points behind, or
+when its recent trend would finish after the end date. Thresholds come from `monitoring.*` settings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from kotaku.config import MonitoringConfig
+
+
+class Status(enum.StrEnum):
+    NOT_STARTED = "belum_mulai"
+    AHEAD = "lebih_cepat"
+    ON_PLAN = "sesuai_rencana"
+    BEHIND = "terlambat"
+    CRITICAL = "kritis"
+    DONE = "selesai"
+
+
+def s_curve_fraction(t: float) -> float:
+    """Smoothstep: slow start, fast middle, slow finish; 0 at t<=0 and 1 at t>=1."""
+    if t <= 0:
+        return 0.0
+    if t >= 1:
+        return 1.0
+    return t * t * (3 - 2 * t)
+
+
+def default_planned(start: date, end: date, on: date, shape: str = "s") -> float:
+    """Planned cumulative percent on a date when an activity has no plan points."""
+    if on < start:
+        return 0.0
+    if on >= end:
+        return 100.0
+    span = (end - start).days
+    t = (on - start).days / span if span > 0 else 1.0
+    frac = t if shape == "linear" else s_curve_fraction(t)
+    return round(100.0 * frac, 2)
+
+
+def default_plan_points(
+    start: date, end: date, shape: str = "s", step_days: int = 7
+) -> list[tuple[date, float]]:
+    """Weekly points of the default curve (start and end included), for imports and charts."""
+    points: list[tuple[date, float]] = []
+    day = start
+    while day < end:
+        points.append((day, default_planned(start, end, day, shape)))
+        day += timedelta(days=step_days)
+    points.append((end, 100.0))
+    return points
+
+
+def planned_percent(
+    points: Sequence[tuple[date, float]], start: date, end: date, on: date, shape: str = "s"
+) -> float:
+    """Planned percent on `on`, interpolating linearly between plan points (or the default curve)."""
+    if not points:
+        return default_planned(start, end, on, shape)
+    pts = sorted(points)
+    if pts[0][0] > start:
+        pts.insert(0, (start, 0.0))
+    if on <= pts[0][0]:
+        return 0.0 if on < pts[0][0] else round(pts[0][1], 2)
+    for (d0, p0), (d1, p1) in zip(pts, pts[1:], strict=False):
+        if d0 <= on <= d1:
+            span = (d1 - d0).days
+            frac = (on - d0).days / span if span else 1.0
+            return round(p0 + (p1 - p0) * frac, 2)
+    return round(pts[-1][1], 2)
+
+
+def project_finish(history: Sequence[tuple[date, float]], window: int = 5) -> date | None:
+    """Date the recent trend reaches 100% (least-squares slope over the last `window` reports)."""
+    recent = sorted(history)[-window:]
+    if not recent:
+        return None
+    if recent[-1][1] >= 100:
+        return recent[-1][0]
+    if len(recent) < 2:
+        return None
+    x0 = recent[0][0]
+    xs = [(d - x0).days for d, _ in recent]
+    ys = [p for _, p in recent]
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    if slope <= 0:
+        return None
+    days_left = (100.0 - recent[-1][1]) / slope
+    return recent[-1][0] + timedelta(days=int(days_left + 0.999))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    planned: float
+    actual: float | None
+    deviation: float | None
+    status: Status
+    projected_finish: date | None
+    reason: str
+
+
+def assess(
+    *,
+    planned: float,
+    actual: float | None,
+    cfg: MonitoringConfig,
+    end: date | None = None,
+    projected_finish: date | None = None,
+) -> Assessment:
+    """Status of one activity on one day from planned and actual cumulative percent."""
+    if actual is None:
+        if planned <= 0:
+            return Assessment(planned, None, None, Status.NOT_STARTED, projected_finish, "belum ada rencana")
+        return Assessment(
+            planned,
+            None,
+            round(-planned, 2),
+            _status_for_gap(planned, -planned, cfg),
+            projected_finish,
+            "belum ada laporan",
+        )
+    deviation = round(actual - planned, 2)
+    if actual >= 100:
+        return Assessment(planned, actual, deviation, Status.DONE, projected_finish, "selesai")
+    status = _status_for_gap(planned, deviation, cfg)
+    reason = "deviasi"
+    late = projected_finish is not None and end is not None and projected_finish > end
+    if status != Status.CRITICAL and late and planned > cfg.critical_low_plan_max and deviation < 0:
+        status, reason = Status.CRITICAL, "proyeksi melewati tanggal selesai"
+    return Assessment(planned, actual, deviation, status, projected_finish, reason)
+
+
+def _status_for_gap(planned: float, deviation: float, cfg: MonitoringConfig) -> Status:
+    deviation = round(deviation, 2)
+    limit = (
+        cfg.critical_behind_low
+        if round(planned, 2) <= cfg.critical_low_plan_max
+        else cfg.critical_behind_high
+    )
+    if deviation < -limit:
+        return Status.CRITICAL
+    if deviation > cfg.on_plan_tolerance:
+        return Status.AHEAD
+    if deviation >= -cfg.on_plan_tolerance:
+        return Status.ON_PLAN
+    return Status.BEHIND

@@ -1,0 +1,85 @@
+"""Scopes: who may see and report what (KSM < BKM/kelurahan < kecamatan < kota < provinsi < national)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kotaku.models import Bkm, Ksm, Person, Region
+
+
+class ScopeNotFound(LookupError):
+    """The scope text names no KSM, BKM or region."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Exactly one of ksm/bkm/region, or none of them for the whole program."""
+
+    ksm_id: int | None = None
+    bkm_id: int | None = None
+    region_id: int | None = None
+    label: str = "nasional"
+
+    @property
+    def is_national(self) -> bool:
+        return self.ksm_id is None and self.bkm_id is None and self.region_id is None
+
+
+NATIONAL = Scope()
+
+
+async def resolve_scope(session: AsyncSession, text: str) -> Scope:
+    """Read `ksm:CODE`, `bkm:CODE`, `region:CODE` (or a bare Kemendagri code), `nasional`."""
+    raw = text.strip()
+    kind, _, code = raw.partition(":")
+    if not code:
+        kind, code = "", raw
+    kind = kind.lower()
+    if raw.lower() in {"nasional", "national", "*"}:
+        return NATIONAL
+    if kind in {"", "ksm"}:
+        ksm = (await session.execute(select(Ksm).where(Ksm.code == code))).scalar_one_or_none()
+        if ksm is not None:
+            return Scope(ksm_id=ksm.id, label=f"KSM {ksm.name}")
+    if kind in {"", "bkm"}:
+        bkm = (await session.execute(select(Bkm).where(Bkm.code == code))).scalar_one_or_none()
+        if bkm is not None:
+            return Scope(bkm_id=bkm.id, label=f"BKM {bkm.name}")
+    if kind in {"", "region", "wilayah"}:
+        region = (await session.execute(select(Region).where(Region.code == code))).scalar_one_or_none()
+        if region is not None:
+            return Scope(region_id=region.id, label=f"{region.level.value} {region.name}")
+    raise ScopeNotFound(raw)
+
+
+def scope_of(person: Person) -> Scope:
+    return Scope(ksm_id=person.scope_ksm_id, bkm_id=person.scope_bkm_id, region_id=person.scope_region_id)
+
+
+async def ksm_ids_in_scope(session: AsyncSession, scope: Scope) -> list[int]:
+    """Every KSM inside a scope, via the region's materialised path."""
+    stmt = select(Ksm.id)
+    if scope.ksm_id is not None:
+        stmt = stmt.where(Ksm.id == scope.ksm_id)
+    elif scope.bkm_id is not None:
+        stmt = stmt.where(Ksm.bkm_id == scope.bkm_id)
+    elif scope.region_id is not None:
+        region = await session.get(Region, scope.region_id)
+        assert region is not None
+        stmt = (
+            stmt.join(Bkm, Bkm.id == Ksm.bkm_id)
+            .join(Region, Region.id == Bkm.kelurahan_id)
+            .where((Region.path == region.path) | Region.path.startswith(region.path + "/"))
+        )
+    return list((await session.execute(stmt.order_by(Ksm.code))).scalars())
+
+
+async def scope_contains_ksm(session: AsyncSession, scope: Scope, ksm_id: int) -> bool:
+    if scope.is_national:
+        return True
+    if scope.ksm_id is not None:
+        return scope.ksm_id == ksm_id
+    return ksm_id in await ksm_ids_in_scope(session, scope)
