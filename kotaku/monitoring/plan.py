@@ -8,6 +8,7 @@ when its recent trend would finish after the end date. Thresholds come from `mon
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -69,7 +70,7 @@ def planned_percent(
         pts.insert(0, (start, 0.0))
     if on <= pts[0][0]:
         return 0.0 if on < pts[0][0] else round(pts[0][1], 2)
-    for (d0, p0), (d1, p1) in zip(pts, pts[1:], strict=False):
+    for (d0, p0), (d1, p1) in itertools.pairwise(pts):
         if d0 <= on <= d1:
             span = (d1 - d0).days
             frac = (on - d0).days / span if span else 1.0
