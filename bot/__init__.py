@@ -1,0 +1,1 @@
+"""Channels: thin adapters from Telegram, WhatsApp and the console to the core's Inbound/Outbound."""

@@ -1,0 +1,1 @@
+"""The conversation engine: channel-neutral flows with named, persisted states."""

@@ -1,0 +1,541 @@
+"""The engine: one inbound message in, replies out. Dedup, ordering, identity, routing, errors.
+
+Updates of one conversation run in order (an asyncio lock per conversation, plus the row lock on its
+state in PostgreSQL); different conversations run concurrently. Each message is one transaction: the
+processed-id mark, the report and the draft state commit together, so a redelivered message changes
+nothing and a crash loses at most the step being typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from kotaku import clock
+from kotaku.db import Database
+from kotaku.dialog import catalogue
+from kotaku.dialog.context import Context
+from kotaku.dialog.flow import COMMANDS, FLOWS, reporting_ksm_ids
+from kotaku.dialog.flows import load_flows
+from kotaku.models import (
+    AuditLog,
+    ChannelIdentity,
+    ConversationState,
+    GroupBinding,
+    Person,
+    ProcessedInbound,
+    Role,
+)
+from kotaku.schemas import Choice, Inbound, InboundKind, Outbound
+from kotaku.services.onboarding import RedeemError, redeem_invite
+
+log = structlog.get_logger(__name__)
+
+COMMAND_RE = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+DAFTAR_RE = re.compile(r"^(?:daftar|register)\s+(\S+)\s*$", re.IGNORECASE)
+
+ROLE_LABELS = {
+    Role.WORKER: ("pekerja", "worker"),
+    Role.KETUA_KSM: ("ketua KSM", "KSM coordinator"),
+    Role.BKM: ("BKM/LKM", "BKM/LKM"),
+    Role.FASILITATOR: ("fasilitator", "facilitator"),
+    Role.ASKOT: ("Askot", "Askot (city assistant)"),
+    Role.KORKOT: ("Korkot", "Korkot (city coordinator)"),
+    Role.PROVINSI: ("pengelola provinsi", "province manager"),
+    Role.NASIONAL: ("pengelola nasional", "national manager"),
+    Role.ADMIN: ("admin", "administrator"),
+}
+
+catalogue.register(
+    {
+        "engine.stranger": {
+            "id": "Halo! Ini bot pelaporan Program KOTAKU. Nomor/akun ini belum terdaftar.\n"
+            "Minta kode undangan kepada fasilitator atau Askot Anda, lalu kirim: DAFTAR KODE",
+            "en": "Hello! This is the KOTAKU reporting bot. This account is not registered yet.\n"
+            "Ask your facilitator or Askot for an invite code, then send: DAFTAR CODE",
+        },
+        "engine.welcome": {
+            "id": "Selamat datang, {name}! Anda terdaftar sebagai {role} untuk {scope}.\n"
+            "Ketik /bantuan kapan saja untuk melihat perintah.",
+            "en": "Welcome, {name}! You are registered as {role} for {scope}.\n"
+            "Type /help at any time to see the commands.",
+        },
+        "engine.invite_unknown": {
+            "id": "Kode undangan tidak dikenal. Periksa lagi kodenya (8 huruf/angka).",
+            "en": "Unknown invite code. Check the code again (8 letters/digits).",
+        },
+        "engine.invite_used": {
+            "id": "Kode undangan ini sudah dipakai. Minta kode baru kepada fasilitator.",
+            "en": "This invite code has already been used. Ask your facilitator for a new one.",
+        },
+        "engine.invite_expired": {
+            "id": "Kode undangan ini sudah kedaluwarsa. Minta kode baru kepada fasilitator.",
+            "en": "This invite code has expired. Ask your facilitator for a new one.",
+        },
+        "engine.invite_too_many": {
+            "id": "Terlalu banyak percobaan kode yang salah. Coba lagi dalam 1 jam.",
+            "en": "Too many wrong codes. Try again in an hour.",
+        },
+        "engine.already_registered": {
+            "id": "Akun ini sudah terdaftar sebagai {name}. Ketik /bantuan untuk melihat perintah.",
+            "en": "This account is already registered as {name}. Type /help to see the commands.",
+        },
+        "engine.ask_code": {
+            "id": "Kirim kode undangan Anda, contoh: DAFTAR AB3K7QXZ",
+            "en": "Send your invite code, for example: DAFTAR AB3K7QXZ",
+        },
+        "engine.unknown_command": {
+            "id": "Perintah /{command} tidak dikenal. Ketik /bantuan untuk daftar perintah.",
+            "en": "Unknown command /{command}. Type /help for the list of commands.",
+        },
+        "engine.not_allowed": {
+            "id": "Maaf, /{command} tidak tersedia untuk peran {role}.",
+            "en": "Sorry, /{command} is not available for the role {role}.",
+        },
+        "engine.cancelled": {
+            "id": "Dibatalkan. Tidak ada yang disimpan dari draf ini.",
+            "en": "Cancelled. Nothing from this draft was saved.",
+        },
+        "engine.nothing_to_cancel": {
+            "id": "Tidak ada yang sedang diisi.",
+            "en": "Nothing is in progress.",
+        },
+        "engine.draft_replaced": {
+            "id": "Draf /{flow} sebelumnya dibatalkan.",
+            "en": "The previous /{flow} draft was cancelled.",
+        },
+        "engine.draft_expired": {
+            "id": "Draf /{flow} yang belum selesai sudah kedaluwarsa dan tidak disimpan. Silakan mulai lagi.",
+            "en": "Your unfinished /{flow} draft expired and was not saved. Please start again.",
+        },
+        "engine.menu": {
+            "id": "Apa yang ingin Anda laporkan atau lihat?",
+            "en": "What would you like to report or see?",
+        },
+        "engine.hint": {
+            "id": "Saya belum mengerti. Pilih dari menu atau ketik /bantuan.",
+            "en": "I did not understand. Choose from the menu or type /help.",
+        },
+        "engine.error": {
+            "id": "Maaf, terjadi gangguan saat memproses pesan Anda. Data yang sudah tersimpan aman; "
+            "silakan kirim ulang langkah terakhir.",
+            "en": "Sorry, something went wrong while handling your message. What was already saved is safe; "
+            "please send the last step again.",
+        },
+        "engine.language_set": {
+            "id": "Bahasa diganti ke Bahasa Indonesia.",
+            "en": "Language set to English.",
+        },
+        "engine.language_ask": {
+            "id": "Pilih bahasa:",
+            "en": "Choose a language:",
+        },
+        "engine.group_only": {
+            "id": "Perintah ini dipakai di grup KSM: tambahkan bot ke grup, lalu kirim /daftarkan_grup di sana.",
+            "en": "Use this command in the KSM group: add the bot to the group, then send /daftarkan_grup there.",
+        },
+        "engine.group_bound": {
+            "id": "Grup ini sekarang terhubung dengan {ksm}. Anggota terdaftar dapat melapor di sini.",
+            "en": "This group is now linked to {ksm}. Registered members can report here.",
+        },
+        "engine.group_not_allowed": {
+            "id": "Hanya ketua KSM atau fasilitator yang dapat mendaftarkan grup.",
+            "en": "Only a KSM coordinator or a facilitator can register a group.",
+        },
+        "engine.group_stranger": {
+            "id": "{name}, akun Anda belum terdaftar. Kirim pesan pribadi ke bot dengan kode undangan Anda.",
+            "en": "{name}, your account is not registered. Send the bot a private message with your invite code.",
+        },
+        "engine.help": {
+            "id": "Perintah yang bisa Anda pakai:\n{commands}\n\n/batal membatalkan isian, /bahasa mengganti bahasa.",
+            "en": "Commands you can use:\n{commands}\n\n/batal cancels what you are entering, /bahasa changes language.",
+        },
+        "engine.help_in_flow": {
+            "id": "{help}\n\nKetik /batal untuk membatalkan.",
+            "en": "{help}\n\nType /batal to cancel.",
+        },
+    }
+)
+
+GLOBAL_CANCEL = {"batal", "cancel"}
+GLOBAL_HELP = {"bantuan", "help"}
+GLOBAL_LANGUAGE = {"bahasa", "language"}
+GLOBAL_MENU = {"menu"}
+GLOBAL_GROUP = {"daftarkan_grup", "register_group"}
+GLOBAL_START = {"start", "daftar"}
+
+
+def role_label(role: Role, lang: str) -> str:
+    id_label, en_label = ROLE_LABELS[role]
+    return id_label if lang == "id" else en_label
+
+
+class Engine:
+    """Turns one `Inbound` into replies; safe to call concurrently from many chats."""
+
+    def __init__(self, db: Database, now: Callable[[], datetime] | None = None) -> None:
+        self.db = db
+        self.settings = db.settings
+        self._now = now or clock.now
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        load_flows()
+
+    def _lock_for(self, inbound: Inbound) -> asyncio.Lock:
+        key = (inbound.channel.value, inbound.chat_id, inbound.user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        async with self._lock_for(inbound):
+            try:
+                return await self._handle_once(inbound)
+            except IntegrityError:
+                # Another process marked this message id first: a redelivery.
+                if await self._already_processed(inbound):
+                    return []
+                log.exception("inbound_failed", channel=inbound.channel.value, chat=inbound.chat_id)
+                return [Outbound(text=catalogue.t("engine.error", self.settings.app.language))]
+            except Exception:
+                log.exception(
+                    "inbound_failed",
+                    channel=inbound.channel.value,
+                    chat=inbound.chat_id,
+                    user=inbound.user_id,
+                    message_id=inbound.message_id,
+                )
+                lang = await self._language_of(inbound)
+                return [Outbound(text=catalogue.t("engine.error", lang))]
+
+    async def _already_processed(self, inbound: Inbound) -> bool:
+        async with self.db.session() as session:
+            return await session.get(ProcessedInbound, (inbound.channel, inbound.message_id)) is not None
+
+    async def _language_of(self, inbound: Inbound) -> str:
+        try:
+            async with self.db.session() as session:
+                stmt = (
+                    select(Person.language)
+                    .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+                    .where(
+                        ChannelIdentity.channel == inbound.channel,
+                        ChannelIdentity.external_id == inbound.user_id,
+                    )
+                )
+                return (await session.execute(stmt)).scalar_one_or_none() or self.settings.app.language
+        except Exception:  # the database itself may be what failed
+            return self.settings.app.language
+
+    async def _handle_once(self, inbound: Inbound) -> list[Outbound]:
+        now = self._now()
+        async with self.db.transaction() as session:
+            if await session.get(ProcessedInbound, (inbound.channel, inbound.message_id)) is not None:
+                log.info("inbound_duplicate", channel=inbound.channel.value, message_id=inbound.message_id)
+                return []
+            session.add(
+                ProcessedInbound(channel=inbound.channel, message_id=inbound.message_id, processed_at=now)
+            )
+            await session.flush()
+            conv = await self._conversation(session, inbound, now)
+            ctx = Context(session=session, settings=self.settings, inbound=inbound, conv=conv, now=now)
+            ctx.identity = (
+                await session.execute(
+                    select(ChannelIdentity).where(
+                        ChannelIdentity.channel == inbound.channel,
+                        ChannelIdentity.external_id == inbound.user_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if ctx.identity is not None:
+                ctx.person = await session.get(Person, ctx.identity.person_id)
+                ctx.identity.last_seen_at = now
+                if ctx.person is not None and not ctx.person.active:
+                    ctx.person = None
+            if inbound.is_group:
+                binding = (
+                    await session.execute(
+                        select(GroupBinding).where(
+                            GroupBinding.channel == inbound.channel, GroupBinding.chat_id == inbound.chat_id
+                        )
+                    )
+                ).scalar_one_or_none()
+                ctx.group_ksm_id = binding.ksm_id if binding else None
+            await self._route(ctx)
+            return ctx.replies
+
+    async def _conversation(self, session, inbound: Inbound, now: datetime) -> ConversationState:  # type: ignore[no-untyped-def]
+        stmt = (
+            select(ConversationState)
+            .where(
+                ConversationState.channel == inbound.channel,
+                ConversationState.chat_id == inbound.chat_id,
+                ConversationState.user_id == inbound.user_id,
+            )
+            .with_for_update()
+        )
+        conv = (await session.execute(stmt)).scalar_one_or_none()
+        if conv is None:
+            conv = ConversationState(
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                user_id=inbound.user_id,
+                data={},
+                updated_at=now,
+            )
+            session.add(conv)
+            await session.flush()
+        return conv
+
+    # --- routing ---------------------------------------------------------------------------------
+
+    async def _route(self, ctx: Context) -> None:
+        text = ctx.text
+        command, args = parse_command(text)
+        if ctx.person is None:
+            await self._stranger(ctx, command, args)
+            return
+
+        if ctx.flow and ctx.conv.expires_at is not None and ctx.conv.expires_at <= ctx.now:
+            ctx.say(ctx.t("engine.draft_expired", flow=ctx.flow))
+            ctx.finish()
+
+        if command is not None:
+            await self._command(ctx, command, args)
+            return
+        daftar = DAFTAR_RE.match(text) if ctx.inbound.kind == InboundKind.TEXT else None
+        if daftar:
+            ctx.say(ctx.t("engine.already_registered", name=ctx.person.name))
+            return
+        if ctx.flow and ctx.flow in FLOWS:
+            await FLOWS[ctx.flow].step(ctx)
+            return
+        if (
+            ctx.inbound.kind in (InboundKind.PHOTO, InboundKind.LOCATION, InboundKind.DOCUMENT)
+            and "foto" in FLOWS
+        ):
+            await FLOWS["foto"].begin(ctx, "")
+            return
+        self._menu(ctx, hint=text.lower() not in {"menu", "hai", "halo", "hi", "hello", "p"})
+
+    async def _command(self, ctx: Context, command: str, args: str) -> None:
+        assert ctx.person is not None
+        if command in GLOBAL_CANCEL:
+            if ctx.flow:
+                ctx.finish()
+                ctx.say(ctx.t("engine.cancelled"))
+            else:
+                ctx.say(ctx.t("engine.nothing_to_cancel"))
+            return
+        if command in GLOBAL_HELP:
+            self._help(ctx)
+            return
+        if command in GLOBAL_LANGUAGE:
+            await self._language(ctx, args)
+            return
+        if command in GLOBAL_MENU:
+            self._menu(ctx, hint=False)
+            return
+        if command in GLOBAL_START:
+            if args:
+                ctx.say(ctx.t("engine.already_registered", name=ctx.person.name))
+            else:
+                self._menu(ctx, hint=False)
+            return
+        if command in GLOBAL_GROUP:
+            await self._bind_group(ctx)
+            return
+        flow = COMMANDS.get(command)
+        if flow is None:
+            ctx.say(ctx.t("engine.unknown_command", command=command))
+            return
+        if ctx.person.role not in flow.roles:
+            ctx.say(ctx.t("engine.not_allowed", command=command, role=role_label(ctx.person.role, ctx.lang)))
+            return
+        if ctx.flow and ctx.flow != flow.name:
+            ctx.say(ctx.t("engine.draft_replaced", flow=ctx.flow))
+            ctx.finish()
+        elif ctx.flow == flow.name:
+            ctx.finish()
+        await flow.begin(ctx, args)
+
+    async def _stranger(self, ctx: Context, command: str | None, args: str) -> None:
+        code: str | None = None
+        if command in GLOBAL_START and args:
+            code = args.split()[0]
+        elif ctx.inbound.kind == InboundKind.TEXT and (m := DAFTAR_RE.match(ctx.text)):
+            code = m.group(1)
+        if code is None:
+            if ctx.inbound.is_group:
+                if command is not None:
+                    ctx.say(ctx.t("engine.group_stranger", name=ctx.inbound.display_name or ""))
+                return
+            if command in GLOBAL_START or ctx.text.lower() in {"daftar", "register"}:
+                ctx.say(ctx.t("engine.ask_code"))
+            else:
+                ctx.say(ctx.t("engine.stranger"))
+            return
+        result = await redeem_invite(
+            ctx.session,
+            channel=ctx.inbound.channel,
+            external_id=ctx.inbound.user_id,
+            chat_id=ctx.inbound.user_id if ctx.inbound.is_group else ctx.inbound.chat_id,
+            code_text=code,
+            display_name=ctx.inbound.display_name,
+            now=ctx.now,
+            max_failures=self.settings.invite.max_failures_per_hour,
+        )
+        if result.error is not None:
+            key = {
+                RedeemError.UNKNOWN: "engine.invite_unknown",
+                RedeemError.USED: "engine.invite_used",
+                RedeemError.EXPIRED: "engine.invite_expired",
+                RedeemError.TOO_MANY: "engine.invite_too_many",
+                RedeemError.ALREADY_REGISTERED: "engine.already_registered",
+            }[result.error]
+            name = result.person.name if result.person else ""
+            ctx.say(ctx.t(key, name=name))
+            return
+        assert result.person is not None
+        ctx.person = result.person
+        scope = await scope_label(ctx)
+        ctx.say(
+            ctx.t(
+                "engine.welcome",
+                name=result.person.name,
+                role=role_label(result.person.role, ctx.lang),
+                scope=scope,
+            )
+        )
+        self._menu(ctx, hint=False)
+
+    # --- global commands -------------------------------------------------------------------------
+
+    def _menu(self, ctx: Context, *, hint: bool) -> None:
+        choices = menu_choices(ctx)
+        ctx.say(ctx.t("engine.hint" if hint else "engine.menu"), choices, columns=2)
+
+    def _help(self, ctx: Context) -> None:
+        if ctx.flow and ctx.flow in FLOWS:
+            ctx.say(ctx.t("engine.help_in_flow", help=FLOWS[ctx.flow].help(ctx)))
+            return
+        assert ctx.person is not None
+        lines = []
+        seen: set[str] = set()
+        for flow in FLOWS.values():
+            if ctx.person.role in flow.roles and flow.name not in seen:
+                seen.add(flow.name)
+                lines.append(f"/{flow.commands[0]} — {ctx.t(f'{flow.name}.summary')}")
+        ctx.say(ctx.t("engine.help", commands="\n".join(lines)))
+
+    async def _language(self, ctx: Context, args: str) -> None:
+        assert ctx.person is not None
+        choice = args.strip().lower()
+        wanted = {"id": "id", "indonesia": "id", "en": "en", "english": "en", "inggris": "en"}.get(choice)
+        if wanted is None:
+            ctx.say(
+                ctx.t("engine.language_ask"),
+                [
+                    Choice(label="Bahasa Indonesia", value="/bahasa id"),
+                    Choice(label="English", value="/bahasa en"),
+                ],
+            )
+            return
+        ctx.person.language = wanted
+        ctx.conv.language = wanted
+        ctx.say(ctx.t("engine.language_set"))
+
+    async def _bind_group(self, ctx: Context) -> None:
+        assert ctx.person is not None
+        if not ctx.inbound.is_group:
+            ctx.say(ctx.t("engine.group_only"))
+            return
+        if ctx.person.role not in (Role.KETUA_KSM, Role.FASILITATOR) or (
+            ctx.person.scope_ksm_id is None and ctx.person.role == Role.KETUA_KSM
+        ):
+            ctx.say(ctx.t("engine.group_not_allowed"))
+            return
+        ksm_ids = (
+            await reporting_ksm_ids(ctx) if ctx.person.role == Role.FASILITATOR else [ctx.person.scope_ksm_id]
+        )
+        if len(ksm_ids) != 1 or ksm_ids[0] is None:
+            ctx.say(ctx.t("engine.group_not_allowed"))
+            return
+        ksm = await ctx.ksm(ksm_ids[0])
+        binding = (
+            await ctx.session.execute(
+                select(GroupBinding).where(
+                    GroupBinding.channel == ctx.inbound.channel, GroupBinding.chat_id == ctx.inbound.chat_id
+                )
+            )
+        ).scalar_one_or_none()
+        if binding is None:
+            ctx.session.add(
+                GroupBinding(
+                    channel=ctx.inbound.channel,
+                    chat_id=ctx.inbound.chat_id,
+                    ksm_id=ksm.id,
+                    bound_by_id=ctx.person.id,
+                    bound_at=ctx.now,
+                )
+            )
+        else:
+            binding.ksm_id, binding.bound_by_id, binding.bound_at = ksm.id, ctx.person.id, ctx.now
+        ctx.session.add(
+            AuditLog(
+                at=ctx.now,
+                actor_id=ctx.person.id,
+                action="group_bound",
+                entity="ksm",
+                entity_id=ksm.id,
+                new={"chat_id": ctx.inbound.chat_id},
+            )
+        )
+        ctx.group_ksm_id = ksm.id
+        ctx.say(ctx.t("engine.group_bound", ksm=ksm.name))
+
+
+def parse_command(text: str) -> tuple[str | None, str]:
+    """`/hadir 18L 5P` -> ("hadir", "18L 5P"); anything else -> (None, "")."""
+    m = COMMAND_RE.match(text.strip())
+    if not m:
+        return None, ""
+    return m.group(1).lower(), (m.group(2) or "").strip()
+
+
+def menu_choices(ctx: Context) -> list[Choice]:
+    assert ctx.person is not None
+    choices = []
+    for flow in FLOWS.values():
+        if ctx.person.role in flow.roles and getattr(flow, "in_menu", True):
+            choices.append(Choice(label=ctx.t(f"{flow.name}.menu"), value=f"/{flow.commands[0]}"))
+    choices.append(Choice(label=ctx.t("engine.menu_help"), value="/bantuan"))
+    return choices
+
+
+catalogue.register({"engine.menu_help": {"id": "❓ Bantuan", "en": "❓ Help"}})
+
+
+async def scope_label(ctx: Context) -> str:
+    from kotaku.models import Bkm, Ksm, Region
+
+    p = ctx.person
+    assert p is not None
+    if p.scope_ksm_id is not None:
+        ksm = await ctx.session.get(Ksm, p.scope_ksm_id)
+        return ksm.name if ksm else "-"
+    if p.scope_bkm_id is not None:
+        bkm = await ctx.session.get(Bkm, p.scope_bkm_id)
+        return bkm.name if bkm else "-"
+    if p.scope_region_id is not None:
+        region = await ctx.session.get(Region, p.scope_region_id)
+        return region.name if region else "-"
+    return "nasional" if ctx.lang == "id" else "the whole program"

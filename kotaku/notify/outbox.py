@@ -1,0 +1,95 @@
+"""Writing notifications to the outbox, in the caller's transaction, once per dedup key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kotaku.models import ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
+from kotaku.services.scope import Scope, scope_contains_ksm, scope_of
+
+PRIORITY_HIGH = 1
+PRIORITY_NORMAL = 5
+PRIORITY_LOW = 9
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    identity: ChannelIdentity,
+    kind: str,
+    payload: dict[str, Any],
+    dedup_key: str,
+    now: datetime,
+    priority: int = PRIORITY_NORMAL,
+) -> OutboxMessage | None:
+    """Queue one message for one chat identity; a second call with the same key is a no-op."""
+    key = f"{dedup_key}:{identity.channel.value}:{identity.external_id}"
+    exists = (await session.execute(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key))).first()
+    if exists is not None:
+        return None
+    msg = OutboxMessage(
+        dedup_key=key,
+        channel=identity.channel,
+        recipient=identity.chat_id or identity.external_id,
+        person_id=identity.person_id,
+        kind=kind,
+        payload=payload,
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(msg)
+    return msg
+
+
+async def people_in_scope_of_ksm(session: AsyncSession, ksm_id: int, roles: Sequence[Role]) -> list[Person]:
+    """Active people with one of `roles` whose scope contains the KSM."""
+    people = (
+        await session.execute(select(Person).where(Person.role.in_(list(roles)), Person.active.is_(True)))
+    ).scalars()
+    found: list[Person] = []
+    for person in people:
+        scope: Scope = scope_of(person)
+        if await scope_contains_ksm(session, scope, ksm_id):
+            found.append(person)
+    return found
+
+
+async def notify_people(
+    session: AsyncSession,
+    people: Sequence[Person],
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    dedup_key: str,
+    now: datetime,
+    priority: int = PRIORITY_NORMAL,
+) -> int:
+    """Queue a message to every reachable identity of each person; returns how many were queued."""
+    count = 0
+    for person in people:
+        identities = (
+            await session.execute(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.person_id == person.id, ChannelIdentity.unreachable_at.is_(None)
+                )
+            )
+        ).scalars()
+        for identity in identities:
+            if await enqueue(
+                session,
+                identity=identity,
+                kind=kind,
+                payload=payload,
+                dedup_key=dedup_key,
+                now=now,
+                priority=priority,
+            ):
+                count += 1
+    return count
