@@ -179,5 +179,125 @@ def invite(
     out.print(f'WhatsApp: kirim pesan "{wa_text}"' + (f" ke {wa_link}" if wa_link else ""))
 
 
+# --- import ---------------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_program_cmd(
+    source: Annotated[
+        Path, typer.Argument(help="Berkas .xlsx, atau folder berisi satu CSV per lembar (wilayah.csv, ...).")
+    ],
+    template: Annotated[
+        bool, typer.Option("--template", help="Tulis templat kosong (dengan baris contoh) ke SOURCE.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Timpa templat yang sudah ada.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Bahasa pesan: id atau en.")] = "id",
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Load the program structure and people from a workbook (all-or-nothing, safe to repeat)."""
+    from rich.progress import Progress
+    from rich.table import Table
+    from rich.text import Text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kotaku import importer
+    from kotaku.importer.messages import msg, normalize_lang
+    from kotaku.security import vault_from_settings
+
+    lang = normalize_lang(lang)
+
+    def fail(key: str, code: int, **params: Any) -> typer.Exit:
+        text = msg(key, lang, **params)
+        if as_json:
+            print(json.dumps({"ok": False, "exit_code": code, "errors": [{"key": key, "message": text}]}))
+        else:
+            err.print(Text(text, style="red"))
+        return typer.Exit(code)
+
+    if template:
+        try:
+            written = importer.write_template(source, lang, overwrite=force)
+        except FileExistsError as exc:
+            raise fail("target_exists", 2, path=str(source)) from exc
+        if as_json:
+            print(json.dumps({"ok": True, "template": str(written)}))
+        else:
+            out.print(Text(msg("template_written", lang, path=str(written))))
+        return
+
+    settings = state.settings
+    try:
+        vault = vault_from_settings(settings)
+    except ValueError as exc:
+        raise fail("config_error", 2, reason=str(exc)) from exc
+
+    big = source.is_dir() or (source.is_file() and source.stat().st_size > 512 * 1024)
+    progress = Progress(console=err, transient=True) if big and not as_json and err.is_terminal else None
+    tasks: dict[str, Any] = {}
+
+    def on_progress(sheet: str, done: int, total: int) -> None:
+        assert progress is not None
+        if sheet not in tasks:
+            tasks[sheet] = progress.add_task(msg("reading", lang, sheet=sheet), total=max(total, 1))
+        progress.update(tasks[sheet], completed=done, total=max(total, done, 1))
+
+    async def _go() -> importer.ImportReport:
+        db = Database(settings)
+        try:
+            return await importer.import_program(
+                db,
+                source,
+                vault=vault,
+                settings=settings,
+                lang=lang,
+                on_progress=on_progress if progress is not None else None,
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        if progress is not None:
+            with progress:
+                report = run_async(_go())
+        else:
+            report = run_async(_go())
+    except importer.ImportFailed as exc:
+        code = exc.exit_code
+        if as_json:
+            errors = [e.to_dict() for e in exc.errors]
+            print(json.dumps({"ok": False, "exit_code": code, "source": str(source), "errors": errors}))
+            raise typer.Exit(code) from None
+        if isinstance(exc, importer.SourceUnreadable):
+            for e in exc.errors:
+                err.print(Text(f"{msg('refused', lang)}: {e.message}", style="red"))
+            raise typer.Exit(code) from None
+        shown = exc.errors[:200]
+        title = msg("errors_title", lang, count=len(exc.errors), source=str(source))
+        table = Table(title=title, title_style="bold red")
+        for key in ("col_sheet", "col_row", "col_column", "col_problem"):
+            table.add_column(msg(key, lang), overflow="fold")
+        for e in shown:
+            table.add_row(e.sheet or "", str(e.row or ""), e.column or "", Text(e.message))
+        err.print(table)
+        if len(exc.errors) > len(shown):
+            err.print(f"... +{len(exc.errors) - len(shown)}")
+        raise typer.Exit(code) from None
+    except SQLAlchemyError as exc:
+        raise fail("database_error", 2, reason=type(exc).__name__) from None
+
+    if as_json:
+        print(json.dumps(report.to_dict()))
+        return
+    table = Table(title=msg("summary_title", lang, source=str(source)))
+    table.add_column(msg("col_sheet", lang))
+    for key in ("col_created", "col_updated", "col_unchanged", "col_deleted"):
+        table.add_column(msg(key, lang), justify="right")
+    for name, c in report.sheets.items():
+        table.add_row(name, str(c.created), str(c.updated), str(c.unchanged), str(c.deleted))
+    out.print(table)
+    if not report.changed:
+        out.print(Text(msg("summary_nothing", lang)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
