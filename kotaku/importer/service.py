@@ -159,8 +159,7 @@ async def import_program(
             [ImportIssue(None, None, None, exc.key, render(exc.key, lang, exc.params))]
         ) from None
     checker = _Checker(raw, lang)
-    checker.parse()
-    if checker.errors:
+    if not checker.parse():  # missing sheets or columns: row checks would only add noise
         raise ImportFailed(checker.errors)
     async with db.transaction() as session:
         existing = await _Existing.load(session, checker)
@@ -303,14 +302,15 @@ class _Checker:
         self.plans: list[PlanRow] = []
         self.persons: dict[str, PersonRow] = {}
         self.workers: list[WorkerRow] = []
-        self.region_info: dict[str, RegionInfo | None] = {}
+        self.region_info: dict[str, RegionInfo] = {}
 
-    def error(self, sheet: str | None, row: int | None, column: str | None, key: str, **params: Any) -> None:
+    def error(self, sheet: str | None, row: int | None, column: str | None, key: str, /, **params: Any) -> None:
         self.errors.append(ImportIssue(sheet, row, column, key, render(key, self.lang, params)))
 
     # --- structure and cells ---
 
-    def parse(self) -> None:
+    def parse(self) -> bool:
+        """Check the layout, then read every cell; False when the layout itself is wrong."""
         tables: dict[str, list[_Cells]] = {}
         for name in SHEET_ORDER:
             sheet = self.raw.sheets.get(name)
@@ -330,7 +330,7 @@ class _Checker:
                 for number, cells in sheet.rows
             ]
         if self.errors:
-            return  # without the layout right, row checks would only add noise
+            return False
         self._parse_regions(tables["wilayah"])
         self._parse_bkms(tables["bkm"])
         self._parse_ksms(tables["ksm"])
@@ -338,6 +338,7 @@ class _Checker:
         self._parse_plans(tables["rencana"])
         self._parse_persons(tables["orang"])
         self._parse_workers(tables["pekerja"])
+        return True
 
     def _header_index(self, sheet: RawSheet) -> dict[str, int] | None:
         columns = SHEETS[sheet.name]
@@ -571,25 +572,24 @@ class _Checker:
                         old=f"{old.level.value} < {old_parent or '-'}",
                     )
 
-    def _region(self, code: str, existing: _Existing, stack: set[str]) -> RegionInfo | bool | None:
-        """Level, materialised path and effective time zone; None when broken, False when unknown."""
+    def _region(self, code: str, existing: _Existing, stack: set[str]) -> RegionInfo | None:
+        """Level, materialised path and effective time zone (path None when broken); None when unknown."""
         if code in self.region_info:
             return self.region_info[code]
         row = self.regions.get(code)
         if row is None:
             old = existing.regions.get(code)
-            if old is None:
-                return False
-            return RegionInfo(old.level, old.path, old.timezone)
+            return None if old is None else RegionInfo(old.level, old.path, old.timezone)
         stack = stack | {code}
-        info: RegionInfo | None = None
+        path: str | None = None
+        timezone = row.timezone
         if row.level == RegionLevel.PROVINSI:
             if row.parent_code:
                 self.error("wilayah", row.row, "kode_induk", "province_with_parent")
             elif not row.timezone_given:
                 self.error("wilayah", row.row, "zona_waktu", "timezone_required")
             elif row.timezone is not None:
-                info = RegionInfo(row.level, code, row.timezone)
+                path = code
         elif row.parent_code is None:
             if row.level is not None:
                 self.error("wilayah", row.row, "kode_induk", "parent_required", level=row.level.value)
@@ -597,26 +597,26 @@ class _Checker:
             self.error("wilayah", row.row, "kode_induk", "region_cycle", code=row.parent_code)
         else:
             parent = self._region(row.parent_code, existing, stack)
-            if parent is False:
+            expected = _parent_level(row.level)
+            if parent is None:
                 self.error("wilayah", row.row, "kode_induk", "unknown_region", code=row.parent_code)
-            elif parent is not None and not isinstance(parent, bool):
-                expected = _parent_level(row.level)
-                if row.level is not None and parent.level is not None and parent.level != expected:
-                    self.error(
-                        "wilayah",
-                        row.row,
-                        "kode_induk",
-                        "wrong_parent_level",
-                        parent=row.parent_code,
-                        parent_level=parent.level.value,
-                        level=row.level.value,
-                        expected=expected.value if expected else "-",
-                    )
-                elif parent.path is not None:
-                    info = RegionInfo(row.level, f"{parent.path}/{code}", row.timezone or parent.timezone)
-        if info is not None and info.path is not None and len(info.path) > PATH_MAX:
-            self.error("wilayah", row.row, "kode", "path_too_long", length=len(info.path), max=PATH_MAX)
-            info = None
+            elif row.level is not None and parent.level is not None and parent.level != expected:
+                self.error(
+                    "wilayah",
+                    row.row,
+                    "kode_induk",
+                    "wrong_parent_level",
+                    parent=row.parent_code,
+                    parent_level=parent.level.value,
+                    level=row.level.value,
+                    expected=expected.value if expected else "-",
+                )
+            elif parent.path is not None and (row.timezone_given is False or timezone is not None):
+                path, timezone = f"{parent.path}/{code}", timezone or parent.timezone
+        if path is not None and len(path) > PATH_MAX:
+            self.error("wilayah", row.row, "kode", "path_too_long", length=len(path), max=PATH_MAX)
+            path = None
+        info = RegionInfo(row.level, path, timezone)
         self.region_info[code] = info
         return info
 
@@ -825,7 +825,7 @@ async def _apply(
             if row.level != level:
                 continue
             info = ck.region_info[code]
-            assert info is not None and info.path is not None and info.timezone is not None
+            assert info.path is not None and info.timezone is not None
             parent_id = ex.regions[row.parent_code].id if row.parent_code else None
             ex.regions[code] = _upsert(
                 session,
