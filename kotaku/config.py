@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,7 +27,13 @@ class ConfigError(Exception):
     """Raised when the configuration is invalid; the message names the key and the fix."""
 
 
-class AppConfig(BaseModel):
+class _Section(BaseModel):
+    """A config table: unknown keys (typos) are rejected, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppConfig(_Section):
     env: Literal["local", "test", "production"] = "local"
     language: Literal["id", "en"] = "id"
     default_timezone: str = "Asia/Jakarta"
@@ -39,24 +45,24 @@ class AppConfig(BaseModel):
         return _check_tz(v)
 
 
-class DatabaseConfig(BaseModel):
+class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///var/kotaku.db"
     echo: bool = False
     pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
 
-class MediaConfig(BaseModel):
+class MediaConfig(_Section):
     dir: Path = Path("var/media")
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
 
-class ServerConfig(BaseModel):
+class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
 
 
-class TelegramConfig(BaseModel):
+class TelegramConfig(_Section):
     token: SecretStr | None = None
     bot_username: str = "kotaku_bot"
     base_url: str = "https://api.telegram.org/bot"
@@ -67,7 +73,7 @@ class TelegramConfig(BaseModel):
     webhook_url: str | None = None
 
 
-class WhatsAppConfig(BaseModel):
+class WhatsAppConfig(_Section):
     phone_id: str | None = None
     phone_number: str | None = None
     token: SecretStr | None = None
@@ -78,21 +84,21 @@ class WhatsAppConfig(BaseModel):
     rate_per_second: float = Field(default=80.0, gt=0)
 
 
-class SecurityConfig(BaseModel):
+class SecurityConfig(_Section):
     nik_key: SecretStr | None = None
 
 
-class ImportConfig(BaseModel):
+class ImportConfig(_Section):
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_rows: int = Field(default=200_000, ge=1)
 
 
-class InviteConfig(BaseModel):
+class InviteConfig(_Section):
     valid_days: int = Field(default=14, ge=1, le=365)
     max_failures_per_hour: int = Field(default=5, ge=1)
 
 
-class DialogConfig(BaseModel):
+class DialogConfig(_Section):
     draft_ttl_hours: float = Field(default=12.0, gt=0)
     max_jump_percent: float = Field(default=20.0, gt=0, le=100)
     photo_milestones: list[int] = Field(default_factory=lambda: [0, 50, 100])
@@ -100,7 +106,7 @@ class DialogConfig(BaseModel):
     roster_page_size: int = Field(default=10, ge=3, le=10)
 
 
-class MonitoringConfig(BaseModel):
+class MonitoringConfig(_Section):
     curve: Literal["s", "linear"] = "s"
     critical_low_plan_max: float = Field(default=70.0, ge=0, le=100)
     critical_behind_low: float = Field(default=10.0, ge=0)
@@ -120,7 +126,7 @@ class MonitoringConfig(BaseModel):
     hok_hours: float = Field(default=8.0, gt=0)
 
 
-class RemindersConfig(BaseModel):
+class RemindersConfig(_Section):
     first: time = time(15, 0)
     second: time = time(17, 0)
     digest: time = time(17, 30)

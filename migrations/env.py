@@ -51,7 +51,7 @@ def _do_run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(load_settings(), url=_url())
+    engine = create_engine(load_settings(), url=_url(), connect_args=config.attributes.get("connect_args"))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_do_run)
