@@ -7,7 +7,6 @@ Precedence (highest first): explicit overrides, environment (`KOTAKU_DATABASE__U
 from __future__ import annotations
 
 import os
-from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,7 +80,6 @@ class WhatsAppConfig(_Section):
     verify_token: SecretStr | None = None
     base_url: str = "https://graph.facebook.com"
     webhook_path: str = "/whatsapp/webhook"
-    rate_per_second: float = Field(default=80.0, gt=0)
 
 
 class SecurityConfig(_Section):
@@ -112,30 +110,7 @@ class MonitoringConfig(_Section):
     critical_behind_low: float = Field(default=10.0, ge=0)
     critical_behind_high: float = Field(default=5.0, ge=0)
     on_plan_tolerance: float = Field(default=0.0, ge=0)
-    behind_reports: int = Field(default=3, ge=1)
-    no_report_workdays: int = Field(default=2, ge=1)
-    jump_percent: float = Field(default=20.0, gt=0)
-    min_wage_share: float = Field(default=0.5, ge=0, le=1)
-    wage_min: int = Field(default=60_000, ge=0)
-    wage_max: int = Field(default=200_000, ge=0)
-    idle_attendance_days: int = Field(default=3, ge=1)
-    late_entry_days: int = Field(default=2, ge=1)
-    photo_radius_m: float = Field(default=500.0, gt=0)
-    obstacle_open_days: int = Field(default=7, ge=1)
-    escalate_after_hours: float = Field(default=24.0, gt=0)
     hok_hours: float = Field(default=8.0, gt=0)
-
-
-class RemindersConfig(_Section):
-    first: time = time(15, 0)
-    second: time = time(17, 0)
-    digest: time = time(17, 30)
-    weekly: time = time(8, 0)
-    escalate_missed_days: int = Field(default=2, ge=1)
-    work_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
-    extra_non_working: list[str] = Field(default_factory=list)
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(6, 0)
 
 
 def _check_tz(v: str) -> str:
@@ -167,7 +142,6 @@ class Settings(BaseSettings):
     invite: InviteConfig = Field(default_factory=InviteConfig)
     dialog: DialogConfig = Field(default_factory=DialogConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
-    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
 
     @classmethod
     def settings_customise_sources(
