@@ -270,8 +270,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "reading": {"id": "Membaca {sheet}", "en": "Reading {sheet}"},
     "database_error": {
-        "id": "Basis data belum siap ({reason}). Jalankan `kotaku db upgrade` lebih dulu.",
-        "en": "The database is not ready ({reason}). Run `kotaku db upgrade` first.",
+        "id": "Basis data menolak impor ({reason}); tidak ada yang disimpan. Periksa database.url dan "
+        "jalankan `kotaku db upgrade`, lalu ulangi.",
+        "en": "The database refused the import ({reason}); nothing was saved. Check database.url and "
+        "run `kotaku db upgrade`, then try again.",
     },
     "config_error": {"id": "Konfigurasi salah: {reason}", "en": "Configuration error: {reason}"},
 }

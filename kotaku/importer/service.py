@@ -304,7 +304,9 @@ class _Checker:
         self.workers: list[WorkerRow] = []
         self.region_info: dict[str, RegionInfo] = {}
 
-    def error(self, sheet: str | None, row: int | None, column: str | None, key: str, /, **params: Any) -> None:
+    def error(
+        self, sheet: str | None, row: int | None, column: str | None, key: str, /, **params: Any
+    ) -> None:
         self.errors.append(ImportIssue(sheet, row, column, key, render(key, self.lang, params)))
 
     # --- structure and cells ---
