@@ -40,22 +40,11 @@ from kotaku.models import (
 )
 from kotaku.models.enums import REGION_LEVEL_ORDER
 from kotaku.security import NikVault, mask_nik
+from kotaku.services.scope import ROLE_SCOPES
 
 PATH_MAX = 200
 CHUNK = 500
 
-# Which scope each role may have: "ksm", "bkm", a region level, or "nasional".
-ROLE_SCOPES: dict[Role, tuple[str, ...]] = {
-    Role.WORKER: ("ksm",),
-    Role.KETUA_KSM: ("ksm",),
-    Role.BKM: ("bkm",),
-    Role.FASILITATOR: ("bkm", "kelurahan", "kecamatan", "kabkota"),
-    Role.ASKOT: ("kecamatan", "kabkota"),
-    Role.KORKOT: ("kabkota",),
-    Role.PROVINSI: ("provinsi",),
-    Role.NASIONAL: ("nasional",),
-    Role.ADMIN: ("nasional",),
-}
 NATIONAL_WORDS = {"nasional", "national", "*"}
 
 

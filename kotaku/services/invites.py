@@ -12,23 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kotaku import clock
 from kotaku.models import Invite, Role
 from kotaku.security import random_code
-from kotaku.services.scope import Scope
+from kotaku.services.scope import ROLE_SCOPES, Scope
 
 # No 0/O, 1/I/L: codes are read aloud and typed on phones.
 INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 INVITE_LENGTH = 8  # 31**8 ≈ 8.5e11 codes; with 5 tries an hour per identity, guessing is hopeless.
-
-ROLE_SCOPE_KIND = {
-    Role.WORKER: "ksm",
-    Role.KETUA_KSM: "ksm",
-    Role.BKM: "bkm",
-    Role.FASILITATOR: "region",
-    Role.ASKOT: "region",
-    Role.KORKOT: "region",
-    Role.PROVINSI: "region",
-    Role.NASIONAL: "national",
-    Role.ADMIN: "national",
-}
 
 
 class InviteScopeMismatch(ValueError):
@@ -49,15 +37,12 @@ def normalize_code(text: str) -> str:
 
 
 def check_role_scope(role: Role, scope: Scope) -> None:
-    kind = ROLE_SCOPE_KIND[role]
-    ok = {
-        "ksm": scope.ksm_id is not None,
-        "bkm": scope.bkm_id is not None or scope.region_id is not None,
-        "region": scope.region_id is not None or scope.bkm_id is not None or scope.ksm_id is not None,
-        "national": True,
-    }[kind]
-    if not ok:
-        raise InviteScopeMismatch(f"role {role.value} needs a {kind} scope")
+    allowed = ROLE_SCOPES[role]
+    region_levels = {"kelurahan", "kecamatan", "kabkota", "provinsi"}
+    if scope.kind not in allowed and not (scope.kind == "region" and region_levels & set(allowed)):
+        raise InviteScopeMismatch(
+            f"peran {role.value} memerlukan cakupan {' / '.join(allowed)}, bukan {scope.kind}"
+        )
 
 
 async def create_invite(

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku.models import Bkm, Ksm, Person, Region
+from kotaku.models import Bkm, Ksm, Person, Region, Role
+
+# Which scope each role may have: "ksm", "bkm", a region level, or "nasional" (import and invites alike).
+ROLE_SCOPES: dict[Role, tuple[str, ...]] = {
+    Role.WORKER: ("ksm",),
+    Role.KETUA_KSM: ("ksm",),
+    Role.BKM: ("bkm",),
+    Role.FASILITATOR: ("bkm", "kelurahan", "kecamatan", "kabkota"),
+    Role.ASKOT: ("kecamatan", "kabkota"),
+    Role.KORKOT: ("kabkota",),
+    Role.PROVINSI: ("provinsi",),
+    Role.NASIONAL: ("nasional",),
+    Role.ADMIN: ("nasional",),
+}
 
 
 class ScopeNotFound(LookupError):
@@ -22,6 +35,12 @@ class Scope:
     bkm_id: int | None = None
     region_id: int | None = None
     label: str = "nasional"
+    kind: str = ""  # "ksm", "bkm", a region level ("region" when unknown), or "nasional"
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            kind = "ksm" if self.ksm_id else "bkm" if self.bkm_id else "region" if self.region_id else "nasional"
+            object.__setattr__(self, "kind", kind)
 
     @property
     def is_national(self) -> bool:
@@ -43,15 +62,17 @@ async def resolve_scope(session: AsyncSession, text: str) -> Scope:
     if kind in {"", "ksm"}:
         ksm = (await session.execute(select(Ksm).where(Ksm.code == code))).scalar_one_or_none()
         if ksm is not None:
-            return Scope(ksm_id=ksm.id, label=f"KSM {ksm.name}")
+            return Scope(ksm_id=ksm.id, label=f"KSM {ksm.name}", kind="ksm")
     if kind in {"", "bkm"}:
         bkm = (await session.execute(select(Bkm).where(Bkm.code == code))).scalar_one_or_none()
         if bkm is not None:
-            return Scope(bkm_id=bkm.id, label=f"BKM {bkm.name}")
+            return Scope(bkm_id=bkm.id, label=f"BKM {bkm.name}", kind="bkm")
     if kind in {"", "region", "wilayah"}:
         region = (await session.execute(select(Region).where(Region.code == code))).scalar_one_or_none()
         if region is not None:
-            return Scope(region_id=region.id, label=f"{region.level.value} {region.name}")
+            return Scope(
+                region_id=region.id, label=f"{region.level.value} {region.name}", kind=region.level.value
+            )
     raise ScopeNotFound(raw)
 
 
