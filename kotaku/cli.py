@@ -299,5 +299,80 @@ def import_program_cmd(
         out.print(Text(msg("summary_nothing", lang)))
 
 
+# --- demo -----------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_cmd(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Muat demo hanya bila basis data kosong (selain itu keluar 0).")
+    ] = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Hapus SEMUA data program dulu, lalu muat demo (perlu --yes).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Konfirmasi --reset.")] = False,
+    at: Annotated[
+        str | None, typer.Option(help="Waktu acuan ISO: demo disusun untuk hari itu (bawaan: sekarang).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Load a live demo program (Ambarawa, Kabupaten Semarang, plus one WITA site) with 3 weeks of reports."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kotaku import demo
+    from kotaku.security import vault_from_settings
+
+    settings = state.settings
+    if reset and not yes:
+        err.print("[red]--reset menghapus semua data program; ulangi dengan --reset --yes untuk yakin.[/red]")
+        raise typer.Exit(2)
+    try:
+        when = clock.parse_at(at, settings.app.default_timezone)
+    except ValueError as exc:
+        err.print(f"[red]--at tidak dapat dibaca: {at} (contoh: 2021-12-02T16:00)[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        vault = vault_from_settings(settings)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def _go() -> demo.DemoSummary | None:
+        db = Database(settings)
+        try:
+            if if_empty and not reset and not await demo.is_empty(db):
+                return None
+            return await demo.seed_demo(db, settings, at=when, reset=reset, vault=vault)
+        finally:
+            await db.dispose()
+
+    try:
+        summary = run_async(_go())
+    except demo.DemoNotEmpty as exc:
+        if as_json:
+            print(json.dumps({"seeded": False, "reason": "not_empty", "message": str(exc)}))
+        else:
+            err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        err.print(
+            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
+            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
+        )
+        raise typer.Exit(2) from None
+
+    if summary is None:
+        if as_json:
+            print(json.dumps({"seeded": False, "reason": "not_empty"}))
+        else:
+            out.print("Basis data sudah berisi data program; demo tidak dimuat.")
+        return
+    if as_json:
+        print(json.dumps({"seeded": True, **summary.to_dict()}, ensure_ascii=False))
+        return
+    summary.render(out)
+    out.print("Coba: [bold]kotaku chat --as ketua-bejalen[/bold] (atau kode lain di tabel Pengguna).")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
