@@ -1,0 +1,202 @@
+"""The `kotaku` command: the core's CLI (kotaku.cli) plus the commands that start channels, `chat` and `run`.
+
+The core never imports `bot/`, so the entry point lives here: it takes kotaku's typer app and adds to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.console import ConsoleChat, ConsolePerson, list_people
+from kotaku import clock
+from kotaku.cli import app, err, out, run_async, state
+from kotaku.config import Settings
+from kotaku.db import Database
+from kotaku.dialog.engine import Engine
+from kotaku.security import mask_phone
+
+__all__ = ["app"]
+
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Waktu mulai ISO (mis. 2021-12-02T16:00, dibaca di zona waktu bawaan); jam berjalan dari sana.",
+    ),
+]
+AsOption = Annotated[str | None, typer.Option("--as", help="Kode orang (lihat: kotaku chat --list).")]
+
+
+def replay_clock(at: str | None, default_tz: str) -> Callable[[], datetime] | None:
+    """A clock that starts at `--at` and runs on in real time (None: the real clock)."""
+    start = clock.parse_at(at, default_tz)
+    if start is None:
+        return None
+    t0 = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - t0)
+
+
+def _parse_at_or_exit(at: str | None, settings: Settings) -> Callable[[], datetime] | None:
+    try:
+        return replay_clock(at, settings.app.default_timezone)
+    except ValueError as exc:
+        err.print(f"--at tidak valid: {at!r} (contoh: 2021-12-02T16:00)")
+        raise typer.Exit(2) from exc
+
+
+async def _chat(settings: Settings, code: str, now: Callable[[], datetime] | None) -> int:
+    db = Database(settings)
+    try:
+        engine = Engine(db, now=now)
+        return await ConsoleChat(engine, code).run()
+    finally:
+        await db.dispose()
+
+
+async def _people(settings: Settings) -> list[ConsolePerson]:
+    db = Database(settings)
+    try:
+        return await list_people(db)
+    finally:
+        await db.dispose()
+
+
+def _people_table(people: list[ConsolePerson], numbered: bool = False) -> Table:
+    table = Table(title="Orang / People")
+    if numbered:
+        table.add_column("#", justify="right")
+    table.add_column("kode", no_wrap=True)
+    table.add_column("nama")
+    table.add_column("peran", no_wrap=True)
+    table.add_column("cakupan")
+    table.add_column("HP", no_wrap=True)
+    for i, p in enumerate(people, 1):
+        row = [p.code, p.name, p.role, p.scope, mask_phone(p.phone)]
+        table.add_row(*([str(i), *row] if numbered else row))
+    return table
+
+
+def _run_chat(settings: Settings, code: str, at: str | None) -> None:
+    now = _parse_at_or_exit(at, settings)
+    try:
+        code_rc = run_async(_chat(settings, code, now))
+    except KeyboardInterrupt:
+        code_rc = 0
+    raise typer.Exit(code_rc)
+
+
+@app.command()
+def chat(
+    as_: AsOption = None,
+    list_: Annotated[bool, typer.Option("--list", help="Daftar orang (kode, nama, peran, cakupan).")] = False,
+    at: AtOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Dengan --list: satu dokumen JSON.")] = False,
+) -> None:
+    """Chat with the bot in this terminal as one person (console channel; Ctrl-D or /keluar ends)."""
+    settings = state.settings
+    if list_:
+        people = run_async(_people(settings))
+        if as_json:
+            print(
+                json.dumps(
+                    [
+                        {
+                            "code": p.code,
+                            "name": p.name,
+                            "role": p.role,
+                            "scope": p.scope,
+                            "phone": mask_phone(p.phone),
+                        }
+                        for p in people
+                    ]
+                )
+            )
+            return
+        out.print(_people_table(people))
+        return
+    if not as_:
+        err.print("Sebutkan orangnya: kotaku chat --as KODE (daftar: kotaku chat --list)")
+        raise typer.Exit(2)
+    _run_chat(settings, as_, at)
+
+
+CHANNEL_MODULES = {"telegram": "bot.telegram", "whatsapp": "bot.whatsapp"}
+
+
+@app.command()
+def run(as_: AsOption = None, at: AtOption = None) -> None:
+    """Start the bot: Telegram/WhatsApp when configured, otherwise the console chat on the demo data."""
+    settings = state.settings
+    wanted = [
+        name
+        for name, on in (("telegram", settings.has_telegram()), ("whatsapp", settings.has_whatsapp()))
+        if on
+    ]
+    if wanted:
+        _run_channels(settings, wanted)
+        return
+    people = run_async(_people(settings))
+    if not people:
+        err.print("Belum ada data. Jalankan dulu: kotaku db upgrade && kotaku demo")
+        raise typer.Exit(2)
+    code = as_ or _pick_person(people)
+    out.print("Tidak ada token Telegram/WhatsApp: membuka obrolan konsol dengan data demo.")
+    _run_chat(settings, code, at)
+
+
+def _pick_person(people: list[ConsolePerson]) -> str:
+    """Ask on a terminal; otherwise the first KSM coordinator (or the first person)."""
+    default = next((p for p in people if p.role == "ketua_ksm"), people[0])
+    if not sys.stdin.isatty():
+        return default.code
+    out.print(_people_table(people, numbered=True))
+    while True:
+        try:
+            answer = input(f"Pilih nomor atau kode [{default.code}]: ").strip()
+        except EOFError:
+            raise typer.Exit(0) from None
+        if not answer:
+            return default.code
+        if answer.isdigit() and 1 <= int(answer) <= len(people):
+            return people[int(answer) - 1].code
+        for p in people:
+            if p.code.lower() == answer.lower():
+                return p.code
+        err.print(f"Tidak ada nomor/kode {answer!r}.")
+
+
+def _run_channels(settings: Settings, wanted: list[str]) -> None:
+    """Start the configured channels; each channel module exposes `run(settings)`."""
+    modules = []
+    for name in wanted:
+        try:
+            modules.append(importlib.import_module(CHANNEL_MODULES[name]))
+        except ModuleNotFoundError:
+            err.print(
+                f"Kanal {name} dikonfigurasi (ada token), tetapi modul {CHANNEL_MODULES[name]} belum tersedia "
+                f"di versi ini. Hapus token {name} dari konfigurasi untuk memakai obrolan konsol. / "
+                f"The {name} channel is configured but not available in this version."
+            )
+            raise typer.Exit(2) from None
+    for module in modules:
+        starter = getattr(module, "run", None)
+        if not callable(starter):
+            err.print(f"Modul {module.__name__} tidak punya run(settings).")
+            raise typer.Exit(2)
+    if len(modules) > 1:
+        err.print("Menjalankan lebih dari satu kanal sekaligus belum didukung di versi ini.")
+        raise typer.Exit(2)
+    modules[0].run(settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
