@@ -343,7 +343,7 @@ async def test_rekap_outside_scope_then_bad_input_then_resume_after_restart(worl
     await ch.text("XYZ-999")
     assert "Kode XYZ-999 tidak dikenal" in ch.all_text()
     conv = await conversation(world, "ketua-a")
-    assert conv is not None and (conv.flow, conv.state) == ("summary", "tanya_cakupan")
+    assert conv is not None and (conv.flow, conv.state) == ("rekap", "tanya_cakupan")
     world.restart()
     ch = world.channel("ketua-a")
     await ch.text("KSM-BJL-01")

@@ -1,4 +1,8 @@
-"""/rekap (/summary): sites, today's reports, progress against plan, workers, HOK, wages and obstacles."""
+"""/rekap (/summary): sites, today's reports, progress against plan, workers, HOK, wages and obstacles.
+
+The flow is named "rekap" (its sentences are "rekap.*"), so messages that name a flow show the command
+users type.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +32,12 @@ STATUS_ORDER = [Status.CRITICAL, Status.BEHIND, Status.ON_PLAN, Status.AHEAD, St
 
 catalogue.register(
     {
-        "summary.summary": {
+        "rekap.summary": {
             "id": "rekap progres, pekerja, HOK, upah dan kendala",
             "en": "summary of progress, workers, HOK, wages and obstacles",
         },
-        "summary.menu": {"id": "📊 Rekap", "en": "📊 Summary"},
-        "summary.help": {
+        "rekap.menu": {"id": "📊 Rekap", "en": "📊 Summary"},
+        "rekap.help": {
             "id": "/rekap merangkum cakupan Anda: KSM aktif dan yang melapor hari ini, progres tiap kegiatan "
             "dibanding rencana (KRITIS bila tertinggal jauh), pekerja dan HOK, upah, kendala terbuka. "
             "Untuk satu KSM atau wilayah: /rekap KSM-BJL-01 atau /rekap 33.22.05",
@@ -41,74 +45,74 @@ catalogue.register(
             "progress against plan (CRITICAL when far behind), workers and HOK, wages, open obstacles. "
             "For one KSM or region: /rekap KSM-BJL-01 or /rekap 33.22.05",
         },
-        "summary.help.tanya_cakupan": {
+        "rekap.help.tanya_cakupan": {
             "id": "Kirim kode KSM (contoh KSM-BJL-01) atau kode wilayah (contoh 33.22.05), atau pilih "
             "'Seluruh cakupan saya'.",
             "en": "Send a KSM code (e.g. KSM-BJL-01) or a region code (e.g. 33.22.05), or choose 'My whole scope'.",
         },
-        "summary.title": {"id": "📊 Rekap {scope}", "en": "📊 Summary: {scope}"},
-        "summary.sites": {
+        "rekap.title": {"id": "📊 Rekap {scope}", "en": "📊 Summary: {scope}"},
+        "rekap.sites": {
             "id": "🏘 KSM: {total} · aktif {active} · melapor hari ini {reported}",
             "en": "🏘 KSMs: {total} · active {active} · reported today {reported}",
         },
-        "summary.no_ksm": {
+        "rekap.no_ksm": {
             "id": "Tidak ada KSM dalam cakupan {scope}.",
             "en": "There is no KSM in the scope {scope}.",
         },
-        "summary.activities": {"id": "📈 Kegiatan ({n}):", "en": "📈 Activities ({n}):"},
-        "summary.activity_line": {
+        "rekap.activities": {"id": "📈 Kegiatan ({n}):", "en": "📈 Activities ({n}):"},
+        "rekap.activity_line": {
             "id": "  {actual} · rencana {planned} · {status}",
             "en": "  {actual} · plan {planned} · {status}",
         },
-        "summary.no_report": {"id": "belum ada laporan", "en": "no report yet"},
-        "summary.critical_title": {"id": "⚠️ KRITIS ({n}):", "en": "⚠️ CRITICAL ({n}):"},
-        "summary.critical_line": {
+        "rekap.no_report": {"id": "belum ada laporan", "en": "no report yet"},
+        "rekap.critical_title": {"id": "⚠️ KRITIS ({n}):", "en": "⚠️ CRITICAL ({n}):"},
+        "rekap.critical_line": {
             "id": "  {actual} dari rencana {planned} ({deviation} poin)",
             "en": "  {actual} against plan {planned} ({deviation} points)",
         },
-        "summary.more": {"id": "… dan {n} lainnya", "en": "… and {n} more"},
-        "summary.today_work": {
+        "rekap.more": {"id": "… dan {n} lainnya", "en": "… and {n} more"},
+        "rekap.today_work": {
             "id": "👷 Hari ini: {workers} pekerja{genders}, {hok} HOK",
             "en": "👷 Today: {workers} workers{genders}, {hok} HOK",
         },
-        "summary.to_date_work": {
+        "rekap.to_date_work": {
             "id": "👷 S.d. hari ini: {hok} HOK, {days} orang-hari{genders}",
             "en": "👷 To date: {hok} HOK, {days} worker-days{genders}",
         },
-        "summary.distinct_workers": {
+        "rekap.distinct_workers": {
             "id": "   {n} pekerja berbeda tercatat di daftar hadir",
             "en": "   {n} different workers on attendance sheets",
         },
-        "summary.wages": {
+        "rekap.wages": {
             "id": "💰 Upah s.d. hari ini: {wages} dari anggaran upah {budget}",
             "en": "💰 Wages to date: {wages} of a wage budget of {budget}",
         },
-        "summary.wages_paid": {"id": "   sudah dibayar {paid}", "en": "   already paid {paid}"},
-        "summary.obstacles": {"id": "🚧 Kendala terbuka: {n}", "en": "🚧 Open obstacles: {n}"},
-        "summary.status.belum_mulai": {"id": "belum mulai", "en": "not started"},
-        "summary.status.lebih_cepat": {"id": "lebih cepat", "en": "ahead of plan"},
-        "summary.status.sesuai_rencana": {"id": "sesuai rencana", "en": "on plan"},
-        "summary.status.terlambat": {"id": "terlambat", "en": "behind"},
-        "summary.status.kritis": {"id": "KRITIS", "en": "CRITICAL"},
-        "summary.status.selesai": {"id": "selesai", "en": "done"},
-        "summary.unknown_scope": {
+        "rekap.wages_paid": {"id": "   sudah dibayar {paid}", "en": "   already paid {paid}"},
+        "rekap.obstacles": {"id": "🚧 Kendala terbuka: {n}", "en": "🚧 Open obstacles: {n}"},
+        "rekap.status.belum_mulai": {"id": "belum mulai", "en": "not started"},
+        "rekap.status.lebih_cepat": {"id": "lebih cepat", "en": "ahead of plan"},
+        "rekap.status.sesuai_rencana": {"id": "sesuai rencana", "en": "on plan"},
+        "rekap.status.terlambat": {"id": "terlambat", "en": "behind"},
+        "rekap.status.kritis": {"id": "KRITIS", "en": "CRITICAL"},
+        "rekap.status.selesai": {"id": "selesai", "en": "done"},
+        "rekap.unknown_scope": {
             "id": "Kode {code} tidak dikenal sebagai KSM atau wilayah.",
             "en": "The code {code} is not a known KSM or region.",
         },
-        "summary.outside_scope": {
+        "rekap.outside_scope": {
             "id": "Maaf, {scope} di luar cakupan Anda, jadi rekapnya tidak bisa ditampilkan.",
             "en": "Sorry, {scope} is outside your scope, so its summary cannot be shown.",
         },
-        "summary.ask_scope": {
+        "rekap.ask_scope": {
             "id": "Kirim kode KSM atau wilayah (contoh KSM-BJL-01, 33.22.05), atau pilih di bawah.",
             "en": "Send a KSM or region code (e.g. KSM-BJL-01, 33.22.05), or choose below.",
         },
-        "summary.not_text": {
+        "rekap.not_text": {
             "id": "Di sini saya perlu kode KSM atau wilayah dalam bentuk teks, bukan {kind}.",
             "en": "Here I need a KSM or region code as text, not a {kind}.",
         },
-        "summary.my_scope": {"id": "🌐 Seluruh cakupan saya", "en": "🌐 My whole scope"},
-        "summary.to_status": {"id": "📋 Status laporan", "en": "📋 Report status"},
+        "rekap.my_scope": {"id": "🌐 Seluruh cakupan saya", "en": "🌐 My whole scope"},
+        "rekap.to_status": {"id": "📋 Status laporan", "en": "📋 Report status"},
     }
 )
 
@@ -127,20 +131,20 @@ def _activity_name(a: ActivityStatus, single_ksm: bool) -> str:
 
 
 def _actual(ctx: Context, a: ActivityStatus) -> str:
-    return fmt_percent(a.actual, ctx.lang) if a.actual is not None else ctx.t("summary.no_report")
+    return fmt_percent(a.actual, ctx.lang) if a.actual is not None else ctx.t("rekap.no_report")
 
 
 def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
     lang = ctx.lang
     name = scope_name(ctx, scope)
     if s.ksm_total == 0:
-        return ctx.t("summary.no_ksm", scope=name)
-    lines = [ctx.t("summary.title", scope=name)]
+        return ctx.t("rekap.no_ksm", scope=name)
+    lines = [ctx.t("rekap.title", scope=name)]
     if s.today is not None:
         lines.append(fmt_date(s.today, lang, with_weekday=True))
     lines.append(
         ctx.t(
-            "summary.sites",
+            "rekap.sites",
             total=fmt_number(s.ksm_total, lang),
             active=fmt_number(s.ksm_active, lang),
             reported=fmt_number(s.ksm_reported, lang),
@@ -148,16 +152,16 @@ def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
     )
     single_ksm = s.ksm_total == 1
     if s.activities:
-        lines += ["", ctx.t("summary.activities", n=fmt_number(len(s.activities), lang))]
+        lines += ["", ctx.t("rekap.activities", n=fmt_number(len(s.activities), lang))]
         if len(s.activities) <= MAX_ACTIVITY_LINES:
             for a in s.activities:
                 lines.append(_activity_name(a, single_ksm))
                 lines.append(
                     ctx.t(
-                        "summary.activity_line",
+                        "rekap.activity_line",
                         actual=_actual(ctx, a),
                         planned=fmt_percent(a.planned, lang),
-                        status=ctx.t(f"summary.status.{a.status.value}"),
+                        status=ctx.t(f"rekap.status.{a.status.value}"),
                     )
                 )
         else:
@@ -165,69 +169,67 @@ def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
             lines.append(
                 "  "
                 + ", ".join(
-                    f"{ctx.t(f'summary.status.{st.value}')} {fmt_number(counts[st], lang)}"
+                    f"{ctx.t(f'rekap.status.{st.value}')} {fmt_number(counts[st], lang)}"
                     for st in STATUS_ORDER
                     if counts.get(st)
                 )
             )
     critical = s.critical
     if critical:
-        lines += ["", ctx.t("summary.critical_title", n=fmt_number(len(critical), lang))]
+        lines += ["", ctx.t("rekap.critical_title", n=fmt_number(len(critical), lang))]
         for a in critical[:MAX_CRITICAL_LINES]:
             lines.append(_activity_name(a, single_ksm))
             lines.append(
                 ctx.t(
-                    "summary.critical_line",
+                    "rekap.critical_line",
                     actual=_actual(ctx, a),
                     planned=fmt_percent(a.planned, lang),
                     deviation=fmt_signed(a.deviation or 0.0, lang),
                 )
             )
         if len(critical) > MAX_CRITICAL_LINES:
-            lines.append(ctx.t("summary.more", n=fmt_number(len(critical) - MAX_CRITICAL_LINES, lang)))
+            lines.append(ctx.t("rekap.more", n=fmt_number(len(critical) - MAX_CRITICAL_LINES, lang)))
     lines += [
         "",
         ctx.t(
-            "summary.today_work",
+            "rekap.today_work",
             workers=fmt_number(s.today_work.total, lang),
             genders=_genders(ctx, s.today_work),
             hok=fmt_number(s.today_work.hok, lang),
         ),
         ctx.t(
-            "summary.to_date_work",
+            "rekap.to_date_work",
             hok=fmt_number(s.to_date_work.hok, lang),
             days=fmt_number(s.to_date_work.total, lang),
             genders=_genders(ctx, s.to_date_work),
         ),
     ]
     if s.distinct_workers:
-        lines.append(ctx.t("summary.distinct_workers", n=fmt_number(s.distinct_workers, lang)))
+        lines.append(ctx.t("rekap.distinct_workers", n=fmt_number(s.distinct_workers, lang)))
     lines.append(
-        ctx.t(
-            "summary.wages", wages=fmt_rupiah(s.wages_to_date, lang), budget=fmt_rupiah(s.wage_budget, lang)
-        )
+        ctx.t("rekap.wages", wages=fmt_rupiah(s.wages_to_date, lang), budget=fmt_rupiah(s.wage_budget, lang))
     )
     if s.wages_paid:
-        lines.append(ctx.t("summary.wages_paid", paid=fmt_rupiah(s.wages_paid, lang)))
-    lines.append(ctx.t("summary.obstacles", n=fmt_number(s.open_obstacles, lang)))
+        lines.append(ctx.t("rekap.wages_paid", paid=fmt_rupiah(s.wages_paid, lang)))
+    lines.append(ctx.t("rekap.obstacles", n=fmt_number(s.open_obstacles, lang)))
     return "\n".join(lines)
 
 
 @register_flow
 class SummaryFlow(Flow):
-    name = "summary"
+    name = "rekap"
     commands = ("rekap", "summary")
     roles = frozenset(Role)
 
     async def start(self, ctx: Context, args: str) -> None:
-        scope = await resolve_requested_scope(ctx, self.name, args, "summary", State.ASK_SCOPE)
+        scope = await resolve_requested_scope(ctx, self.name, args, "rekap", State.ASK_SCOPE)
         if scope is not None:
             await self._show(ctx, scope, args)
 
     async def on_tanya_cakupan(self, ctx: Context) -> None:
-        if wrong_kind_hint(ctx, "summary"):
+        if wrong_kind_hint(ctx, "rekap"):
             return
-        scope = await resolve_requested_scope(ctx, self.name, ctx.text, "summary", State.ASK_SCOPE)
+        scope = await resolve_requested_scope(ctx, self.name, ctx.text, "rekap", State.ASK_SCOPE)
         if scope is not None:
             await self._show(ctx, scope, ctx.text)
 
@@ -239,5 +241,5 @@ class SummaryFlow(Flow):
         if ctx.person.role in StatusFlow.roles:
             code = code.strip().split()[0] if code.strip() else ""
             value = f"/status {code}" if code and code.lower() not in {"semua", "all", "*"} else "/status"
-            choices.append(Choice(label=ctx.t("summary.to_status"), value=value[:64]))
+            choices.append(Choice(label=ctx.t("rekap.to_status"), value=value[:64]))
         ctx.say(render_summary(ctx, scope, summary), choices)
