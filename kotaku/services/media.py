@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import mimetypes
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from PIL import ExifTags, Image, UnidentifiedImageError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
-from kotaku.models import Channel, Media, MediaKind
+from kotaku.models import Activity, Channel, Ksm, Media, MediaKind
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +67,7 @@ def read_exif(content: bytes) -> ExifInfo:
 
 def _gps_coord(value: object, ref: object) -> float | None:
     try:
-        d, m, s = (float(x) for x in value)  # type: ignore[union-attr]
+        d, m, s = (float(x) for x in value)  # type: ignore[union-attr,attr-defined]
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     coord = d + m / 60 + s / 3600
@@ -94,6 +98,36 @@ def save_content(settings: Settings, content: bytes, mime_type: str | None) -> t
         tmp.write_bytes(content)
         tmp.replace(path)
     return digest, str(rel)
+
+
+def stage_photo(settings: Settings, content: bytes, mime_type: str | None) -> dict[str, object]:
+    """Check and write a photo before the report it belongs to is saved (kept in a draft, so JSON-only).
+
+    Raises MediaTooLarge / NotAnImage. The file is content-addressed, so staging twice costs nothing.
+    """
+    if len(content) > settings.media.max_bytes:
+        raise MediaTooLarge(len(content), settings.media.max_bytes)
+    check_image(content)
+    digest, rel = save_content(settings, content, mime_type)
+    return {"sha256": digest, "path": rel, "mime_type": mime_type, "size": len(content)}
+
+
+def load_content(settings: Settings, rel_path: str) -> bytes:
+    """The bytes of a stored or staged file, by the relative path `save_content` returned."""
+    return (Path(settings.media.dir) / rel_path).read_bytes()
+
+
+async def find_same_file(
+    session: AsyncSession, *, ksm_id: int, report_date: date, sha256: str
+) -> Media | None:
+    """A media item with the same content already attached to this KSM's report of that day."""
+    stmt = (
+        select(Media)
+        .where(Media.ksm_id == ksm_id, Media.report_date == report_date, Media.sha256 == sha256)
+        .order_by(Media.id)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def store_media(
@@ -151,3 +185,100 @@ async def store_media(
     await session.flush()
     log.info("media_stored", kind=kind.value, ksm_id=ksm_id, size=size, sha256=sha)
     return media
+
+
+# --- attaching to a day's report ------------------------------------------------------------------
+
+MILESTONE_RE = re.compile(r"#\s*(\d{1,3})\s*%?")
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def parse_milestone(caption: str | None, milestones: list[int]) -> tuple[int | None, str | None]:
+    """`#50` in a caption -> (50, None); a `#n` that is no configured milestone -> (None, "n")."""
+    m = MILESTONE_RE.search(caption or "")
+    if not m:
+        return None, None
+    value = int(m.group(1))
+    return (value, None) if value in milestones else (None, m.group(1))
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in meters."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+async def site_distance(
+    session: AsyncSession, *, ksm_id: int, activity_id: int | None, latitude: float, longitude: float
+) -> float | None:
+    """Meters from a point to the activity's coordinates, else the KSM's; None when neither is known."""
+    points: list[tuple[float | None, float | None]] = []
+    if activity_id is not None:
+        activity = await session.get(Activity, activity_id)
+        if activity is not None:
+            points.append((activity.latitude, activity.longitude))
+    ksm = await session.get(Ksm, ksm_id)
+    if ksm is not None:
+        points.append((ksm.latitude, ksm.longitude))
+    for lat, lon in points:
+        if lat is not None and lon is not None:
+            return distance_m(latitude, longitude, lat, lon)
+    return None
+
+
+async def attach_staged(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    staged: dict[str, Any],
+    ksm_id: int,
+    report_date: date,
+    activity_id: int | None,
+    milestone: int | None,
+    entered_by_id: int | None,
+    channel: Channel | None,
+    now: datetime,
+) -> tuple[Media, bool]:
+    """Store a staged photo (see `stage_photo`) for a KSM's day once: returns (media, already_there).
+
+    The same file sent again for the same KSM and day is not stored twice; the first row gains the
+    activity and milestone when it had none.
+    """
+    same = await find_same_file(session, ksm_id=ksm_id, report_date=report_date, sha256=staged["sha256"])
+    if same is not None:
+        if same.activity_id is None:
+            same.activity_id = activity_id
+        if same.milestone is None:
+            same.milestone = milestone
+        return same, True
+    taken_at = staged.get("taken_at")
+    media = await store_media(
+        session,
+        settings,
+        kind=MediaKind.PHOTO,
+        ksm_id=ksm_id,
+        report_date=report_date,
+        entered_by_id=entered_by_id,
+        channel=channel,
+        now=now,
+        content=load_content(settings, staged["path"]),
+        mime_type=staged.get("mime_type"),
+        caption=staged.get("caption"),
+        milestone=milestone,
+        activity_id=activity_id,
+        latitude=staged.get("latitude"),
+        longitude=staged.get("longitude"),
+        taken_at=datetime.fromisoformat(taken_at) if taken_at else None,
+    )
+    return media, False
+
+
+def human_size(n: int, lang: str = "id") -> str:
+    """`850 KB`, `20,5 MB` (Babel number formatting)."""
+    from kotaku.i18n import fmt_number
+
+    if n >= 1024 * 1024:
+        return f"{fmt_number(n / 1024 / 1024, lang, 1)} MB"
+    return f"{fmt_number(max(1, round(n / 1024)), lang, 0)} KB"
