@@ -319,7 +319,8 @@ class Engine:
             await FLOWS[ctx.flow].step(ctx)
             return
         if (
-            ctx.inbound.kind in (InboundKind.PHOTO, InboundKind.LOCATION, InboundKind.DOCUMENT)
+            ctx.inbound.kind
+            in (InboundKind.PHOTO, InboundKind.LOCATION, InboundKind.DOCUMENT, InboundKind.VOICE)
             and "foto" in FLOWS
         ):
             await FLOWS["foto"].begin(ctx, "")
