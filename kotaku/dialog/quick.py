@@ -1,0 +1,226 @@
+"""Reading what people type after a quick command: head counts, worker names, dates and Rupiah amounts.
+
+Pure functions, no database: the attendance flow (and anything else) passes the roster in.
+
+- Counts: `23`, `23 orang`, `18L 5P`, `18 L 5 P`, `L18 P5`, `5P 18L`, `18 laki-laki 5 perempuan`.
+- Names: `Budi, Sari, Joko` (also `;`, new lines, ` dan `, `&`), matched tolerantly: case, accents,
+  punctuation, first names, prefixes of 3+ letters and typos (difflib similarity).
+- Dates: `hari ini`/`today`, `kemarin`/`yesterday`, `24/11`, `24-11`, `24/11/2026`, `24-11-26`,
+  `24.11.2026`, `2026-11-24` (day first; without a year, the year of `today`).
+- Rupiah: `85000`, `85.000`, `Rp 85.000`, `Rp85.000,-`, `85rb`, `85 ribu`, `85k`, `1,5 juta`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from difflib import SequenceMatcher
+
+from kotaku.i18n import parse_number
+
+ALL_WORDS = {"semua", "semua hadir", "semuanya", "all", "everyone", "lengkap"}
+
+# Similarity (0..1) a typo must reach, and how far ahead the best candidate must be to win alone.
+FUZZY_CUTOFF = 0.75
+FUZZY_MARGIN = 0.08
+
+
+class CountError(ValueError):
+    """A count that cannot be read; `code` is "format" or "negative"."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Count:
+    """Workers present: by gender when given (`18L 5P`), else only the total (`23`)."""
+
+    total: int
+    male: int | None = None
+    female: int | None = None
+
+    @property
+    def by_gender(self) -> bool:
+        return self.male is not None or self.female is not None
+
+
+_MALE = r"laki-laki|laki laki|laki|lk|l|pria|male|men|m"
+_FEMALE = r"perempuan|wanita|female|women|pr|p|f"
+_SUFFIX_RE = re.compile(rf"(?<![a-z0-9])(-?\d+)\s*({_MALE}|{_FEMALE})(?![a-z0-9])")
+_PREFIX_RE = re.compile(rf"(?<![a-z0-9])({_MALE}|{_FEMALE})\s*(-?\d+)(?![a-z0-9])")
+_TOTAL_RE = re.compile(r"^(-?\d+)\s*(orang|org|pekerja|workers?|people)?$")
+_MALE_SET = set(_MALE.split("|"))
+
+
+def parse_count(text: str) -> Count:
+    """`23` -> Count(23); `18L 5P` -> Count(23, 18, 5). Raises CountError("format"|"negative")."""
+    raw = re.sub(r"[,;+&]|\bdan\b|\band\b", " ", text.strip().lower())
+    raw = re.sub(r"\s+", " ", raw).strip()
+    if not raw:
+        raise CountError("format")
+    m = _TOTAL_RE.match(raw)
+    if m:
+        n = int(m.group(1))
+        if n < 0:
+            raise CountError("negative")
+        return Count(total=n)
+    male: int | None = None
+    female: int | None = None
+    rest = raw
+    for regex, num_group, word_group in ((_SUFFIX_RE, 1, 2), (_PREFIX_RE, 2, 1)):
+        for found in regex.finditer(rest):
+            n = int(found.group(num_group))
+            if n < 0:
+                raise CountError("negative")
+            if found.group(word_group) in _MALE_SET:
+                if male is not None:
+                    raise CountError("format")
+                male = n
+            else:
+                if female is not None:
+                    raise CountError("format")
+                female = n
+        rest = regex.sub(" ", rest)
+    if rest.strip() or (male is None and female is None):
+        raise CountError("format")
+    return Count(total=(male or 0) + (female or 0), male=male or 0, female=female or 0)
+
+
+def looks_like_count(text: str) -> bool:
+    try:
+        parse_count(text)
+    except CountError as exc:
+        return exc.code == "negative"
+    return True
+
+
+def is_all(text: str) -> bool:
+    return normalize_name(text) in ALL_WORDS
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def normalize_name(text: str) -> str:
+    """Lower case, accents and punctuation removed, single spaces: `  Büdi-Santoso ` -> `budi santoso`."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+
+
+def split_names(text: str) -> list[str]:
+    """`Budi, Sari dan Joko` -> ["Budi", "Sari", "Joko"]."""
+    parts = re.split(r"[,;\n/&]|\s+dan\s+|\s+and\s+", text, flags=re.IGNORECASE)
+    return [p.strip() for p in parts if p.strip()]
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """What one typed name matched: one id (resolved), several (ambiguous) or none (unknown)."""
+
+    query: str
+    ids: tuple[int, ...]
+
+    @property
+    def resolved(self) -> bool:
+        return len(self.ids) == 1
+
+
+def _similarity(query: str, name: str) -> float:
+    q_tokens, n_tokens = query.split(), name.split()
+    best = SequenceMatcher(None, query, name).ratio()
+    # Compare with the same number of leading tokens ("budy" ~ "budi", "sari wulan" ~ "sari wulandari").
+    head = " ".join(n_tokens[: len(q_tokens)])
+    best = max(best, SequenceMatcher(None, query, head).ratio())
+    if len(q_tokens) == 1:
+        best = max(best, *(SequenceMatcher(None, query, t).ratio() for t in n_tokens))
+    return best
+
+
+def match_name(query: str, roster: Sequence[tuple[int, str]]) -> tuple[int, ...]:
+    """Ids on `roster` ((id, name) pairs) that `query` may mean, best first; exactly one when clear."""
+    q = normalize_name(query)
+    if not q:
+        return ()
+    names = [(wid, normalize_name(name)) for wid, name in roster]
+    exact = tuple(wid for wid, n in names if n == q)
+    if exact:
+        return exact
+    q_tokens = set(q.split())
+    by_tokens = tuple(wid for wid, n in names if q_tokens <= set(n.split()))
+    if by_tokens:
+        return by_tokens
+    if len(q) >= 3:
+        prefix = tuple(wid for wid, n in names if n.startswith(q) or any(t.startswith(q) for t in n.split()))
+        if prefix:
+            return prefix
+    scored = sorted(((_similarity(q, n), wid) for wid, n in names), reverse=True)
+    scored = [(s, wid) for s, wid in scored if s >= FUZZY_CUTOFF]
+    if not scored:
+        return ()
+    best = scored[0][0]
+    return tuple(wid for s, wid in scored if best - s < FUZZY_MARGIN)
+
+
+def closest_names(
+    query: str, roster: Sequence[tuple[int, str]], n: int = 3, cutoff: float = 0.45
+) -> list[int]:
+    """Suggestions for a name that matched nothing: the `n` most similar ids above a low cutoff."""
+    q = normalize_name(query)
+    scored = sorted(((_similarity(q, normalize_name(name)), wid) for wid, name in roster), reverse=True)
+    return [wid for s, wid in scored[:n] if s >= cutoff]
+
+
+def match_names(text: str, roster: Sequence[tuple[int, str]]) -> list[NameMatch]:
+    """Every name in a typed list with what it matched, in the order typed."""
+    return [NameMatch(query=q, ids=match_name(q, roster)) for q in split_names(text)]
+
+
+# --- dates and money -----------------------------------------------------------------------------
+
+_TODAY_WORDS = {"hari ini", "hariini", "today", "sekarang", "now"}
+_YESTERDAY_WORDS = {"kemarin", "kmrn", "kemaren", "yesterday"}
+_DMY_RE = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})(?:[/\-.](\d{2}|\d{4}))?$")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A typed date, day first; None when it cannot be read or does not exist (31/02)."""
+    raw = text.strip().lower()
+    if raw in _TODAY_WORDS:
+        return today
+    if raw in _YESTERDAY_WORDS:
+        return today - timedelta(days=1)
+    try:
+        if m := _ISO_RE.match(raw):
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m := _DMY_RE.match(raw):
+            year = m.group(3)
+            y = today.year if year is None else (2000 + int(year) if len(year) == 2 else int(year))
+            return date(y, int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+    return None
+
+
+_RP_RE = re.compile(r"^(?:rp\.?|idr)?\s*(-?[\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?\s*(?:,-|,--)?$")
+
+
+def parse_rupiah(text: str) -> int | None:
+    """A typed amount in whole Rupiah (may be negative: the caller refuses it); None if unreadable."""
+    raw = text.strip().lower().replace("\u00a0", " ")
+    m = _RP_RE.match(raw)
+    if not m:
+        return None
+    value = parse_number(m.group(1).replace(" ", ""))
+    if value is None:
+        return None
+    factor = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}.get(
+        m.group(2) or "", 1
+    )
+    return round(value * factor)
