@@ -1,0 +1,458 @@
+"""Attendance (daftar hadir): one sheet per KSM and local date, by roster or by head count.
+
+Rules kept here so the chat flow, the CLI, the importer and the scheduler agree:
+
+- A sheet is `AttendanceDay` (unique per KSM + date). In roster mode it has one `AttendanceRecord` per
+  worker present (KSM, date and NIK hash copied on the record for cross-site checks); in count mode only
+  the counts by gender on the day.
+- One worker present for the day is 1 HOK (a full day of `monitoring.hok_hours` hours).
+- Wages: roster mode uses each worker's `daily_rate`; count mode takes either a rate per worker
+  (`rate`, default `DEFAULT_COUNT_RATE`) or the day's total (`total_wages`).
+- Count mode with only a total (gender not given): the total is stored in `count_male` and
+  `count_female` is 0 — the table has no "unknown gender" column; the flow says so before saving.
+- Dates: not in the future (local to the KSM); older than yesterday needs a reason (`late_reason`);
+  older than `MAX_BACK_DAYS` is refused (ask the facilitator to correct it).
+- Saving again for the same KSM and date is a correction: the old figures go to the audit log and
+  `revision` is bumped; the records are replaced.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kotaku.models import (
+    AttendanceDay,
+    AttendanceMode,
+    AttendanceRecord,
+    AuditLog,
+    Channel,
+    Gender,
+    Skill,
+    Worker,
+)
+
+# Sanity cap on workers in one sheet (KOTAKU sites have tens of workers, not hundreds).
+MAX_WORKERS_PER_DAY = 500
+# Dates before "yesterday" need a reason; more than this many days back cannot be entered in chat.
+LATE_AFTER_DAYS = 1
+MAX_BACK_DAYS = 60
+# Wage per worker in count mode when nobody says otherwise, and the plausible range of a daily rate.
+DEFAULT_COUNT_RATE = 85_000
+MAX_DAILY_RATE = 1_000_000
+# Usual daily rates offered as buttons (DOMAIN: Rp80-90 rb labourer, Rp100-125 rb tukang).
+USUAL_RATES = {
+    Skill.PEKERJA: (80_000, 85_000, 90_000),
+    Skill.TUKANG: (100_000, 110_000, 120_000, 125_000),
+    Skill.MANDOR: (120_000, 135_000, 150_000),
+}
+DEFAULT_RATES = {Skill.PEKERJA: 85_000, Skill.TUKANG: 120_000, Skill.MANDOR: 135_000}
+HOK_PER_DAY = 1.0
+# A typed amount in count mode up to this is a rate per worker; above it, the day's total wages.
+MAX_RATE_GUESS = 500_000
+
+
+class AttendanceError(ValueError):
+    """A sheet that breaks a rule; `code` says which (the flow turns it into a sentence)."""
+
+    def __init__(self, code: str, **detail: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+class DuplicateNik(AttendanceError):
+    def __init__(self, worker_name: str) -> None:
+        super().__init__("duplicate_nik", name=worker_name)
+        self.worker_name = worker_name
+
+
+class DateCheck(StrEnum):
+    OK = "ok"
+    FUTURE = "future"
+    NEEDS_REASON = "needs_reason"
+    TOO_OLD = "too_old"
+
+
+def check_work_date(work_date: date, today: date) -> DateCheck:
+    if work_date > today:
+        return DateCheck.FUTURE
+    if work_date < today - timedelta(days=MAX_BACK_DAYS):
+        return DateCheck.TOO_OLD
+    if work_date < today - timedelta(days=LATE_AFTER_DAYS):
+        return DateCheck.NEEDS_REASON
+    return DateCheck.OK
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """What was entered for one day, before it is saved."""
+
+    work_date: date
+    mode: AttendanceMode
+    worker_ids: tuple[int, ...] = ()
+    count_male: int = 0
+    count_female: int = 0
+    rate: int | None = None
+    total_wages: int | None = None
+    wages_paid: bool = False
+    late_reason: str | None = None
+
+
+@dataclass
+class AttendanceSummary:
+    """Figures of one sheet (or several days summed): what the confirmation, /rekap and /status show."""
+
+    ksm_id: int
+    start: date
+    end: date
+    mode: AttendanceMode | None
+    days: int = 0
+    workers: int = 0
+    male: int = 0
+    female: int = 0
+    skills: dict[str, int] = field(default_factory=dict)
+    hok: float = 0.0
+    total_wages: int = 0
+    paid_wages: int = 0
+    wages_paid: bool = False
+    revision: int = 0
+    late_reason: str | None = None
+    entered_by_id: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "workers": self.workers,
+            "male": self.male,
+            "female": self.female,
+            "hok": self.hok,
+            "total_wages": self.total_wages,
+            "wages_paid": self.wages_paid,
+        }
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    day_id: int
+    created: bool
+    revision: int
+    summary: AttendanceSummary
+
+
+def interpret_amount(amount: int, workers: int, *, total: bool = False) -> tuple[int | None, int | None]:
+    """(rate, total_wages) for an amount typed in count mode: a rate per worker unless it is larger
+    than `MAX_RATE_GUESS` (or `total` says so), then the day's total."""
+    if amount < 0:
+        raise AttendanceError("negative")
+    if total or (amount > MAX_RATE_GUESS and workers > 1):
+        return None, amount
+    if amount > MAX_DAILY_RATE:
+        raise AttendanceError("bad_rate")
+    return amount, None
+
+
+# --- roster ------------------------------------------------------------------------------------------
+
+
+async def active_roster(session: AsyncSession, ksm_id: int) -> list[Worker]:
+    """The KSM's active workers, by name."""
+    stmt = (
+        select(Worker)
+        .where(Worker.ksm_id == ksm_id, Worker.active.is_(True))
+        .order_by(Worker.name, Worker.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def uses_roster(session: AsyncSession, ksm_id: int, keeps_roster: bool) -> bool:
+    """Roster mode when the KSM keeps a roster and has at least one active worker."""
+    if not keeps_roster:
+        return False
+    stmt = select(func.count(Worker.id)).where(Worker.ksm_id == ksm_id, Worker.active.is_(True))
+    return int((await session.execute(stmt)).scalar_one()) > 0
+
+
+async def suggested_rate(session: AsyncSession, ksm_id: int, skill: Skill) -> int:
+    """The median daily rate of this skill on the KSM's roster, else the program's usual rate."""
+    stmt = select(Worker.daily_rate).where(
+        Worker.ksm_id == ksm_id, Worker.skill == skill, Worker.active.is_(True)
+    )
+    rates = [int(r) for r in (await session.execute(stmt)).scalars()]
+    return int(statistics.median(rates)) if rates else DEFAULT_RATES[skill]
+
+
+async def worker_with_nik(session: AsyncSession, ksm_id: int, nik_hash: str) -> Worker | None:
+    stmt = select(Worker).where(Worker.ksm_id == ksm_id, Worker.nik_hash == nik_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add_worker(
+    session: AsyncSession,
+    *,
+    ksm_id: int,
+    name: str,
+    gender: Gender,
+    skill: Skill,
+    nik_encrypted: bytes,
+    nik_hash: str,
+    daily_rate: int,
+    actor_id: int | None,
+    now: datetime,
+) -> Worker:
+    """Put a worker on the KSM's roster; a NIK already on this roster raises DuplicateNik."""
+    existing = await worker_with_nik(session, ksm_id, nik_hash)
+    if existing is not None:
+        raise DuplicateNik(existing.name)
+    if not 0 < daily_rate <= MAX_DAILY_RATE:
+        raise AttendanceError("bad_rate")
+    worker = Worker(
+        ksm_id=ksm_id,
+        name=name.strip(),
+        gender=gender,
+        skill=skill,
+        nik_encrypted=nik_encrypted,
+        nik_hash=nik_hash,
+        daily_rate=daily_rate,
+        active=True,
+        created_at=now,
+    )
+    session.add(worker)
+    await session.flush()
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=actor_id,
+            action="worker_added",
+            entity="worker",
+            entity_id=worker.id,
+            new={"ksm_id": ksm_id, "name": worker.name, "skill": skill.value, "daily_rate": daily_rate},
+        )
+    )
+    return worker
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+async def get_attendance(session: AsyncSession, ksm_id: int, work_date: date) -> AttendanceDay | None:
+    """The sheet of one KSM and local date, if any."""
+    stmt = select(AttendanceDay).where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date == work_date)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def attendance_worker_ids(session: AsyncSession, day_id: int) -> list[int]:
+    stmt = select(AttendanceRecord.worker_id).where(AttendanceRecord.attendance_day_id == day_id)
+    return list((await session.execute(stmt.order_by(AttendanceRecord.id))).scalars())
+
+
+async def attendance_summary(
+    session: AsyncSession, ksm_id: int, start: date, end: date | None = None
+) -> AttendanceSummary | None:
+    """Figures of the KSM's sheets from `start` to `end` (inclusive; one day when `end` is None).
+
+    None when there is no sheet in that period. For one day `mode`, `revision`, `late_reason` and
+    `entered_by_id` are that sheet's; over several days `mode` is None when modes differ.
+    """
+    end = end or start
+    days = list(
+        (
+            await session.execute(
+                select(AttendanceDay)
+                .where(
+                    AttendanceDay.ksm_id == ksm_id,
+                    AttendanceDay.work_date >= start,
+                    AttendanceDay.work_date <= end,
+                )
+                .order_by(AttendanceDay.work_date)
+            )
+        ).scalars()
+    )
+    if not days:
+        return None
+    out = AttendanceSummary(ksm_id=ksm_id, start=start, end=end, mode=days[0].mode, days=len(days))
+    out.wages_paid = all(d.wages_paid for d in days)
+    if len(days) == 1:
+        d = days[0]
+        out.revision, out.late_reason, out.entered_by_id = d.revision, d.late_reason, d.entered_by_id
+    roster_days = [d.id for d in days if d.mode == AttendanceMode.ROSTER]
+    for d in days:
+        if d.mode != out.mode:
+            out.mode = None
+        out.hok += d.hok
+        out.total_wages += int(d.total_wages)
+        if d.mode == AttendanceMode.COUNT:
+            out.male += d.count_male
+            out.female += d.count_female
+            out.workers += d.count_male + d.count_female
+            out.paid_wages += int(d.total_wages) if d.wages_paid else 0
+    if roster_days:
+        rows = await session.execute(
+            select(Worker.gender, Worker.skill, AttendanceRecord.wage, AttendanceRecord.paid)
+            .join(Worker, Worker.id == AttendanceRecord.worker_id)
+            .where(AttendanceRecord.attendance_day_id.in_(roster_days))
+        )
+        for gender, skill, wage, paid in rows:
+            _count_worker(out, gender, skill)
+            out.paid_wages += int(wage) if paid else 0
+    return out
+
+
+def _count_worker(out: AttendanceSummary, gender: Gender, skill: Skill) -> None:
+    out.workers += 1
+    if gender == Gender.P:
+        out.female += 1
+    else:
+        out.male += 1
+    out.skills[skill.value] = out.skills.get(skill.value, 0) + 1
+
+
+# --- checking and saving -----------------------------------------------------------------------------
+
+
+async def _roster_workers(session: AsyncSession, ksm_id: int, worker_ids: Sequence[int]) -> list[Worker]:
+    ids = list(dict.fromkeys(worker_ids))
+    if len(ids) > MAX_WORKERS_PER_DAY:
+        raise AttendanceError("too_many", limit=MAX_WORKERS_PER_DAY)
+    if not ids:
+        return []
+    rows = list((await session.execute(select(Worker).where(Worker.id.in_(ids)))).scalars())
+    by_id = {w.id: w for w in rows}
+    foreign = [i for i in ids if i not in by_id or by_id[i].ksm_id != ksm_id or not by_id[i].active]
+    if foreign:
+        raise AttendanceError("not_on_roster", worker_ids=foreign)
+    return [by_id[i] for i in ids]
+
+
+def _count_wages(sheet: Sheet) -> int:
+    total = sheet.count_male + sheet.count_female
+    if sheet.total_wages is not None:
+        return sheet.total_wages
+    return total * (sheet.rate if sheet.rate is not None else DEFAULT_COUNT_RATE)
+
+
+def _check_counts(sheet: Sheet) -> None:
+    if sheet.count_male < 0 or sheet.count_female < 0:
+        raise AttendanceError("negative")
+    if sheet.count_male + sheet.count_female > MAX_WORKERS_PER_DAY:
+        raise AttendanceError("too_many", limit=MAX_WORKERS_PER_DAY)
+    if (sheet.total_wages is not None and sheet.total_wages < 0) or (
+        sheet.rate is not None and sheet.rate < 0
+    ):
+        raise AttendanceError("negative")
+
+
+async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> AttendanceSummary:
+    """The figures `sheet` would save, checked against the rules, without writing anything."""
+    out = AttendanceSummary(
+        ksm_id=ksm_id,
+        start=sheet.work_date,
+        end=sheet.work_date,
+        mode=sheet.mode,
+        days=1,
+        wages_paid=sheet.wages_paid,
+        late_reason=sheet.late_reason,
+    )
+    if sheet.mode == AttendanceMode.ROSTER:
+        for w in await _roster_workers(session, ksm_id, sheet.worker_ids):
+            _count_worker(out, w.gender, w.skill)
+            out.hok += HOK_PER_DAY
+            out.total_wages += int(w.daily_rate)
+    else:
+        _check_counts(sheet)
+        out.male, out.female = sheet.count_male, sheet.count_female
+        out.workers = sheet.count_male + sheet.count_female
+        out.hok = out.workers * HOK_PER_DAY
+        out.total_wages = _count_wages(sheet)
+    out.paid_wages = out.total_wages if sheet.wages_paid else 0
+    return out
+
+
+async def save_attendance(
+    session: AsyncSession,
+    *,
+    ksm_id: int,
+    sheet: Sheet,
+    entered_by_id: int | None,
+    channel: Channel | None,
+    now: datetime,
+) -> SaveResult:
+    """Create or replace the KSM's sheet for `sheet.work_date`; a replacement is audited and bumps revision."""
+    workers: list[Worker] = []
+    if sheet.mode == AttendanceMode.ROSTER:
+        workers = await _roster_workers(session, ksm_id, sheet.worker_ids)
+    else:
+        _check_counts(sheet)
+    day = (
+        await session.execute(
+            select(AttendanceDay)
+            .where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date == sheet.work_date)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    created = day is None
+    if day is None:
+        day = AttendanceDay(ksm_id=ksm_id, work_date=sheet.work_date, mode=sheet.mode, revision=1)
+        session.add(day)
+    else:
+        old = await attendance_summary(session, ksm_id, sheet.work_date)
+        assert old is not None
+        old_ids = await attendance_worker_ids(session, day.id)
+        session.add(
+            AuditLog(
+                at=now,
+                actor_id=entered_by_id,
+                action="attendance_corrected",
+                entity="attendance_day",
+                entity_id=day.id,
+                old={
+                    **old.as_dict(),
+                    "mode": day.mode.value,
+                    "revision": day.revision,
+                    "worker_ids": old_ids,
+                    "entered_by_id": day.entered_by_id,
+                    "late_reason": day.late_reason,
+                },
+                note=f"ksm={ksm_id} date={sheet.work_date.isoformat()}",
+            )
+        )
+        await session.execute(delete(AttendanceRecord).where(AttendanceRecord.attendance_day_id == day.id))
+        day.revision += 1
+    day.mode = sheet.mode
+    day.wages_paid = sheet.wages_paid
+    day.late_reason = sheet.late_reason
+    day.entered_by_id = entered_by_id
+    day.entered_at = now
+    day.channel = channel
+    if sheet.mode == AttendanceMode.ROSTER:
+        day.count_male = sum(1 for w in workers if w.gender != Gender.P)
+        day.count_female = sum(1 for w in workers if w.gender == Gender.P)
+        day.hok = HOK_PER_DAY * len(workers)
+        day.total_wages = sum(int(w.daily_rate) for w in workers)
+    else:
+        day.count_male, day.count_female = sheet.count_male, sheet.count_female
+        day.hok = HOK_PER_DAY * (sheet.count_male + sheet.count_female)
+        day.total_wages = _count_wages(sheet)
+    await session.flush()
+    for w in workers:
+        session.add(
+            AttendanceRecord(
+                attendance_day_id=day.id,
+                worker_id=w.id,
+                ksm_id=ksm_id,
+                work_date=sheet.work_date,
+                nik_hash=w.nik_hash,
+                hok=HOK_PER_DAY,
+                wage=int(w.daily_rate),
+                paid=sheet.wages_paid,
+            )
+        )
+    await session.flush()
+    summary = await attendance_summary(session, ksm_id, sheet.work_date)
+    assert summary is not None
+    return SaveResult(day_id=day.id, created=created, revision=day.revision, summary=summary)
