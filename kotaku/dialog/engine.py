@@ -32,7 +32,7 @@ from kotaku.models import (
     ProcessedInbound,
     Role,
 )
-from kotaku.schemas import Choice, Inbound, InboundKind, Outbound
+from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.services.onboarding import RedeemError, redeem_invite
 
 log = structlog.get_logger(__name__)
@@ -317,6 +317,7 @@ class Engine:
             return
         if ctx.flow and ctx.flow in FLOWS:
             await FLOWS[ctx.flow].step(ctx)
+            self._offer_next(ctx)
             return
         if (
             ctx.inbound.kind
@@ -367,6 +368,7 @@ class Engine:
         elif ctx.flow == flow.name:
             ctx.finish()
         await flow.begin(ctx, args)
+        self._offer_next(ctx)
 
     async def _stranger(self, ctx: Context, command: str | None, args: str) -> None:
         code: str | None = None
@@ -417,6 +419,14 @@ class Engine:
             )
         )
         self._menu(ctx, hint=False)
+
+    def _offer_next(self, ctx: Context) -> None:
+        """When a flow has just ended with a plain message, offer the menu so the next report is one tap."""
+        if ctx.flow is None and ctx.person is not None and ctx.replies and not ctx.replies[-1].choices:
+            last = ctx.replies[-1]
+            if last.kind == OutboundKind.TEXT:
+                last.choices = menu_choices(ctx)
+                last.columns = 2
 
     # --- global commands -------------------------------------------------------------------------
 

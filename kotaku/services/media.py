@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from PIL import ExifTags, Image, UnidentifiedImageError
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
-from kotaku.models import Activity, Channel, Ksm, Media, MediaKind
+from kotaku.models import Activity, Bkm, Channel, Ksm, Media, MediaKind, Region
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ class ExifInfo:
     longitude: float | None = None
 
 
-def read_exif(content: bytes) -> ExifInfo:
+def read_exif(content: bytes, tz: str = "Asia/Jakarta") -> ExifInfo:
     """Time and GPS from a JPEG's EXIF, when the phone kept them (images sent as files keep EXIF)."""
     try:
         with Image.open(io.BytesIO(content)) as img:
@@ -55,8 +56,9 @@ def read_exif(content: bytes) -> ExifInfo:
     )
     if isinstance(raw_time, str):
         try:
-            # EXIF has no zone; phones write local time. Stored as UTC+7 unless the site says otherwise later.
-            taken_at = datetime.strptime(raw_time.strip(), "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
+            # EXIF has no zone; phones write the local time of the site, so read it in the site's zone.
+            local = datetime.strptime(raw_time.strip(), "%Y:%m:%d %H:%M:%S").replace(tzinfo=ZoneInfo(tz))
+            taken_at = local.astimezone(UTC)
         except ValueError:
             taken_at = None
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
@@ -130,6 +132,16 @@ async def find_same_file(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def _ksm_timezone(session: AsyncSession, ksm_id: int, default: str) -> str:
+    stmt = (
+        select(Region.timezone)
+        .join(Bkm, Bkm.kelurahan_id == Region.id)
+        .join(Ksm, Ksm.bkm_id == Bkm.id)
+        .where(Ksm.id == ksm_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() or default
+
+
 async def store_media(
     session: AsyncSession,
     settings: Settings,
@@ -157,7 +169,7 @@ async def store_media(
             if len(content) > settings.media.max_bytes:
                 raise MediaTooLarge(len(content), settings.media.max_bytes)
             check_image(content)
-            exif = read_exif(content)
+            exif = read_exif(content, await _ksm_timezone(session, ksm_id, settings.app.default_timezone))
             latitude = latitude if latitude is not None else exif.latitude
             longitude = longitude if longitude is not None else exif.longitude
             taken_at = taken_at or exif.taken_at

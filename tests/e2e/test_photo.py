@@ -57,7 +57,9 @@ async def _state(world: World, user: str) -> ConversationState:
 def test_read_exif_gps_and_time() -> None:
     info = read_exif(jpeg(1, gps=(-7.265, 110.412), taken="2026:11:26 15:30:00"))
     assert (info.latitude, info.longitude) == (-7.265, 110.412)
-    assert info.taken_at == datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
+    assert info.taken_at == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)  # 15:30 WIB
+    wita = read_exif(jpeg(1, gps=(-7.265, 110.412), taken="2026:11:26 15:30:00"), "Asia/Makassar")
+    assert wita.taken_at == datetime(2026, 11, 26, 7, 30, tzinfo=UTC)
     assert read_exif(jpeg(2)) == type(info)()  # no EXIF: nothing invented
     assert read_exif(b"not an image") == type(info)()
 
