@@ -522,10 +522,14 @@ def parse_command(text: str) -> tuple[str | None, str]:
     return m.group(1).lower(), (m.group(2) or "").strip()
 
 
+MENU_ORDER = ["hadir", "progres", "kendala", "foto", "status", "rekap", "selesai", "ubah"]
+
+
 def menu_choices(ctx: Context) -> list[Choice]:
     assert ctx.person is not None
     choices = []
-    for flow in FLOWS.values():
+    ordered = sorted(FLOWS.values(), key=lambda f: MENU_ORDER.index(f.name) if f.name in MENU_ORDER else 99)
+    for flow in ordered:
         if ctx.person.role in flow.roles and getattr(flow, "in_menu", True):
             choices.append(Choice(label=ctx.t(f"{flow.name}.menu"), value=f"/{flow.commands[0]}"))
     choices.append(Choice(label=ctx.t("engine.menu_help"), value="/bantuan"))

@@ -156,7 +156,7 @@ class CorrectionFlow(Flow):
             label = ctx.t(
                 "ubah.item_progress",
                 date=fmt_short_date(report.report_date, ctx.lang),
-                activity=activity.name[:28],
+                activity=activity.name[:28].rstrip(),
                 percent=fmt_percent(report.percent, ctx.lang),
             )
             items.append((report.report_date, Choice(label=label, value=f"p:{report.id}")))
