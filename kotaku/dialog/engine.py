@@ -326,6 +326,8 @@ class Engine:
         ):
             await FLOWS["foto"].begin(ctx, "")
             return
+        if ctx.inbound.is_group:
+            return  # ordinary chatter in a KSM group is not for the bot
         self._menu(ctx, hint=text.lower() not in {"menu", "hai", "halo", "hi", "hello", "p"})
 
     async def _command(self, ctx: Context, command: str, args: str) -> None:

@@ -1,0 +1,62 @@
+"""KSM group chats: a coordinator binds the group; registered members report there, per user."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from kotaku.models import AttendanceDay, ConversationState, GroupBinding
+from tests.e2e.conftest import World
+
+
+async def test_bind_group_and_report_there(world: World) -> None:
+    ketua = world.channel().as_user("ketua-a", "grp-1", group=True)
+    await ketua.text("/daftarkan_grup")
+    assert "KSM Bejalen Makmur" in ketua.last_text()
+    async with world.db.session() as s:
+        binding = (await s.execute(select(GroupBinding))).scalar_one()
+        assert binding.chat_id == "grp-1" and binding.ksm_id == world.program["ksm_a"]
+
+    # A facilitator covering several KSMs reports in the group without choosing: the group says which KSM.
+    fasil = world.channel().as_user("fasil", "grp-1", group=True)
+    await fasil.text("/hadir 18")
+    assert "Untuk KSM mana" not in fasil.all_text()
+    assert fasil.last_choices()
+
+    await ketua.text("besok hujan, semen datang jam 8")  # group chatter outside a report: no reply
+    assert not ketua.outbox
+
+    # Conversations are per user: the ketua's draft is not disturbed by the facilitator's.
+    await ketua.text("/hadir semua")
+    await ketua.tap("Simpan")
+    async with world.db.session() as s:
+        day = (await s.execute(select(AttendanceDay))).scalar_one()
+        assert day.ksm_id == world.program["ksm_a"] and day.entered_by_id == world.program["ketua-a"]
+        convs = (
+            await s.execute(select(ConversationState).where(ConversationState.chat_id == "grp-1"))
+        ).scalars()
+        users = {c.user_id: c.flow for c in convs}
+    assert users["fasil"] == "hadir" and users["ketua-a"] is None
+
+
+async def test_group_strangers_and_other_ksm(world: World) -> None:
+    ketua = world.channel().as_user("ketua-a", "grp-2", group=True)
+    await ketua.text("/daftarkan_grup")
+    stranger = world.channel().as_user("someone", "grp-2", group=True)
+    await stranger.text("halo semua")  # ordinary group chatter is ignored
+    assert stranger.outbox == []
+    await stranger.text("/hadir")
+    assert "belum terdaftar" in stranger.last_text()
+    other = world.channel().as_user("ketua-c", "grp-2", group=True)
+    await other.text("/hadir semua")
+    assert "Tidak ada KSM" in other.last_text()
+    async with world.db.session() as s:
+        assert (await s.execute(select(AttendanceDay))).first() is None
+
+
+async def test_worker_cannot_bind_and_private_chat_explains(world: World) -> None:
+    worker = world.channel().as_user("pekerja-a", "grp-3", group=True)
+    await worker.text("/daftarkan_grup")
+    assert "Hanya ketua KSM" in worker.last_text()
+    private = world.channel("ketua-a")
+    await private.text("/daftarkan_grup")
+    assert "grup KSM" in private.last_text()
