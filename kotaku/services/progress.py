@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
 from kotaku.i18n import parse_number
-from kotaku.models import Activity, AuditLog, Channel, Media, MediaKind, PlanPoint, ProgressReport
+from kotaku.models import Activity, AuditLog, Channel, Ksm, Media, MediaKind, PlanPoint, ProgressReport
 from kotaku.monitoring.plan import Assessment, assess, planned_percent, project_finish
 
 # Spellings of the units activities use, folded to one canonical word.
@@ -102,6 +102,18 @@ def match_activities(activities: Sequence[Activity], text: str) -> list[Activity
         if any(w in name_words for w in words if len(w) >= 4):
             found.append(a)
     return found
+
+
+async def other_ksm_activity(session: AsyncSession, ksm_id: int, text: str) -> tuple[Activity, Ksm] | None:
+    """An activity code of another KSM named in `text` (to refuse it with the reason), with its KSM."""
+    codes = [w.strip(".,;:#").upper() for w in text.split()]
+    stmt = (
+        select(Activity, Ksm)
+        .join(Ksm, Ksm.id == Activity.ksm_id)
+        .where(func.upper(Activity.code).in_(codes), Activity.ksm_id != ksm_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
@@ -29,7 +29,7 @@ from kotaku.services.media import (
     stage_photo,
     store_media,
 )
-from kotaku.services.progress import match_activities
+from kotaku.services.progress import match_activities, other_ksm_activity
 
 
 class State(StrEnum):
@@ -319,16 +319,12 @@ class PhotoFlow(Flow):
         await self._store(ctx, pending, activity, milestone)
 
     async def _other_ksm(self, ctx: Context, text: str) -> bool:
-        codes = [w.strip(".,;:#").upper() for w in text.split()]
-        stmt = select(Activity).where(
-            func.upper(Activity.code).in_(codes), Activity.ksm_id != ctx.data["ksm_id"]
-        )
-        other = (await ctx.session.execute(stmt)).scalars().first()
-        if other is None:
+        found = await other_ksm_activity(ctx.session, ctx.data["ksm_id"], text)
+        if found is None:
             return False
-        owner = await ctx.session.get(Ksm, other.ksm_id)
+        other, owner = found
         ksm = await ctx.ksm(ctx.data["ksm_id"])
-        ctx.say(ctx.t("foto.other_ksm", code=other.code, owner=owner.name if owner else "-", ksm=ksm.name))
+        ctx.say(ctx.t("foto.other_ksm", code=other.code, owner=owner.name, ksm=ksm.name))
         return True
 
     async def _store(

@@ -8,13 +8,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date, fmt_number, fmt_percent, fmt_signed
-from kotaku.models import Activity, Ksm, Role
+from kotaku.models import Activity, Role
 from kotaku.monitoring.plan import Status
 from kotaku.schemas import Choice, InboundKind
 from kotaku.services.media import MediaTooLarge, NotAnImage, attach_staged, human_size, stage_photo
@@ -27,6 +27,7 @@ from kotaku.services.progress import (
     has_milestone_photo,
     last_progress,
     match_activities,
+    other_ksm_activity,
     parse_amount,
     report_on,
     save_progress,
@@ -305,23 +306,12 @@ class ProgressFlow(Flow):
 
     async def _other_ksm_activity(self, ctx: Context, text: str) -> bool:
         """An activity code of another KSM in the text: refuse with the reason. True when refused."""
-        codes = [w.strip(".,;:#").upper() for w in text.split()]
-        stmt = select(Activity).where(
-            func.upper(Activity.code).in_(codes), Activity.ksm_id != ctx.data["ksm_id"]
-        )
-        other = (await ctx.session.execute(stmt)).scalars().first()
-        if other is None:
+        found = await other_ksm_activity(ctx.session, ctx.data["ksm_id"], text)
+        if found is None:
             return False
-        owner = await ctx.session.get(Ksm, other.ksm_id)
+        other, owner = found
         ksm = await ctx.ksm(ctx.data["ksm_id"])
-        ctx.say(
-            ctx.t(
-                "progres.other_ksm_activity",
-                code=other.code,
-                owner=owner.name if owner else "-",
-                ksm=ksm.name,
-            )
-        )
+        ctx.say(ctx.t("progres.other_ksm_activity", code=other.code, owner=owner.name, ksm=ksm.name))
         return True
 
     async def _ask_activity(self, ctx: Context, activities: list[Activity]) -> None:
