@@ -65,7 +65,7 @@ SEVERITY_ORDER = [Severity.RENDAH, Severity.SEDANG, Severity.TINGGI]
 # Words people type for a category, Indonesian and English (matched after lowercasing and dropping
 # punctuation). Two-word phrases are tried before single words.
 CATEGORY_WORDS: dict[str, ObstacleCategory] = {}
-for _cat, _words in {
+for _cat, _spoken in {
     ObstacleCategory.CUACA: "cuaca weather hujan rain raining banjir flood badai storm angin wind "
     "kemarau panas hot longsor gerimis",
     ObstacleCategory.MATERIAL: "material materials bahan semen cement pasir sand batu kerikil split besi "
@@ -81,7 +81,7 @@ for _cat, _words in {
     "safety accident health injury",
     ObstacleCategory.LAINNYA: "lainnya lain other others misc",
 }.items():
-    for _w in _words.split():
+    for _w in _spoken.split():
         CATEGORY_WORDS[_w] = _cat
 # Words that name the category itself (dropped from a quick-form description); the rest are synonyms.
 _NAMES = (
