@@ -7,6 +7,7 @@ Precedence (highest first): explicit overrides, environment (`KOTAKU_DATABASE__U
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -111,6 +112,11 @@ class MonitoringConfig(_Section):
     critical_behind_high: float = Field(default=5.0, ge=0)
     on_plan_tolerance: float = Field(default=0.0, ge=0)
     hok_hours: float = Field(default=8.0, gt=0)
+    # Alert lifecycle and delivery (kotaku.monitoring.lifecycle).
+    escalate_after_hours: float = Field(default=24.0, gt=0)
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(6, 0)
+    digest_time: time = time(7, 0)
 
 
 def _check_tz(v: str) -> str:

@@ -1,0 +1,835 @@
+"""The alert lifecycle: findings become alerts (one open per kind and subject), which are acknowledged,
+resolved (automatically when the condition clears, or by hand), escalated and delivered through the outbox.
+
+Delivery: critical alerts are queued at once to the first level of people whose scope contains the
+subject's KSM (facilitators); unacknowledged ones climb one level per `monitoring.escalate_after_hours`
+(fasilitator -> askot/korkot -> provinsi -> nasional). Warnings and info go in one daily digest per person.
+Messages are rendered in each recipient's language when queued; those that fall in the recipient's local
+quiet hours wait (`next_attempt_at`) until the quiet hours end.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kotaku.config import MonitoringConfig, Settings
+from kotaku.dialog import catalogue
+from kotaku.i18n import fmt_number
+from kotaku.models import (
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    AuditLog,
+    Bkm,
+    ChannelIdentity,
+    Ksm,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Region,
+    Role,
+)
+from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL
+from kotaku.services.scope import Scope, ksm_ids_in_scope, scope_contains_ksm, scope_of
+
+if TYPE_CHECKING:  # only the shape is used here; the checks module builds the findings
+    from kotaku.monitoring.findings import Finding
+
+# Who hears of a critical alert first, and who next when nobody acknowledges it in time.
+ESCALATION_TIERS: tuple[frozenset[Role], ...] = (
+    frozenset({Role.FASILITATOR}),
+    frozenset({Role.ASKOT, Role.KORKOT}),
+    frozenset({Role.PROVINSI}),
+    frozenset({Role.NASIONAL, Role.ADMIN}),
+)
+# The daily digest of warnings goes to the people who follow sites up day to day.
+DIGEST_ROLES = frozenset({Role.FASILITATOR, Role.ASKOT, Role.KORKOT})
+# Who may acknowledge or resolve an alert (inside their scope).
+ALERT_ROLES = frozenset({Role.FASILITATOR, Role.ASKOT, Role.KORKOT, Role.PROVINSI, Role.NASIONAL, Role.ADMIN})
+DIGEST_MAX_LINES = 15
+OUTBOX_KIND_ALERT = "alert"
+OUTBOX_KIND_DIGEST = "alert_digest"
+# Where the finding's catalogue key and parameters are kept inside `alert.figures`.
+MESSAGE_FIELD = "_message"
+
+SEVERITY_ORDER = {AlertSeverity.CRITICAL: 0, AlertSeverity.WARNING: 1, AlertSeverity.INFO: 2}
+
+catalogue.register(
+    {
+        "alert.severity.critical": {"id": "KRITIS", "en": "CRITICAL"},
+        "alert.severity.warning": {"id": "peringatan", "en": "warning"},
+        "alert.severity.info": {"id": "info", "en": "info"},
+        "alert.status.open": {"id": "terbuka", "en": "open"},
+        "alert.status.acknowledged": {"id": "ditindaklanjuti", "en": "acknowledged"},
+        "alert.status.resolved": {"id": "selesai", "en": "resolved"},
+        "alert.notice": {
+            "id": "🚨 Peringatan {severity} #{id} — {ksm}\n{text}",
+            "en": "🚨 {severity} alert #{id} — {ksm}\n{text}",
+        },
+        "alert.notice_escalated": {
+            "id": "⏫ Belum ditindaklanjuti sejak {hours} jam; diteruskan ke Anda.",
+            "en": "⏫ Not acknowledged for {hours} hours; passed on to you.",
+        },
+        "alert.notice_hint": {
+            "id": "Tekan tombol untuk menindaklanjuti, atau ketik /peringatan.",
+            "en": "Press the button to acknowledge, or type /peringatan.",
+        },
+        "alert.ack_button": {"id": "✅ Tindak lanjuti #{id}", "en": "✅ Acknowledge #{id}"},
+        "alert.digest_title": {
+            "id": "🗒 Ringkasan peringatan harian: {n} peringatan baru dalam cakupan Anda",
+            "en": "🗒 Daily alert digest: {n} new alerts in your scope",
+        },
+        "alert.digest_line": {"id": "• #{id} {ksm}: {text}", "en": "• #{id} {ksm}: {text}"},
+        "alert.digest_more": {
+            "id": "… dan {n} lainnya. Ketik /peringatan untuk melihat semuanya.",
+            "en": "… and {n} more. Type /peringatan to see them all.",
+        },
+        "alert.digest_footer": {
+            "id": "Ketik /peringatan untuk melihat dan menindaklanjuti.",
+            "en": "Type /peringatan to see and acknowledge them.",
+        },
+    }
+)
+
+
+# --- errors a person can run into ---------------------------------------------------------------
+
+
+class AlertError(Exception):
+    """An alert action that was refused; the subclass says why."""
+
+
+class AlertNotFound(AlertError):
+    def __init__(self, alert_id: int) -> None:
+        super().__init__(f"alert {alert_id} not found")
+        self.alert_id = alert_id
+
+
+class AlertOutsideScope(AlertError):
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(f"alert {alert.id} is outside the person's scope")
+        self.alert = alert
+
+
+class AlertNotAllowed(AlertError):
+    def __init__(self, role: Role) -> None:
+        super().__init__(f"role {role.value} may not acknowledge or resolve alerts")
+        self.role = role
+
+
+class AlertAlreadyAcknowledged(AlertError):
+    def __init__(self, alert: Alert, by_name: str) -> None:
+        super().__init__(f"alert {alert.id} was already acknowledged by {by_name}")
+        self.alert = alert
+        self.by_name = by_name
+
+
+class AlertAlreadyResolved(AlertError):
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(f"alert {alert.id} is already resolved")
+        self.alert = alert
+
+
+class NoteRequired(AlertError):
+    def __init__(self) -> None:
+        super().__init__("resolving by hand needs a note")
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyResult:
+    """What one application of findings changed (alert ids) and how many messages it queued."""
+
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    queued: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "opened": len(self.opened),
+            "updated": len(self.updated),
+            "resolved": len(self.resolved),
+            "unchanged": self.unchanged,
+            "queued": self.queued,
+        }
+
+
+def dedup_key(kind: str, subject_type: str, subject_id: int) -> str:
+    return f"{kind}:{subject_type}:{subject_id}"
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def alert_text(alert: Alert, lang: str) -> str:
+    """The finding's explanation in `lang`, from its catalogue key and parameters (stored Indonesian text
+    when the key is unknown, e.g. after a rename)."""
+    msg = (alert.figures or {}).get(MESSAGE_FIELD) or {}
+    key = msg.get("key")
+    if key and key in catalogue.all_messages():
+        try:
+            return catalogue.t(key, lang, **(msg.get("params") or {}))
+        except (KeyError, IndexError, ValueError):
+            pass
+    return alert.message or alert.kind
+
+
+def severity_label(severity: AlertSeverity, lang: str) -> str:
+    return catalogue.t(f"alert.severity.{severity.value}", lang)
+
+
+def status_label(status: AlertStatus, lang: str) -> str:
+    return catalogue.t(f"alert.status.{status.value}", lang)
+
+
+def public_figures(alert: Alert) -> dict[str, Any]:
+    """The figures that triggered the alert, without the stored message key."""
+    return {k: v for k, v in (alert.figures or {}).items() if k != MESSAGE_FIELD}
+
+
+def _figures(f: Finding) -> dict[str, Any]:
+    return {**f.figures, MESSAGE_FIELD: {"key": f.message_key, "params": dict(f.params)}}
+
+
+def _default_text(f: Finding) -> str:
+    try:
+        return catalogue.t(f.message_key, catalogue.DEFAULT_LANG, **f.params)
+    except (KeyError, IndexError, ValueError):
+        return f.message_key
+
+
+# --- who is told: scopes matched in memory, one query per table ------------------------------------
+
+
+@dataclass(frozen=True)
+class _KsmPlace:
+    ksm_id: int
+    name: str
+    bkm_id: int
+    kelurahan_id: int
+    path: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    person: Person
+    path: str | None  # region scope path; None for KSM/BKM/national scopes
+    timezone: str
+
+    def covers(self, place: _KsmPlace) -> bool:
+        p = self.person
+        if p.scope_ksm_id is not None:
+            return p.scope_ksm_id == place.ksm_id
+        if p.scope_bkm_id is not None:
+            return p.scope_bkm_id == place.bkm_id
+        if self.path is not None:
+            return place.path == self.path or place.path.startswith(self.path + "/")
+        return True
+
+
+async def _places(session: AsyncSession, ksm_ids: Iterable[int]) -> dict[int, _KsmPlace]:
+    ids = sorted(set(ksm_ids))
+    found: dict[int, _KsmPlace] = {}
+    for chunk in _chunks(ids, 5000):
+        rows = await session.execute(
+            select(Ksm.id, Ksm.name, Ksm.bkm_id, Bkm.kelurahan_id, Region.path, Region.timezone)
+            .join(Bkm, Bkm.id == Ksm.bkm_id)
+            .join(Region, Region.id == Bkm.kelurahan_id)
+            .where(Ksm.id.in_(chunk))
+        )
+        for r in rows:
+            found[r[0]] = _KsmPlace(r[0], r[1], r[2], r[3], r[4], r[5])
+    return found
+
+
+async def _recipients(session: AsyncSession, settings: Settings, roles: Iterable[Role]) -> list[_Recipient]:
+    """Active people with one of `roles`, with their scope path and local time zone."""
+    people = list(
+        (
+            await session.execute(
+                select(Person)
+                .where(Person.role.in_(list(roles)), Person.active.is_(True))
+                .order_by(Person.id)
+            )
+        ).scalars()
+    )
+    regions = {
+        r.id: r
+        for r in (
+            await session.execute(
+                select(Region).where(
+                    Region.id.in_({p.scope_region_id for p in people if p.scope_region_id is not None})
+                )
+            )
+        ).scalars()
+    }
+    ksm_places = await _places(session, [p.scope_ksm_id for p in people if p.scope_ksm_id is not None])
+    bkm_tz = dict(
+        (
+            await session.execute(
+                select(Bkm.id, Region.timezone)
+                .join(Region, Region.id == Bkm.kelurahan_id)
+                .where(Bkm.id.in_({p.scope_bkm_id for p in people if p.scope_bkm_id is not None}))
+            )
+        ).all()
+    )
+    out = []
+    default_tz = settings.app.default_timezone
+    for p in people:
+        path, tz = None, default_tz
+        if p.scope_region_id is not None and p.scope_region_id in regions:
+            path, tz = regions[p.scope_region_id].path, regions[p.scope_region_id].timezone
+        elif p.scope_ksm_id is not None and p.scope_ksm_id in ksm_places:
+            tz = ksm_places[p.scope_ksm_id].timezone
+        elif p.scope_bkm_id is not None:
+            tz = bkm_tz.get(p.scope_bkm_id, default_tz)
+        out.append(_Recipient(person=p, path=path, timezone=tz))
+    return out
+
+
+async def _identities(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, list[ChannelIdentity]]:
+    found: dict[int, list[ChannelIdentity]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(person_ids)), 5000):
+        rows = (
+            await session.execute(
+                select(ChannelIdentity)
+                .where(ChannelIdentity.person_id.in_(chunk), ChannelIdentity.unreachable_at.is_(None))
+                .order_by(ChannelIdentity.id)
+            )
+        ).scalars()
+        for identity in rows:
+            found[identity.person_id].append(identity)
+    return found
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- quiet hours -----------------------------------------------------------------------------------
+
+
+def release_time(cfg: MonitoringConfig, tz: str, now: datetime) -> datetime:
+    """`now`, or the end of the quiet hours (local to `tz`) when `now` falls inside them."""
+    start, end = cfg.quiet_start, cfg.quiet_end
+    if start is None or end is None or start == end:
+        return now
+    local = now.astimezone(ZoneInfo(tz))
+    t = local.time()
+    quiet = (start <= t or t < end) if start > end else (start <= t < end)
+    if not quiet:
+        return now
+    release_day = local.date() if t < end else local.date() + timedelta(days=1)
+    release = datetime.combine(release_day, end, tzinfo=ZoneInfo(tz))
+    return release.astimezone(now.tzinfo or ZoneInfo("UTC"))
+
+
+# --- queueing ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Message:
+    recipient: _Recipient
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    priority: int
+
+
+def _outbox_key(key: str, identity: ChannelIdentity) -> str:
+    # Same form as kotaku.notify.outbox.enqueue, so one key means one message per chat everywhere.
+    return f"{key}:{identity.channel.value}:{identity.external_id}"
+
+
+async def _queue(session: AsyncSession, settings: Settings, messages: list[_Message], now: datetime) -> int:
+    """Queue each message to every reachable identity of its recipient, once per dedup key, in bulk."""
+    if not messages:
+        return 0
+    identities = await _identities(session, {m.recipient.person.id for m in messages})
+    rows: list[tuple[str, ChannelIdentity, _Message]] = []
+    for m in messages:
+        for identity in identities.get(m.recipient.person.id, []):
+            rows.append((_outbox_key(m.key, identity), identity, m))
+    existing: set[str] = set()
+    keys = [k for k, _, _ in rows]
+    for chunk in _chunks(keys, 5000):
+        existing.update(
+            (await session.execute(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))))
+            .scalars()
+            .all()
+        )
+    queued = 0
+    for key, identity, m in rows:
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(
+            OutboxMessage(
+                dedup_key=key,
+                channel=identity.channel,
+                recipient=identity.chat_id or identity.external_id,
+                person_id=identity.person_id,
+                kind=m.kind,
+                payload=m.payload,
+                priority=m.priority,
+                status=OutboxStatus.PENDING,
+                next_attempt_at=release_time(settings.monitoring, m.recipient.timezone, now),
+                created_at=now,
+            )
+        )
+        queued += 1
+    return queued
+
+
+def _notice(
+    alert: Alert, place: _KsmPlace | None, lang: str, escalated_hours: float | None
+) -> dict[str, Any]:
+    text = catalogue.t(
+        "alert.notice",
+        lang,
+        severity=severity_label(alert.severity, lang),
+        id=alert.id,
+        ksm=place.name if place else "-",
+        text=alert_text(alert, lang),
+    )
+    if escalated_hours is not None:
+        text += "\n" + catalogue.t("alert.notice_escalated", lang, hours=fmt_number(escalated_hours, lang))
+    text += "\n" + catalogue.t("alert.notice_hint", lang)
+    return {
+        "text": text,
+        "alert_id": alert.id,
+        "choices": [
+            {"label": catalogue.t("alert.ack_button", lang, id=alert.id), "value": ack_value(alert.id)}
+        ],
+    }
+
+
+def ack_value(alert_id: int) -> str:
+    """The button value that acknowledges an alert from anywhere (a command, so it works outside a flow)."""
+    return f"/peringatan ack:{alert_id}"
+
+
+def _tier_recipients(
+    recipients: list[_Recipient], place: _KsmPlace | None, tier: frozenset[Role]
+) -> list[_Recipient]:
+    return [
+        r
+        for r in recipients
+        if r.person.role in tier and (r.covers(place) if place else r.path is None and _is_national(r.person))
+    ]
+
+
+def _is_national(p: Person) -> bool:
+    return p.scope_ksm_id is None and p.scope_bkm_id is None and p.scope_region_id is None
+
+
+def _first_tier(
+    recipients: list[_Recipient], place: _KsmPlace | None, start: int = 0
+) -> tuple[int, list[_Recipient]]:
+    """The first escalation tier from `start` with anybody in scope (the last tier when none has)."""
+    for level in range(start, len(ESCALATION_TIERS)):
+        found = _tier_recipients(recipients, place, ESCALATION_TIERS[level])
+        if found:
+            return level, found
+    return len(ESCALATION_TIERS) - 1, []
+
+
+async def _deliver_open(session: AsyncSession, settings: Settings, alerts: list[Alert], now: datetime) -> int:
+    """Queue critical alerts at once to the first tier in scope (facilitators, else the next level up)."""
+    critical = [a for a in alerts if a.severity == AlertSeverity.CRITICAL]
+    if not critical:
+        return 0
+    roles = set().union(*ESCALATION_TIERS)
+    recipients = await _recipients(session, settings, roles)
+    places = await _places(session, [a.ksm_id for a in critical if a.ksm_id is not None])
+    messages = []
+    for alert in critical:
+        place = places.get(alert.ksm_id) if alert.ksm_id is not None else None
+        level, people = _first_tier(recipients, place)
+        alert.escalation_level = max(alert.escalation_level or 0, level)
+        for r in people:
+            messages.append(
+                _Message(
+                    recipient=r,
+                    key=f"alert:{alert.id}:open",
+                    kind=OUTBOX_KIND_ALERT,
+                    payload=_notice(alert, place, r.person.language or "id", None),
+                    priority=PRIORITY_HIGH,
+                )
+            )
+    return await _queue(session, settings, messages, now)
+
+
+# --- applying findings -------------------------------------------------------------------------------
+
+
+async def apply_findings(
+    session: AsyncSession,
+    settings: Settings,
+    findings: list[Finding],
+    *,
+    kinds: set[str],
+    now: datetime,
+    ksm_ids: list[int] | None = None,
+) -> ApplyResult:
+    """Make the open alerts match `findings` for the evaluated `kinds` (and KSMs, when given).
+
+    A finding with an open (or acknowledged) alert of the same kind and subject updates it; a new one
+    opens an alert; an open alert of an evaluated kind (inside `ksm_ids`) with no finding any more is
+    resolved with `resolved_at = now`. Critical alerts opened (or raised to critical) are queued at once.
+    """
+    result = ApplyResult()
+    all_kinds = set(kinds) | {f.kind for f in findings}
+    in_ksms = set(ksm_ids) if ksm_ids is not None else None
+    existing: dict[str, Alert] = {}
+    if all_kinds:
+        rows = (
+            await session.execute(
+                select(Alert).where(Alert.kind.in_(sorted(all_kinds)), Alert.status != AlertStatus.RESOLVED)
+            )
+        ).scalars()
+        for alert in rows:
+            existing[alert.dedup_key] = alert
+
+    places = await _places(session, [f.ksm_id for f in findings if f.ksm_id is not None])
+    seen: set[str] = set()
+    new_alerts: list[Alert] = []
+    to_deliver: list[Alert] = []
+    for f in findings:
+        key = dedup_key(f.kind, f.subject_type, f.subject_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        figures = _figures(f)
+        alert = existing.get(key)
+        if alert is not None:
+            changed = alert.figures != figures or alert.severity != f.severity
+            if not changed:
+                result.unchanged += 1
+                continue
+            raised = f.severity == AlertSeverity.CRITICAL and alert.severity != AlertSeverity.CRITICAL
+            alert.figures = figures
+            alert.severity = f.severity
+            alert.message = _default_text(f)
+            alert.updated_at = now
+            result.updated.append(alert.id)
+            if raised and alert.status == AlertStatus.OPEN:
+                to_deliver.append(alert)
+            continue
+        place = places.get(f.ksm_id) if f.ksm_id is not None else None
+        alert = Alert(
+            kind=f.kind,
+            subject_type=f.subject_type,
+            subject_id=f.subject_id,
+            ksm_id=f.ksm_id,
+            region_id=place.kelurahan_id if place else None,
+            severity=f.severity,
+            status=AlertStatus.OPEN,
+            dedup_key=key,
+            figures=figures,
+            message=_default_text(f),
+            opened_at=now,
+            updated_at=now,
+            escalation_level=0,
+        )
+        session.add(alert)
+        new_alerts.append(alert)
+
+    for key, alert in existing.items():
+        if key in seen or alert.kind not in kinds:
+            continue
+        if in_ksms is not None and alert.ksm_id not in in_ksms:
+            continue
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = now
+        alert.updated_at = now
+        result.resolved.append(alert.id)
+
+    await session.flush()
+    result.opened = [a.id for a in new_alerts]
+    result.queued = await _deliver_open(session, settings, new_alerts + to_deliver, now)
+    return result
+
+
+# --- acknowledge, resolve ----------------------------------------------------------------------------
+
+
+async def _checked(session: AsyncSession, alert_id: int, person: Person) -> Alert:
+    if person.role not in ALERT_ROLES:
+        raise AlertNotAllowed(person.role)
+    alert = await session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise AlertNotFound(alert_id)
+    if not await alert_in_scope(session, alert, scope_of(person)):
+        raise AlertOutsideScope(alert)
+    if alert.status == AlertStatus.RESOLVED:
+        raise AlertAlreadyResolved(alert)
+    return alert
+
+
+async def alert_in_scope(session: AsyncSession, alert: Alert, scope: Scope) -> bool:
+    if scope.is_national:
+        return True
+    if alert.ksm_id is None:
+        return False
+    return await scope_contains_ksm(session, scope, alert.ksm_id)
+
+
+async def acknowledge(
+    session: AsyncSession, alert_id: int, person: Person, note: str | None, now: datetime
+) -> Alert:
+    """Open -> acknowledged by `person` (who, when, note). Refusals raise an `AlertError` saying why."""
+    alert = await _checked(session, alert_id, person)
+    if alert.status == AlertStatus.ACKNOWLEDGED:
+        by = await session.get(Person, alert.acknowledged_by_id) if alert.acknowledged_by_id else None
+        if by is not None and by.id == person.id and note:
+            alert.ack_note = note
+            alert.updated_at = now
+            return alert
+        raise AlertAlreadyAcknowledged(alert, by.name if by else "-")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by_id = person.id
+    alert.acknowledged_at = now
+    alert.ack_note = (note or "").strip() or None
+    alert.updated_at = now
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=person.id,
+            action="acknowledge",
+            entity="alert",
+            entity_id=alert.id,
+            old={"status": AlertStatus.OPEN.value},
+            new={"status": AlertStatus.ACKNOWLEDGED.value},
+            note=alert.ack_note,
+        )
+    )
+    await session.flush()
+    return alert
+
+
+async def resolve_by_hand(
+    session: AsyncSession, alert_id: int, person: Person, note: str, now: datetime
+) -> Alert:
+    """Open or acknowledged -> resolved by `person` with a note (required)."""
+    if not (note or "").strip():
+        raise NoteRequired()
+    alert = await _checked(session, alert_id, person)
+    old = alert.status.value
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_by_id = person.id
+    alert.resolve_note = note.strip()
+    alert.updated_at = now
+    session.add(
+        AuditLog(
+            at=now,
+            actor_id=person.id,
+            action="resolve",
+            entity="alert",
+            entity_id=alert.id,
+            old={"status": old},
+            new={"status": AlertStatus.RESOLVED.value},
+            note=alert.resolve_note,
+        )
+    )
+    await session.flush()
+    return alert
+
+
+# --- escalation --------------------------------------------------------------------------------------
+
+
+async def escalate_due(session: AsyncSession, settings: Settings, now: datetime) -> list[Alert]:
+    """Unacknowledged critical alerts untouched for `escalate_after_hours` (since opening or the last
+    escalation) go to the next level up that has somebody in scope. Elapsed time is measured in UTC, so a
+    WIT site and a WIB manager agree; only delivery waits for each recipient's quiet hours."""
+    hours = settings.monitoring.escalate_after_hours
+    cutoff = now - timedelta(hours=hours)
+    last_tier = len(ESCALATION_TIERS) - 1
+    due = list(
+        (
+            await session.execute(
+                select(Alert)
+                .where(
+                    Alert.status == AlertStatus.OPEN,
+                    Alert.severity == AlertSeverity.CRITICAL,
+                    Alert.escalation_level < last_tier,
+                    func.coalesce(Alert.escalated_at, Alert.opened_at) <= cutoff,
+                )
+                .order_by(Alert.id)
+            )
+        ).scalars()
+    )
+    if not due:
+        return []
+    recipients = await _recipients(session, settings, set().union(*ESCALATION_TIERS))
+    places = await _places(session, [a.ksm_id for a in due if a.ksm_id is not None])
+    messages = []
+    escalated = []
+    for alert in due:
+        place = places.get(alert.ksm_id) if alert.ksm_id is not None else None
+        level, people = _first_tier(recipients, place, start=(alert.escalation_level or 0) + 1)
+        since = alert.escalated_at or alert.opened_at
+        alert.escalation_level = level
+        alert.escalated_at = now
+        alert.updated_at = now
+        escalated.append(alert)
+        waited = round((now - since).total_seconds() / 3600, 1)
+        for r in people:
+            messages.append(
+                _Message(
+                    recipient=r,
+                    key=f"alert:{alert.id}:esc{level}",
+                    kind=OUTBOX_KIND_ALERT,
+                    payload=_notice(alert, place, r.person.language or "id", waited),
+                    priority=PRIORITY_HIGH,
+                )
+            )
+    await _queue(session, settings, messages, now)
+    await session.flush()
+    return escalated
+
+
+# --- daily digest -----------------------------------------------------------------------------------
+
+
+async def queue_digest(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """One message per recipient per local day listing the warning/info alerts opened since their last
+    digest and still not resolved. Only for recipients whose local time is past `digest_time`; safe to
+    call every hour (dedup key `digest:{person_id}:{local_date}`). Returns the messages queued."""
+    recipients = [
+        r
+        for r in await _recipients(session, settings, DIGEST_ROLES)
+        if now.astimezone(ZoneInfo(r.timezone)).time() >= settings.monitoring.digest_time
+    ]
+    if not recipients:
+        return 0
+    last = dict(
+        (
+            await session.execute(
+                select(OutboxMessage.person_id, func.max(OutboxMessage.created_at))
+                .where(
+                    OutboxMessage.kind == OUTBOX_KIND_DIGEST,
+                    OutboxMessage.person_id.in_([r.person.id for r in recipients]),
+                )
+                .group_by(OutboxMessage.person_id)
+            )
+        ).all()
+    )
+    last = {pid: _utc(at) for pid, at in last.items()}
+    since_all = min(last.values()) if len(last) == len(recipients) else None
+    stmt = select(Alert).where(
+        Alert.severity.in_([AlertSeverity.WARNING, AlertSeverity.INFO]),
+        Alert.status != AlertStatus.RESOLVED,
+        Alert.opened_at <= now,
+    )
+    if since_all is not None:
+        stmt = stmt.where(Alert.opened_at > since_all)
+    alerts = list((await session.execute(stmt.order_by(Alert.severity, Alert.opened_at, Alert.id))).scalars())
+    if not alerts:
+        return 0
+    alerts.sort(key=lambda a: (SEVERITY_ORDER[a.severity], a.opened_at, a.id))
+    places = await _places(session, [a.ksm_id for a in alerts if a.ksm_id is not None])
+    messages = []
+    for r in recipients:
+        since = last.get(r.person.id)
+        mine = [
+            a
+            for a in alerts
+            if (since is None or _utc(a.opened_at) > since)
+            and (r.covers(places[a.ksm_id]) if a.ksm_id in places else _is_national(r.person))
+        ]
+        if not mine:
+            continue
+        local_day = now.astimezone(ZoneInfo(r.timezone)).date()
+        messages.append(
+            _Message(
+                recipient=r,
+                key=f"digest:{r.person.id}:{local_day.isoformat()}",
+                kind=OUTBOX_KIND_DIGEST,
+                payload=_digest_payload(mine, places, r.person.language or "id", local_day),
+                priority=PRIORITY_NORMAL,
+            )
+        )
+    return await _queue(session, settings, messages, now)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _digest_payload(
+    alerts: list[Alert], places: dict[int, _KsmPlace], lang: str, day: date
+) -> dict[str, Any]:
+    lines = [catalogue.t("alert.digest_title", lang, n=fmt_number(len(alerts), lang))]
+    for a in alerts[:DIGEST_MAX_LINES]:
+        place = places.get(a.ksm_id) if a.ksm_id is not None else None
+        lines.append(
+            catalogue.t(
+                "alert.digest_line", lang, id=a.id, ksm=place.name if place else "-", text=alert_text(a, lang)
+            )
+        )
+    if len(alerts) > DIGEST_MAX_LINES:
+        lines.append(
+            catalogue.t("alert.digest_more", lang, n=fmt_number(len(alerts) - DIGEST_MAX_LINES, lang))
+        )
+    else:
+        lines.append(catalogue.t("alert.digest_footer", lang))
+    return {"text": "\n".join(lines), "alert_ids": [a.id for a in alerts], "date": day.isoformat()}
+
+
+# --- listing -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alerts: list[Alert]
+    total: int
+    ksm_names: dict[int, str]
+
+
+async def list_alerts(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    statuses: Sequence[AlertStatus] = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
+    limit: int | None = None,
+    offset: int = 0,
+) -> AlertPage:
+    """Alerts in a scope (national scope: all, including those with no KSM), most severe then newest first."""
+    conds: list[Any] = [Alert.status.in_(list(statuses))]
+    if not scope.is_national:
+        ids = await ksm_ids_in_scope(session, scope)
+        if not ids:
+            return AlertPage(alerts=[], total=0, ksm_names={})
+        conds.append(Alert.ksm_id.in_(ids))
+    total = int((await session.execute(select(func.count(Alert.id)).where(*conds))).scalar_one())
+    severity_rank = case(
+        {AlertSeverity.CRITICAL.value: 0, AlertSeverity.WARNING.value: 1}, value=Alert.severity, else_=2
+    )
+    stmt = select(Alert).where(*conds).order_by(severity_rank, Alert.opened_at.desc(), Alert.id.desc())
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
+    alerts = list((await session.execute(stmt)).scalars())
+    ksm_ids = {a.ksm_id for a in alerts if a.ksm_id is not None}
+    names = (
+        dict((await session.execute(select(Ksm.id, Ksm.name).where(Ksm.id.in_(ksm_ids)))).all())
+        if ksm_ids
+        else {}
+    )
+    return AlertPage(alerts=alerts, total=total, ksm_names=names)
