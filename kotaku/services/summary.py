@@ -93,6 +93,19 @@ class Workforce:
 
 
 @dataclass
+class PhkSplit:
+    """Worker-days on roster sheets by PHK status (laid off / lost income); count-mode sheets are unknown."""
+
+    phk: int = 0
+    not_phk: int = 0
+    unknown: int = 0
+
+    @property
+    def known(self) -> bool:
+        return self.phk > 0 or self.not_phk > 0
+
+
+@dataclass
 class ScopeSummary:
     scope_label: str
     now: datetime
@@ -108,6 +121,14 @@ class ScopeSummary:
     wages_paid: int = 0
     wage_budget: int = 0
     open_obstacles: int = 0
+    budget: int = 0
+    phk_today: PhkSplit = field(default_factory=PhkSplit)
+    phk_to_date: PhkSplit = field(default_factory=PhkSplit)
+
+    @property
+    def funds_used(self) -> int:
+        """Funds used so far: the wages recorded (material spending is not reported through the chat)."""
+        return self.wages_to_date
 
     @property
     def critical(self) -> list[ActivityStatus]:
@@ -314,15 +335,14 @@ async def scope_summary(
     # Active: at least one activity under way (started on plan or reported, and not finished).
     active_ksms = {a.ksm_id for a in summary.activities if a.status not in (Status.NOT_STARTED, Status.DONE)}
     summary.ksm_active = len(active_ksms)
-    summary.wage_budget = int(
-        (
-            await session.execute(
-                select(func.coalesce(func.sum(Activity.wage_budget), 0)).where(
-                    Activity.ksm_id.in_(sk.scope_ids)
-                )
-            )
-        ).scalar_one()
-    )
+    wage_budget, budget = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Activity.wage_budget), 0), func.coalesce(func.sum(Activity.budget), 0)
+            ).where(Activity.ksm_id.in_(sk.scope_ids))
+        )
+    ).one()
+    summary.wage_budget, summary.budget = int(wage_budget), int(budget)
     await _workforce(session, sk, summary)
     summary.open_obstacles = int(
         (
@@ -456,6 +476,7 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
                 AttendanceDay.work_date,
                 Region.timezone,
                 Worker.gender,
+                Worker.is_phk,
                 func.count(AttendanceRecord.id),
                 func.coalesce(func.sum(AttendanceRecord.hok), 0.0),
                 func.coalesce(func.sum(AttendanceRecord.wage), 0),
@@ -469,9 +490,10 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
             AttendanceDay.ksm_id,
         )
         .where(in_scope, AttendanceDay.mode == AttendanceMode.ROSTER)
-        .group_by(AttendanceDay.work_date, Region.timezone, Worker.gender)
+        .group_by(AttendanceDay.work_date, Region.timezone, Worker.gender, Worker.is_phk)
     )
-    for work_date, tz, gender, n, hok, wages, paid in (await session.execute(roster)).all():
+    for work_date, tz, gender, is_phk, n, hok, wages, paid in (await session.execute(roster)).all():
+        _add_phk(summary, work_date == sk.today_by_tz.get(tz), is_phk, int(n))
         for bucket in buckets(work_date, tz):
             if gender == Gender.L:
                 bucket.male += int(n)
@@ -525,6 +547,17 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
         AttendanceDay.ksm_id,
     ).where(in_scope)
     summary.distinct_workers = int((await session.execute(distinct)).scalar_one())
+
+
+def _add_phk(summary: ScopeSummary, is_today: bool, is_phk: bool | None, n: int) -> None:
+    """Roster worker-days by the worker's PHK status, today and to date."""
+    for split in [summary.phk_to_date, *([summary.phk_today] if is_today else [])]:
+        if is_phk is True:
+            split.phk += n
+        elif is_phk is False:
+            split.not_phk += n
+        else:
+            split.unknown += n
 
 
 # --- which scope a person may look at -------------------------------------------------------------

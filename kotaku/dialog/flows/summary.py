@@ -89,6 +89,14 @@ catalogue.register(
         },
         "rekap.wages_paid": {"id": "   sudah dibayar {paid}", "en": "   already paid {paid}"},
         "rekap.obstacles": {"id": "🚧 Kendala terbuka: {n}", "en": "🚧 Open obstacles: {n}"},
+        "rekap.phk": {
+            "id": "   PHK/kehilangan penghasilan: {phk} orang-hari, lainnya {other} (hari ini {phk_today} / {other_today})",
+            "en": "   Laid off / lost income: {phk} worker-days, others {other} (today {phk_today} / {other_today})",
+        },
+        "rekap.funds": {
+            "id": "💵 Dana terpakai: {used} dari anggaran {budget} ({share})",
+            "en": "💵 Funds used: {used} of a budget of {budget} ({share})",
+        },
         "rekap.status.belum_mulai": {"id": "belum mulai", "en": "not started"},
         "rekap.status.lebih_cepat": {"id": "lebih cepat", "en": "ahead of plan"},
         "rekap.status.sesuai_rencana": {"id": "sesuai rencana", "en": "on plan"},
@@ -204,6 +212,16 @@ def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
             genders=_genders(ctx, s.to_date_work),
         ),
     ]
+    if s.phk_to_date.known:
+        lines.append(
+            ctx.t(
+                "rekap.phk",
+                phk=fmt_number(s.phk_to_date.phk, lang),
+                other=fmt_number(s.phk_to_date.not_phk, lang),
+                phk_today=fmt_number(s.phk_today.phk, lang),
+                other_today=fmt_number(s.phk_today.not_phk, lang),
+            )
+        )
     if s.distinct_workers:
         lines.append(ctx.t("rekap.distinct_workers", n=fmt_number(s.distinct_workers, lang)))
     lines.append(
@@ -211,6 +229,15 @@ def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
     )
     if s.wages_paid:
         lines.append(ctx.t("rekap.wages_paid", paid=fmt_rupiah(s.wages_paid, lang)))
+    if s.budget:
+        lines.append(
+            ctx.t(
+                "rekap.funds",
+                used=fmt_rupiah(s.funds_used, lang),
+                budget=fmt_rupiah(s.budget, lang),
+                share=fmt_percent(100.0 * s.funds_used / s.budget, lang),
+            )
+        )
     lines.append(ctx.t("rekap.obstacles", n=fmt_number(s.open_obstacles, lang)))
     return "\n".join(lines)
 

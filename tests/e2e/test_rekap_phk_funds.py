@@ -1,0 +1,60 @@
+"""/rekap, deepened: worker-days by PHK status (roster sheets), funds used against the budget, kritis list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from kotaku.models import AttendanceDay, AttendanceMode, AttendanceRecord, ProgressReport, Worker
+from kotaku.services.scope import Scope
+from kotaku.services.summary import scope_summary
+from tests.e2e.conftest import World
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+async def seed(world: World) -> None:
+    p = world.program
+    today = world.clock().astimezone(WIB).date()
+    async with world.db.transaction() as s:
+        workers = {
+            w.name: w for w in (await s.execute(select(Worker).where(Worker.ksm_id == p["ksm_a"]))).scalars()
+        }
+        # is_phk in the factory: every third worker (Budi, Slamet) lost their job.
+        for day, names in [
+            (today, ["Budi Santoso", "Sari Wulandari", "Slamet Riyadi"]),
+            (today - timedelta(days=1), ["Budi Santoso", "Joko Susilo"]),
+        ]:
+            sheet = AttendanceDay(ksm_id=p["ksm_a"], work_date=day, mode=AttendanceMode.ROSTER)
+            for name in names:
+                w = workers[name]
+                sheet.records.append(
+                    AttendanceRecord(
+                        worker_id=w.id, ksm_id=p["ksm_a"], work_date=day, nik_hash=w.nik_hash, wage=100_000
+                    )
+                )
+            s.add(sheet)
+        s.add(ProgressReport(activity_id=p["road"], report_date=today, percent=1.0))
+
+
+async def test_phk_split_and_funds_used(world: World) -> None:
+    await seed(world)
+    async with world.db.session() as s:
+        summary = await scope_summary(
+            s, world.engine.settings, Scope(ksm_id=world.program["ksm_a"]), world.clock()
+        )
+    assert (summary.phk_to_date.phk, summary.phk_to_date.not_phk) == (3, 2)
+    assert (summary.phk_today.phk, summary.phk_today.not_phk) == (2, 1)
+    assert summary.funds_used == 500_000
+    assert summary.budget == 300_000_000  # two activities of Rp150.000.000
+    # Most behind first: the drain has no report at all, the road reported 1%.
+    assert [a.code for a in summary.critical] == ["ACT-BJL-02", "ACT-BJL-01"]
+
+    ch = world.channel("ketua-a")
+    await ch.text("/rekap")
+    text = ch.last_text()
+    assert "PHK/kehilangan penghasilan: 3 orang-hari, lainnya 2 (hari ini 2 / 1)" in text
+    assert "Dana terpakai: Rp500.000 dari anggaran Rp300.000.000 (0,17%)" in text
+    assert "KRITIS (2)" in text
