@@ -299,6 +299,227 @@ def import_program_cmd(
         out.print(Text(msg("summary_nothing", lang)))
 
 
+# --- alerts ---------------------------------------------------------------------------------------
+
+alerts_app = typer.Typer(
+    help="Peringatan pemantauan: daftar, tindak lanjut, eskalasi, ringkasan harian.", no_args_is_help=True
+)
+app.add_typer(alerts_app, name="alerts")
+
+_ALERT_STATUSES = {"open", "acknowledged", "resolved", "active", "all"}
+
+
+def _alert_at(at: str | None, settings: Settings) -> Any:
+    try:
+        return clock.parse_at(at, settings.app.default_timezone) or clock.now()
+    except ValueError as exc:
+        err.print(f"[red]--at tidak dapat dibaca: {at} (contoh: 2021-12-02T16:00)[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _alert_dict(a: Any, ksm_names: dict[int, str], lang: str) -> dict[str, Any]:
+    from kotaku.monitoring import lifecycle
+
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "severity": a.severity.value,
+        "status": a.status.value,
+        "subject_type": a.subject_type,
+        "subject_id": a.subject_id,
+        "ksm_id": a.ksm_id,
+        "ksm": ksm_names.get(a.ksm_id) if a.ksm_id else None,
+        "region_id": a.region_id,
+        "dedup_key": a.dedup_key,
+        "text": lifecycle.alert_text(a, lang),
+        "figures": lifecycle.public_figures(a),
+        "opened_at": a.opened_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+        "acknowledged_by_id": a.acknowledged_by_id,
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "ack_note": a.ack_note,
+        "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+        "resolved_by_id": a.resolved_by_id,
+        "resolve_note": a.resolve_note,
+        "escalation_level": a.escalation_level,
+        "escalated_at": a.escalated_at.isoformat() if a.escalated_at else None,
+    }
+
+
+@alerts_app.command("list")
+def alerts_list(
+    scope: Annotated[
+        str, typer.Option(help="Cakupan: ksm:KODE, bkm:KODE, kode wilayah Kemendagri, atau nasional.")
+    ] = "nasional",
+    status: Annotated[
+        str, typer.Option(help="open, acknowledged, resolved, active (open+acknowledged) atau all.")
+    ] = "active",
+    lang: Annotated[str, typer.Option("--lang", help="Bahasa teks peringatan: id atau en.")] = "id",
+    limit: Annotated[int, typer.Option(help="Paling banyak sekian baris.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """List alerts in a scope, most severe and newest first."""
+    from rich.table import Table
+
+    from kotaku.models import AlertStatus
+    from kotaku.monitoring import lifecycle
+
+    settings = state.settings
+    if status not in _ALERT_STATUSES:
+        err.print(f"[red]--status {status}: pilih salah satu dari {', '.join(sorted(_ALERT_STATUSES))}[/red]")
+        raise typer.Exit(2)
+    statuses = {
+        "active": [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED],
+        "all": list(AlertStatus),
+    }.get(status, [AlertStatus(status)] if status in {s.value for s in AlertStatus} else [])
+
+    async def _go() -> lifecycle.AlertPage:
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                sc = await resolve_scope(session, scope)
+                return await lifecycle.list_alerts(session, sc, statuses=statuses, limit=limit)
+        finally:
+            await db.dispose()
+
+    try:
+        page = run_async(_go())
+    except ScopeNotFound as exc:
+        err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
+        raise typer.Exit(2) from exc
+    rows = [_alert_dict(a, page.ksm_names, lang) for a in page.alerts]
+    if as_json:
+        print(json.dumps({"total": page.total, "alerts": rows}, ensure_ascii=False))
+        return
+    table = Table(title=f"Peringatan ({status}): {page.total}")
+    for col in ("id", "tingkat", "status", "jenis", "KSM", "dibuka (UTC)", "esk.", "keterangan"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["severity"],
+            r["status"],
+            r["kind"],
+            r["ksm"] or "-",
+            r["opened_at"][:16],
+            str(r["escalation_level"]),
+            r["text"],
+        )
+    out.print(table)
+
+
+def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | None, resolve: bool) -> None:
+    from sqlalchemy import select
+
+    from kotaku.models import Person
+    from kotaku.monitoring import lifecycle
+
+    settings = state.settings
+    when = _alert_at(at, settings)
+
+    async def _go() -> Any:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                person = (
+                    await session.execute(select(Person).where(Person.code == person_code))
+                ).scalar_one_or_none()
+                if person is None:
+                    raise LookupError(person_code)
+                if resolve:
+                    return await lifecycle.resolve_by_hand(session, alert_id, person, note or "", when)
+                return await lifecycle.acknowledge(session, alert_id, person, note, when)
+        finally:
+            await db.dispose()
+
+    try:
+        alert = run_async(_go())
+    except LookupError as exc:
+        err.print(
+            f"[red]Orang dengan kode {person_code} tidak ditemukan (lihat `kotaku chat` untuk kode).[/red]"
+        )
+        raise typer.Exit(2) from exc
+    except lifecycle.AlertError as exc:
+        err.print(f"[red]Ditolak: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    out.print(f"peringatan #{alert.id}: {alert.status.value}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[int, typer.Argument(help="Nomor peringatan.")],
+    as_: Annotated[str, typer.Option("--as", help="Kode orang yang menindaklanjuti.")],
+    note: Annotated[str | None, typer.Option(help="Catatan tindak lanjut.")] = None,
+    at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (untuk uji ulang).")] = None,
+) -> None:
+    """Acknowledge an open alert as a person (scope checked)."""
+    _alert_action(alert_id, as_, note, at, resolve=False)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: Annotated[int, typer.Argument(help="Nomor peringatan.")],
+    as_: Annotated[str, typer.Option("--as", help="Kode orang yang menutup.")],
+    note: Annotated[str, typer.Option(help="Catatan penutupan (wajib).")],
+    at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (untuk uji ulang).")] = None,
+) -> None:
+    """Resolve an alert by hand with a note (scope checked)."""
+    _alert_action(alert_id, as_, note, at, resolve=True)
+
+
+@alerts_app.command("escalate")
+def alerts_escalate(
+    at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (untuk uji ulang).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Escalate unacknowledged critical alerts older than monitoring.escalate_after_hours one level up."""
+    from kotaku.monitoring import lifecycle
+
+    settings = state.settings
+    when = _alert_at(at, settings)
+
+    async def _go() -> list[tuple[int, int]]:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                done = await lifecycle.escalate_due(session, settings, when)
+                return [(a.id, a.escalation_level) for a in done]
+        finally:
+            await db.dispose()
+
+    done = run_async(_go())
+    if as_json:
+        print(json.dumps({"escalated": [{"id": i, "level": lvl} for i, lvl in done]}))
+        return
+    out.print(f"{len(done)} peringatan dinaikkan" + "".join(f"\n  #{i} -> level {lvl}" for i, lvl in done))
+
+
+@alerts_app.command("digest")
+def alerts_digest(
+    at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (untuk uji ulang).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Queue today's digest of warnings for every recipient past monitoring.digest_time (safe to repeat)."""
+    from kotaku.monitoring import lifecycle
+
+    settings = state.settings
+    when = _alert_at(at, settings)
+
+    async def _go() -> int:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                return await lifecycle.queue_digest(session, settings, when)
+        finally:
+            await db.dispose()
+
+    queued = run_async(_go())
+    if as_json:
+        print(json.dumps({"queued": queued}))
+        return
+    out.print(f"{queued} pesan ringkasan diantrekan")
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 

@@ -710,7 +710,7 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
 
 async def queue_digest(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """One message per recipient per local day listing the warning/info alerts opened since their last
-    digest and still not resolved. Only for recipients whose local time is past `digest_time`; safe to
+    digest and still open (not acknowledged, not resolved). Only for recipients whose local time is past `digest_time`; safe to
     call every hour (dedup key `digest:{person_id}:{local_date}`). Returns the messages queued."""
     recipients = [
         r
@@ -735,7 +735,7 @@ async def queue_digest(session: AsyncSession, settings: Settings, now: datetime)
     since_all = min(last.values()) if len(last) == len(recipients) else None
     stmt = select(Alert).where(
         Alert.severity.in_([AlertSeverity.WARNING, AlertSeverity.INFO]),
-        Alert.status != AlertStatus.RESOLVED,
+        Alert.status == AlertStatus.OPEN,
         Alert.opened_at <= now,
     )
     if since_all is not None:
