@@ -229,16 +229,6 @@ class _Recipient:
     path: str | None  # region scope path; None for KSM/BKM/national scopes
     timezone: str
 
-    def covers(self, place: _KsmPlace) -> bool:
-        p = self.person
-        if p.scope_ksm_id is not None:
-            return p.scope_ksm_id == place.ksm_id
-        if p.scope_bkm_id is not None:
-            return p.scope_bkm_id == place.bkm_id
-        if self.path is not None:
-            return place.path == self.path or place.path.startswith(self.path + "/")
-        return True
-
 
 async def _places(session: AsyncSession, ksm_ids: Iterable[int]) -> dict[int, _KsmPlace]:
     ids = sorted(set(ksm_ids))
@@ -423,14 +413,39 @@ def ack_value(alert_id: int) -> str:
     return f"/peringatan ack:{alert_id}"
 
 
-def _tier_recipients(
-    recipients: list[_Recipient], place: _KsmPlace | None, tier: frozenset[Role]
-) -> list[_Recipient]:
-    return [
-        r
-        for r in recipients
-        if r.person.role in tier and (r.covers(place) if place else r.path is None and _is_national(r.person))
-    ]
+class _RecipientIndex:
+    """Recipients by the scope they hold, so finding who covers a KSM is a few dict lookups
+    (KSM, BKM, each region on its path, national) instead of a scan of everybody."""
+
+    def __init__(self, recipients: Iterable[_Recipient]) -> None:
+        self.by_ksm: dict[int, list[_Recipient]] = defaultdict(list)
+        self.by_bkm: dict[int, list[_Recipient]] = defaultdict(list)
+        self.by_path: dict[str, list[_Recipient]] = defaultdict(list)
+        self.national: list[_Recipient] = []
+        self._cache: dict[int, list[_Recipient]] = {}
+        for r in recipients:
+            p = r.person
+            if p.scope_ksm_id is not None:
+                self.by_ksm[p.scope_ksm_id].append(r)
+            elif p.scope_bkm_id is not None:
+                self.by_bkm[p.scope_bkm_id].append(r)
+            elif r.path is not None:
+                self.by_path[r.path].append(r)
+            elif _is_national(p):
+                self.national.append(r)
+
+    def covering(self, place: _KsmPlace | None) -> list[_Recipient]:
+        if place is None:
+            return self.national
+        found = self._cache.get(place.ksm_id)
+        if found is None:
+            found = [*self.by_ksm.get(place.ksm_id, []), *self.by_bkm.get(place.bkm_id, []), *self.national]
+            parts = place.path.split("/")
+            for i in range(1, len(parts) + 1):
+                found += self.by_path.get("/".join(parts[:i]), [])
+            found.sort(key=lambda r: r.person.id)
+            self._cache[place.ksm_id] = found
+        return found
 
 
 def _is_national(p: Person) -> bool:
@@ -438,11 +453,12 @@ def _is_national(p: Person) -> bool:
 
 
 def _first_tier(
-    recipients: list[_Recipient], place: _KsmPlace | None, start: int = 0
+    index: _RecipientIndex, place: _KsmPlace | None, start: int = 0
 ) -> tuple[int, list[_Recipient]]:
     """The first escalation tier from `start` with anybody in scope (the last tier when none has)."""
+    covering = index.covering(place)
     for level in range(start, len(ESCALATION_TIERS)):
-        found = _tier_recipients(recipients, place, ESCALATION_TIERS[level])
+        found = [r for r in covering if r.person.role in ESCALATION_TIERS[level]]
         if found:
             return level, found
     return len(ESCALATION_TIERS) - 1, []
@@ -454,12 +470,12 @@ async def _deliver_open(session: AsyncSession, settings: Settings, alerts: list[
     if not critical:
         return 0
     roles = set().union(*ESCALATION_TIERS)
-    recipients = await _recipients(session, settings, roles)
+    index = _RecipientIndex(await _recipients(session, settings, roles))
     places = await _places(session, [a.ksm_id for a in critical if a.ksm_id is not None])
     messages = []
     for alert in critical:
         place = places.get(alert.ksm_id) if alert.ksm_id is not None else None
-        level, people = _first_tier(recipients, place)
+        level, people = _first_tier(index, place)
         alert.escalation_level = max(alert.escalation_level or 0, level)
         for r in people:
             messages.append(
@@ -677,13 +693,13 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
     )
     if not due:
         return []
-    recipients = await _recipients(session, settings, set().union(*ESCALATION_TIERS))
+    index = _RecipientIndex(await _recipients(session, settings, set().union(*ESCALATION_TIERS)))
     places = await _places(session, [a.ksm_id for a in due if a.ksm_id is not None])
     messages = []
     escalated = []
     for alert in due:
         place = places.get(alert.ksm_id) if alert.ksm_id is not None else None
-        level, people = _first_tier(recipients, place, start=(alert.escalation_level or 0) + 1)
+        level, people = _first_tier(index, place, start=(alert.escalation_level or 0) + 1)
         since = alert.escalated_at or alert.opened_at
         alert.escalation_level = level
         alert.escalated_at = now
@@ -745,15 +761,17 @@ async def queue_digest(session: AsyncSession, settings: Settings, now: datetime)
         return 0
     alerts.sort(key=lambda a: (SEVERITY_ORDER[a.severity], a.opened_at, a.id))
     places = await _places(session, [a.ksm_id for a in alerts if a.ksm_id is not None])
+    index = _RecipientIndex(recipients)
+    per_person: dict[int, list[Alert]] = defaultdict(list)
+    for a in alerts:
+        place = places.get(a.ksm_id) if a.ksm_id is not None else None
+        for r in index.covering(place):
+            since = last.get(r.person.id)
+            if since is None or _utc(a.opened_at) > since:
+                per_person[r.person.id].append(a)
     messages = []
     for r in recipients:
-        since = last.get(r.person.id)
-        mine = [
-            a
-            for a in alerts
-            if (since is None or _utc(a.opened_at) > since)
-            and (r.covers(places[a.ksm_id]) if a.ksm_id in places else _is_national(r.person))
-        ]
+        mine = per_person.get(r.person.id)
         if not mine:
             continue
         local_day = now.astimezone(ZoneInfo(r.timezone)).date()
