@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku.models import ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
+from kotaku.models import Channel, ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
 from kotaku.services.scope import Scope, scope_contains_ksm, scope_of
 
 PRIORITY_HIGH = 1
@@ -93,3 +93,36 @@ async def notify_people(
             ):
                 count += 1
     return count
+
+
+async def enqueue_to_chat(
+    session: AsyncSession,
+    *,
+    channel: Channel,
+    chat_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    dedup_key: str,
+    now: datetime,
+    priority: int = PRIORITY_NORMAL,
+    person_id: int | None = None,
+) -> OutboxMessage | None:
+    """Queue one message for a chat that is not a person's identity (a KSM's bound group); once per key."""
+    key = f"{dedup_key}:{channel.value}:{chat_id}"
+    exists = (await session.execute(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key))).first()
+    if exists is not None:
+        return None
+    msg = OutboxMessage(
+        dedup_key=key,
+        channel=channel,
+        recipient=chat_id,
+        person_id=person_id,
+        kind=kind,
+        payload=payload,
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(msg)
+    return msg

@@ -1,0 +1,405 @@
+"""The dispatcher: delivers due outbox messages through the channel senders, paced under each channel's
+limits, retrying transient failures with backoff and jitter and recording permanent ones.
+
+A pipeline per dispatcher: one feeder claims due rows (highest priority first; `FOR UPDATE SKIP LOCKED` on
+PostgreSQL so several dispatchers share the work), `concurrency` workers send, one marker writes the
+outcomes in group commits. A crash between send and mark resends at most the messages then in flight
+(bounded by `delivery.concurrency`); a claim older than `claim_timeout_seconds` is taken over, so nothing
+is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from kotaku import clock
+from kotaku.config import DeliveryConfig
+from kotaku.db import Database
+from kotaku.models import Channel, OutboxMessage, OutboxStatus
+from kotaku.notify.ports import Sender, SendResult, SendStatus
+from kotaku.schemas import Choice, Outbound, OutboundKind
+
+log = logging.getLogger(__name__)
+
+
+# --- payload -> Outbound ---------------------------------------------------------------------------
+
+
+def render_payload(payload: Mapping[str, Any]) -> list[Outbound]:
+    """An outbox payload `{"text", "choices"?, "columns"?, "image_path"?, "image_caption"?}` as messages.
+
+    Choices are `{"label", "value"}` dicts. Other keys (obstacle ids ...) are for the record only. A missing
+    image file is skipped (logged) so the text still arrives.
+    """
+    messages: list[Outbound] = []
+    text = str(payload.get("text") or "")
+    choices = [Choice(label=str(c["label"]), value=str(c["value"])) for c in payload.get("choices") or []]
+    if text or choices:
+        messages.append(Outbound(text=text, choices=choices, columns=int(payload.get("columns") or 1)))
+    image_path = payload.get("image_path")
+    if image_path:
+        path = Path(str(image_path))
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            log.warning("outbox image missing", extra={"path": str(path), "error": str(exc)})
+        else:
+            messages.append(
+                Outbound(
+                    kind=OutboundKind.IMAGE,
+                    text=str(payload.get("image_caption") or ""),
+                    content=content,
+                    file_name=path.name,
+                    mime_type="image/png",
+                )
+            )
+    return messages
+
+
+# --- pacing ----------------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Evenly spaced slots at `rate` per second: never a burst, so a sliding-window limit is never hit."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._monotonic = monotonic
+
+    def reserve(self) -> float:
+        """Take the next slot; returns how long to wait for it."""
+        now = self._monotonic()
+        slot = max(self._next, now)
+        self._next = slot + self.interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """After a 429: no slot before `seconds` from now."""
+        self._next = max(self._next, self._monotonic() + seconds)
+
+    @property
+    def idle(self) -> bool:
+        return self._next < self._monotonic()
+
+
+@dataclass
+class ChannelLimits:
+    """Overall pace for a channel plus optional per-chat and per-group paces (Telegram)."""
+
+    per_second: float
+    per_chat_per_second: float | None = None
+    group_per_minute: float | None = None
+    margin: float = 1.0
+    monotonic: Callable[[], float] = time.monotonic
+    overall: Pacer = field(init=False)
+    chats: dict[str, Pacer] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.overall = Pacer(self.per_second * self.margin, self.monotonic)
+
+    def _chat_pacer(self, recipient: str) -> Pacer | None:
+        if recipient.startswith("-") and self.group_per_minute:
+            rate = self.group_per_minute / 60.0
+        elif self.per_chat_per_second:
+            rate = self.per_chat_per_second
+        else:
+            return None
+        pacer = self.chats.get(recipient)
+        if pacer is None:
+            if len(self.chats) > 10_000:
+                self.chats = {k: p for k, p in self.chats.items() if not p.idle}
+            pacer = self.chats[recipient] = Pacer(rate * self.margin, self.monotonic)
+        return pacer
+
+    async def acquire(self, recipient: str) -> None:
+        chat = self._chat_pacer(recipient)
+        if chat is not None:
+            await chat.acquire()
+        await self.overall.acquire()
+
+
+def limits_for(
+    cfg: DeliveryConfig, monotonic: Callable[[], float] = time.monotonic
+) -> dict[Channel, ChannelLimits]:
+    m, mono = cfg.rate_margin, monotonic
+    return {
+        Channel.TELEGRAM: ChannelLimits(
+            cfg.telegram_per_second, cfg.telegram_per_chat_per_second, cfg.telegram_group_per_minute, m, mono
+        ),
+        Channel.WHATSAPP: ChannelLimits(cfg.whatsapp_per_second, margin=m, monotonic=mono),
+        Channel.CONSOLE: ChannelLimits(cfg.console_per_second, margin=m, monotonic=mono),
+        Channel.TEST: ChannelLimits(cfg.console_per_second, margin=m, monotonic=mono),
+    }
+
+
+def backoff_delay(cfg: DeliveryConfig, attempts: int, rng: random.Random) -> float:
+    """Seconds before retry number `attempts` (1-based): exponential, capped, with jitter in [d/2, d]."""
+    delay = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * (2 ** max(attempts - 1, 0)))
+    return rng.uniform(delay / 2, delay)
+
+
+# --- the dispatcher ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: Channel
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int
+    priority: int
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[Channel, Sender],
+        cfg: DeliveryConfig,
+        *,
+        now: Callable[[], datetime] = clock.now,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.senders = dict(senders)
+        self.cfg = cfg
+        self.now = now
+        self.worker_id = worker_id or f"d-{uuid.uuid4().hex[:10]}"
+        self.rng = rng or random.Random()
+        self.limits = limits_for(cfg, monotonic)
+        self.stats = DispatchStats()
+
+    # --- claiming ----------------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take up to `limit` due messages (and claims abandoned by a crashed dispatcher)."""
+        if not self.senders or limit <= 0:
+            return []
+        now = self.now()
+        stale = now - timedelta(seconds=self.cfg.claim_timeout_seconds)
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel.in_(list(self.senders)),
+                or_(
+                    and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+                    and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < stale),
+                ),
+            )
+            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        async with self.db.transaction() as s:
+            rows = list((await s.execute(stmt)).scalars())
+            claimed = []
+            for row in rows:
+                row.status = OutboxStatus.SENDING
+                row.claimed_by = self.worker_id
+                row.claimed_at = now
+                claimed.append(
+                    Claimed(row.id, row.channel, row.recipient, dict(row.payload), row.attempts, row.priority)
+                )
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    # --- sending -----------------------------------------------------------------------------------
+
+    async def deliver(self, msg: Claimed) -> SendResult:
+        sender = self.senders[msg.channel]
+        messages = render_payload(msg.payload)
+        if not messages:
+            return SendResult(SendStatus.PERMANENT, reason="empty payload")
+        await self.limits[msg.channel].acquire(msg.recipient)
+        try:
+            return await asyncio.wait_for(
+                sender.send(msg.recipient, messages), timeout=self.cfg.send_timeout_seconds
+            )
+        except TimeoutError:
+            return SendResult(SendStatus.RETRY, reason="timeout")
+        except Exception as exc:  # a sender must not raise; if it does, treat it as transient
+            log.exception("sender raised", extra={"channel": msg.channel.value})
+            return SendResult(SendStatus.RETRY, reason=f"sender error: {exc!r}"[:500])
+
+    # --- marking -----------------------------------------------------------------------------------
+
+    async def mark(self, outcomes: list[tuple[Claimed, SendResult]]) -> None:
+        """Write outcomes in one transaction; only rows still claimed by this dispatcher are touched."""
+        if not outcomes:
+            return
+        now = self.now()
+        sent_ids: list[int] = []
+        async with self.db.transaction() as s:
+            for msg, result in outcomes:
+                mine = and_(OutboxMessage.id == msg.id, OutboxMessage.claimed_by == self.worker_id)
+                if result.status == SendStatus.SENT:
+                    sent_ids.append(msg.id)
+                    continue
+                values: dict[str, Any]
+                if result.status == SendStatus.RATE_LIMITED:
+                    wait = max(result.retry_after or 1.0, 0.0)
+                    self.limits[msg.channel].overall.pause(wait)
+                    self.stats.rate_limited += 1
+                    values = {
+                        "status": OutboxStatus.PENDING,
+                        "next_attempt_at": now + timedelta(seconds=wait),
+                        "last_error": result.reason or f"429 retry_after={wait}",
+                    }
+                elif result.status == SendStatus.RETRY and msg.attempts + 1 < self.cfg.max_attempts:
+                    self.stats.retried += 1
+                    delay = backoff_delay(self.cfg, msg.attempts + 1, self.rng)
+                    values = {
+                        "status": OutboxStatus.PENDING,
+                        "attempts": msg.attempts + 1,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                        "last_error": result.reason or "transient failure",
+                    }
+                else:
+                    self.stats.failed += 1
+                    reason = result.reason or result.status.value
+                    if result.status == SendStatus.RETRY:
+                        reason = f"gave up after {msg.attempts + 1} attempts: {reason}"
+                    values = {
+                        "status": OutboxStatus.FAILED,
+                        "attempts": msg.attempts + 1,
+                        "last_error": reason,
+                    }
+                values["claimed_by"] = None
+                await s.execute(update(OutboxMessage).where(mine).values(**values))
+            if sent_ids:
+                await s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sent_ids), OutboxMessage.claimed_by == self.worker_id)
+                    .values(
+                        status=OutboxStatus.SENT,
+                        sent_at=now,
+                        attempts=OutboxMessage.attempts + 1,
+                        claimed_by=None,
+                        last_error=None,
+                    )
+                )
+        self.stats.sent += len(sent_ids)
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def drain(self) -> DispatchStats:
+        """Send everything due now, then return (messages waiting for a later retry stay queued)."""
+        await self._pump(stop=asyncio.Event(), until_idle=True)
+        return self.stats
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop` is set, polling every `poll_seconds` when idle."""
+        await self._pump(stop=stop, until_idle=False)
+
+    async def _pump(self, *, stop: asyncio.Event, until_idle: bool) -> None:
+        queue: asyncio.Queue[Claimed] = asyncio.Queue()
+        results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
+        busy = [0]
+        low_water = max(self.cfg.batch_size // 2, 1)
+
+        async def worker() -> None:
+            while True:
+                msg = await queue.get()
+                busy[0] += 1
+                try:
+                    results.put_nowait((msg, await self.deliver(msg)))
+                finally:
+                    busy[0] -= 1
+                    queue.task_done()
+
+        async def marker() -> None:
+            while True:
+                first = await results.get()
+                batch = [first]
+                while not results.empty():
+                    batch.append(results.get_nowait())
+                try:
+                    await self.mark(batch)
+                except Exception:
+                    # Unmarked rows stay claimed and are taken over after claim_timeout_seconds.
+                    log.exception("marking outbox results failed")
+                finally:
+                    for _ in batch:
+                        results.task_done()
+
+        tasks = [asyncio.create_task(worker()) for _ in range(self.cfg.concurrency)]
+        tasks.append(asyncio.create_task(marker()))
+        try:
+            while not stop.is_set():
+                if queue.qsize() >= low_water:
+                    await asyncio.sleep(min(0.005 * low_water, 0.05))
+                    continue
+                try:
+                    batch = await self.claim(self.cfg.batch_size)
+                except Exception:
+                    log.exception("claiming outbox messages failed")
+                    batch = []
+                for msg in batch:
+                    queue.put_nowait(msg)
+                if batch:
+                    continue
+                if until_idle:
+                    await queue.join()
+                    await results.join()
+                    if not await self._has_due():
+                        return
+                    continue
+                with_timeout = asyncio.create_task(stop.wait())
+                await asyncio.wait({with_timeout}, timeout=self.cfg.poll_seconds)
+                with_timeout.cancel()
+        finally:
+            if until_idle or stop.is_set():
+                await queue.join()
+                await results.join()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _has_due(self) -> bool:
+        now = self.now()
+        async with self.db.session() as s:
+            row = (
+                await s.execute(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.channel.in_(list(self.senders)),
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.next_attempt_at <= now,
+                    )
+                    .limit(1)
+                )
+            ).first()
+        return row is not None
