@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     LargeBinary,
     String,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,6 +46,9 @@ class Person(Base):
         ForeignKey("region.id", ondelete="RESTRICT"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # /pengingat: one's own reminder time (local to the site) and "not today" (a local date).
+    reminder_time: Mapped[time | None] = mapped_column(Time)
+    reminder_paused_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     scope_ksm: Mapped[Ksm | None] = relationship()
