@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import MonitoringConfig, Settings
@@ -511,73 +511,94 @@ async def apply_findings(
     result = ApplyResult()
     all_kinds = set(kinds) | {f.kind for f in findings}
     in_ksms = set(ksm_ids) if ksm_ids is not None else None
-    existing: dict[str, Alert] = {}
+    wanted: dict[str, Finding] = {}
+    for f in findings:
+        wanted.setdefault(dedup_key(f.kind, f.subject_type, f.subject_id), f)
+
+    # Plain rows, not ORM objects: a national sweep compares tens of thousands of alerts.
+    existing: dict[str, Any] = {}
     if all_kinds:
-        rows = (
-            await session.execute(
-                select(Alert).where(Alert.kind.in_(sorted(all_kinds)), Alert.status != AlertStatus.RESOLVED)
-            )
-        ).scalars()
-        for alert in rows:
-            existing[alert.dedup_key] = alert
+        stmt = select(
+            Alert.id, Alert.dedup_key, Alert.kind, Alert.ksm_id, Alert.severity, Alert.status, Alert.figures
+        ).where(Alert.kind.in_(sorted(all_kinds)), Alert.status != AlertStatus.RESOLVED)
+        if ksm_ids is not None and len(wanted) <= 5000:
+            stmt = stmt.where(or_(Alert.ksm_id.in_(ksm_ids), Alert.dedup_key.in_(list(wanted))))
+        for row in await session.execute(stmt):
+            existing[row.dedup_key] = row
 
     places = await _places(session, [f.ksm_id for f in findings if f.ksm_id is not None])
-    seen: set[str] = set()
-    new_alerts: list[Alert] = []
-    to_deliver: list[Alert] = []
-    for f in findings:
-        key = dedup_key(f.kind, f.subject_type, f.subject_id)
-        if key in seen:
-            continue
-        seen.add(key)
+    new_rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    raised: list[int] = []
+    for key, f in wanted.items():
         figures = _figures(f)
-        alert = existing.get(key)
-        if alert is not None:
-            changed = alert.figures != figures or alert.severity != f.severity
-            if not changed:
+        row = existing.get(key)
+        if row is not None:
+            if row.figures == figures and row.severity == f.severity:
                 result.unchanged += 1
                 continue
-            raised = f.severity == AlertSeverity.CRITICAL and alert.severity != AlertSeverity.CRITICAL
-            alert.figures = figures
-            alert.severity = f.severity
-            alert.message = _default_text(f)
-            alert.updated_at = now
-            result.updated.append(alert.id)
-            if raised and alert.status == AlertStatus.OPEN:
-                to_deliver.append(alert)
+            changes.append(
+                {
+                    "id": row.id,
+                    "figures": figures,
+                    "severity": f.severity,
+                    "message": _default_text(f),
+                    "updated_at": now,
+                }
+            )
+            result.updated.append(row.id)
+            newly_critical = f.severity == AlertSeverity.CRITICAL and row.severity != AlertSeverity.CRITICAL
+            if newly_critical and row.status == AlertStatus.OPEN:
+                raised.append(row.id)
             continue
         place = places.get(f.ksm_id) if f.ksm_id is not None else None
-        alert = Alert(
-            kind=f.kind,
-            subject_type=f.subject_type,
-            subject_id=f.subject_id,
-            ksm_id=f.ksm_id,
-            region_id=place.kelurahan_id if place else None,
-            severity=f.severity,
-            status=AlertStatus.OPEN,
-            dedup_key=key,
-            figures=figures,
-            message=_default_text(f),
-            opened_at=now,
-            updated_at=now,
-            escalation_level=0,
+        new_rows.append(
+            {
+                "kind": f.kind,
+                "subject_type": f.subject_type,
+                "subject_id": f.subject_id,
+                "ksm_id": f.ksm_id,
+                "region_id": place.kelurahan_id if place else None,
+                "severity": f.severity,
+                "status": AlertStatus.OPEN,
+                "dedup_key": key,
+                "figures": figures,
+                "message": _default_text(f),
+                "opened_at": now,
+                "updated_at": now,
+                "escalation_level": 0,
+            }
         )
-        session.add(alert)
-        new_alerts.append(alert)
 
-    for key, alert in existing.items():
-        if key in seen or alert.kind not in kinds:
+    for key, row in existing.items():
+        if key in wanted or row.kind not in kinds:
             continue
-        if in_ksms is not None and alert.ksm_id not in in_ksms:
+        if in_ksms is not None and row.ksm_id not in in_ksms:
             continue
-        alert.status = AlertStatus.RESOLVED
-        alert.resolved_at = now
-        alert.updated_at = now
-        result.resolved.append(alert.id)
+        result.resolved.append(row.id)
 
+    created: list[tuple[int, AlertSeverity]] = []
+    for chunk in _chunks(new_rows, 2000):
+        created += [
+            (r[0], r[1])
+            for r in await session.execute(insert(Alert).returning(Alert.id, Alert.severity), list(chunk))
+        ]
+    if changes:
+        await session.execute(update(Alert), changes)
+    for chunk in _chunks(result.resolved, 5000):
+        await session.execute(
+            update(Alert)
+            .where(Alert.id.in_(chunk))
+            .values(status=AlertStatus.RESOLVED, resolved_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    result.opened = [alert_id for alert_id, _ in created]
+    deliver: list[Alert] = []
+    to_load = [alert_id for alert_id, severity in created if severity == AlertSeverity.CRITICAL] + raised
+    for chunk in _chunks(to_load, 5000):
+        deliver += (await session.scalars(select(Alert).where(Alert.id.in_(chunk)).order_by(Alert.id))).all()
+    result.queued = await _deliver_open(session, settings, deliver, now)
     await session.flush()
-    result.opened = [a.id for a in new_alerts]
-    result.queued = await _deliver_open(session, settings, new_alerts + to_deliver, now)
     return result
 
 
