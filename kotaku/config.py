@@ -7,7 +7,7 @@ Precedence (highest first): explicit overrides, environment (`KOTAKU_DATABASE__U
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,6 +119,49 @@ class MonitoringConfig(_Section):
     digest_time: time = time(7, 0)
 
 
+class RemindersConfig(_Section):
+    """Reminder schedules (kotaku.reminders); times are local to each site (WIB/WITA/WIT)."""
+
+    enabled: bool = True
+    first_time: time = time(15, 0)
+    second_time: time | None = time(17, 0)
+    digest_time: time | None = time(17, 30)
+    escalate_after_days: int = Field(default=2, ge=1)
+    escalation_time: time = time(17, 30)
+    escalation_roles: list[str] = Field(default_factory=lambda: ["askot", "korkot"])
+    weekly_day: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    weekly_time: time | None = time(8, 0)
+    weekly_roles: list[str] = Field(default_factory=lambda: ["askot", "korkot"])
+    weekly_chart: bool = True
+    work_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # Monday..Saturday
+    national_holidays: bool = True
+    extra_non_working_days: list[date] = Field(default_factory=list)
+    grace_minutes: int = Field(default=120, ge=1)
+    sweep_minutes: int = Field(default=5, ge=1)
+    leader_retry_seconds: float = Field(default=15.0, gt=0)
+
+
+class DeliveryConfig(_Section):
+    """The outbox dispatcher (kotaku.notify.dispatcher): limits, retries and batching."""
+
+    enabled: bool = True
+    telegram_per_second: float = Field(default=30.0, gt=0)
+    telegram_per_chat_per_second: float = Field(default=1.0, gt=0)
+    telegram_group_per_minute: float = Field(default=20.0, gt=0)
+    whatsapp_per_second: float = Field(default=80.0, gt=0)
+    console_per_second: float = Field(default=1000.0, gt=0)
+    rate_margin: float = Field(default=0.98, gt=0, le=1)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=500, ge=1)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    purge_after_days: int = Field(default=30, ge=1)
+
+
 def _check_tz(v: str) -> str:
     try:
         ZoneInfo(v)
@@ -148,6 +191,8 @@ class Settings(BaseSettings):
     invite: InviteConfig = Field(default_factory=InviteConfig)
     dialog: DialogConfig = Field(default_factory=DialogConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     @classmethod
     def settings_customise_sources(
