@@ -67,9 +67,6 @@ catalogue.register(
         "alert.severity.critical": {"id": "KRITIS", "en": "CRITICAL"},
         "alert.severity.warning": {"id": "peringatan", "en": "warning"},
         "alert.severity.info": {"id": "info", "en": "info"},
-        "alert.status.open": {"id": "terbuka", "en": "open"},
-        "alert.status.acknowledged": {"id": "ditindaklanjuti", "en": "acknowledged"},
-        "alert.status.resolved": {"id": "selesai", "en": "resolved"},
         "alert.notice": {
             "id": "🚨 Peringatan {severity} #{id} — {ksm}\n{text}",
             "en": "🚨 {severity} alert #{id} — {ksm}\n{text}",
@@ -188,10 +185,6 @@ def alert_text(alert: Alert, lang: str) -> str:
 
 def severity_label(severity: AlertSeverity, lang: str) -> str:
     return catalogue.t(f"alert.severity.{severity.value}", lang)
-
-
-def status_label(status: AlertStatus, lang: str) -> str:
-    return catalogue.t(f"alert.status.{status.value}", lang)
 
 
 def public_figures(alert: Alert) -> dict[str, Any]:
