@@ -262,6 +262,10 @@ class ConsoleChat:
         """The console's own messages (not the bot's)."""
         self._print(f"· {text}", "dim")
 
+    def notify(self, text: str) -> None:
+        """A notification delivered from the outbox (reminders, alerts) while chatting."""
+        self._print(text, "magenta")
+
     def render(self, replies: list[Outbound]) -> None:
         offered: list[Choice] = []
         for out in replies:

@@ -17,11 +17,14 @@ import typer
 from rich.table import Table
 
 from bot.console import ConsoleChat, ConsolePerson, list_people
+from bot.console_sender import ConsoleSender
 from kotaku import clock
 from kotaku.cli import app, err, out, run_async, state
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
+from kotaku.models import Channel
+from kotaku.reminders.scheduler import Background, start_background
 from kotaku.security import mask_phone
 
 __all__ = ["app"]
@@ -53,12 +56,22 @@ def _parse_at_or_exit(at: str | None, settings: Settings) -> Callable[[], dateti
         raise typer.Exit(2) from exc
 
 
-async def _chat(settings: Settings, code: str, now: Callable[[], datetime] | None) -> int:
+async def _chat(
+    settings: Settings, code: str, now: Callable[[], datetime] | None, background: bool = False
+) -> int:
+    """The console chat; with `background`, reminders and outbox delivery run beside it (`kotaku run`)."""
     db = Database(settings)
+    bg: Background | None = None
     try:
         engine = Engine(db, now=now)
-        return await ConsoleChat(engine, code).run()
+        chat = ConsoleChat(engine, code)
+        if background:
+            senders = {Channel.CONSOLE: ConsoleSender(db, chat.notify)}
+            bg = await start_background(db, settings, senders, now=now or clock.now)
+        return await chat.run()
     finally:
+        if bg is not None:
+            await bg.stop()
         await db.dispose()
 
 
@@ -85,10 +98,10 @@ def _people_table(people: list[ConsolePerson], numbered: bool = False) -> Table:
     return table
 
 
-def _run_chat(settings: Settings, code: str, at: str | None) -> None:
+def _run_chat(settings: Settings, code: str, at: str | None, background: bool = False) -> None:
     now = _parse_at_or_exit(at, settings)
     try:
-        code_rc = run_async(_chat(settings, code, now))
+        code_rc = run_async(_chat(settings, code, now, background))
     except KeyboardInterrupt:
         code_rc = 0
     raise typer.Exit(code_rc)
@@ -150,7 +163,7 @@ def run(as_: AsOption = None, at: AtOption = None) -> None:
         raise typer.Exit(2)
     code = as_ or _pick_person(people)
     out.print("Tidak ada token Telegram/WhatsApp: membuka obrolan konsol dengan data demo.")
-    _run_chat(settings, code, at)
+    _run_chat(settings, code, at, background=True)
 
 
 def _pick_person(people: list[ConsolePerson]) -> str:

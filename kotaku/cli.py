@@ -595,5 +595,235 @@ def demo_cmd(
     out.print("Coba: [bold]kotaku chat --as ketua-bejalen[/bold] (atau kode lain di tabel Pengguna).")
 
 
+# --- reminders and the outbox ---------------------------------------------------------------------
+
+reminders_app = typer.Typer(
+    help="Pengingat: rencana per hari dan menjalankan yang jatuh tempo.", no_args_is_help=True
+)
+app.add_typer(reminders_app, name="reminders")
+outbox_app = typer.Typer(
+    help="Kotak keluar (outbox): daftar, kirim ulang yang gagal, bersihkan.", no_args_is_help=True
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+@reminders_app.command("plan")
+def reminders_plan(
+    day: Annotated[
+        str | None, typer.Option("--date", help="Tanggal setempat YYYY-MM-DD (bawaan: hari ini).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Show what goes out when on a local date: every reminder, digest, escalation check and weekly summary."""
+    from datetime import date as date_cls
+
+    from rich.table import Table
+
+    from kotaku.reminders.service import plan_day
+
+    settings = state.settings
+    try:
+        when = date_cls.fromisoformat(day) if day else clock.local_today(settings.app.default_timezone)
+    except ValueError as exc:
+        err.print(f"[red]--date tidak dapat dibaca: {day} (contoh: 2026-12-22)[/red]")
+        raise typer.Exit(2) from exc
+
+    async def _go():  # type: ignore[no-untyped-def]
+        db = Database(settings)
+        try:
+            async with db.session() as s:
+                return await plan_day(s, settings, when)
+        finally:
+            await db.dispose()
+
+    slots, skipped = run_async(_go())
+    if as_json:
+        doc = {
+            "date": when.isoformat(),
+            "slots": [
+                {
+                    "kind": s.kind,
+                    "local_time": s.local_time.strftime("%H:%M"),
+                    "timezone": s.timezone,
+                    "at": s.at.isoformat(),
+                    "target": s.target,
+                    "ksm_id": s.ksm_id,
+                    "person_id": s.person_id,
+                }
+                for s in slots
+            ],
+            "skipped": [{"timezone": tz, "what": what, "reason": why} for tz, what, why in skipped],
+        }
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table(title=f"Pengingat {when.isoformat()}")
+    for col in ("UTC", "setempat", "zona", "jenis", "untuk"):
+        table.add_column(col)
+    for s in slots:
+        table.add_row(s.at.strftime("%H:%M"), s.local_time.strftime("%H:%M"), s.timezone, s.kind, s.target)
+    out.print(table)
+    for tz, what, why in skipped:
+        out.print(f"dilewati {tz} {what}: {why}")
+
+
+@reminders_app.command("run")
+def reminders_run(
+    at: Annotated[
+        str, typer.Option("--at", help="Waktu ISO (mis. 2026-12-22T15:00, zona bawaan bila tanpa zona).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Queue what is due at that moment (a replay); already queued messages are not queued again."""
+    from kotaku.reminders.service import run_due
+
+    settings = state.settings
+    try:
+        when = clock.parse_at(at, settings.app.default_timezone)
+    except ValueError as exc:
+        err.print(f"[red]--at tidak dapat dibaca: {at}[/red]")
+        raise typer.Exit(2) from exc
+    assert when is not None
+
+    async def _go():  # type: ignore[no-untyped-def]
+        db = Database(settings)
+        try:
+            async with db.transaction() as s:
+                return await run_due(s, settings, when)
+        finally:
+            await db.dispose()
+
+    report = run_async(_go())
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    queued = report.as_dict()["queued"]
+    out.print(
+        f"{when.isoformat()}: "
+        + (", ".join(f"{k} {v}" for k, v in queued.items()) or "tidak ada yang jatuh tempo")
+    )
+
+
+def _outbox_row(m: Any) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "kind": m.kind,
+        "channel": m.channel.value,
+        "recipient": m.recipient,
+        "priority": m.priority,
+        "status": m.status.value,
+        "attempts": m.attempts,
+        "next_attempt_at": m.next_attempt_at.isoformat(),
+        "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        "last_error": m.last_error,
+        "text": str(m.payload.get("text", ""))[:200],
+    }
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, sending, sent, failed.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="reminder, digest, escalation, weekly_summary, obstacle ...")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Paling banyak sekian baris (terbaru dulu).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """List outbox messages (newest first) with the count per status."""
+    from rich.table import Table
+
+    from kotaku.models import OutboxStatus
+    from kotaku.notify import admin
+
+    settings = state.settings
+    try:
+        wanted = OutboxStatus(status) if status else None
+    except ValueError as exc:
+        err.print(f"[red]status tidak dikenal: {status}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def _go():  # type: ignore[no-untyped-def]
+        db = Database(settings)
+        try:
+            async with db.session() as s:
+                return await admin.counts(s), [
+                    _outbox_row(m)
+                    for m in await admin.list_messages(s, status=wanted, kind=kind, limit=limit)
+                ]
+        finally:
+            await db.dispose()
+
+    totals, rows = run_async(_go())
+    if as_json:
+        print(json.dumps({"counts": totals, "messages": rows}, ensure_ascii=False))
+        return
+    out.print(", ".join(f"{k}: {v}" for k, v in totals.items()))
+    table = Table()
+    for col in ("id", "jenis", "kanal", "penerima", "status", "coba", "galat", "teks"):
+        table.add_column(col, no_wrap=col == "teks", overflow="ellipsis")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["channel"],
+            r["recipient"],
+            r["status"],
+            str(r["attempts"]),
+            r["last_error"] or "",
+            r["text"][:60],
+        )
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Id pesan; tanpa id: semua yang gagal.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Put failed messages back in the queue (attempts reset)."""
+    from kotaku.notify import admin
+
+    settings = state.settings
+
+    async def _go() -> int:
+        db = Database(settings)
+        try:
+            async with db.transaction() as s:
+                return await admin.retry(s, clock.now(), ids or ())
+        finally:
+            await db.dispose()
+
+    n = run_async(_go())
+    if as_json:
+        print(json.dumps({"requeued": n}))
+        return
+    out.print(f"{n} pesan diantrekan ulang")
+
+
+@outbox_app.command("purge")
+def outbox_purge(
+    older_than_days: Annotated[int | None, typer.Option(help="Bawaan: delivery.purge_after_days.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Delete sent and failed messages older than N days (pending ones are never purged)."""
+    from kotaku.notify import admin
+
+    settings = state.settings
+    days = older_than_days if older_than_days is not None else settings.delivery.purge_after_days
+
+    async def _go() -> int:
+        db = Database(settings)
+        try:
+            async with db.transaction() as s:
+                return await admin.purge(s, clock.now(), days)
+        finally:
+            await db.dispose()
+
+    n = run_async(_go())
+    if as_json:
+        print(json.dumps({"purged": n, "older_than_days": days}))
+        return
+    out.print(f"{n} pesan dihapus (lebih lama dari {days} hari)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
