@@ -117,6 +117,42 @@ class MonitoringConfig(_Section):
     quiet_start: time | None = time(21, 0)
     quiet_end: time | None = time(6, 0)
     digest_time: time = time(7, 0)
+    # The checks (kotaku.monitoring.checks, evaluate); see docs/monitoring.md.
+    disabled_checks: list[str] = Field(default_factory=list)
+    evaluate_after_report: bool = True
+    behind_reports: int = Field(default=3, ge=1)
+    trend_reports: int = Field(default=5, ge=2)
+    no_report_workdays: int = Field(default=3, ge=1)
+    jump_percent: float = Field(default=20.0, gt=0, le=100)
+    min_wage_share: float = Field(default=0.5, ge=0, le=1)
+    wage_share_min_funds: int = Field(default=10_000_000, ge=0)
+    wage_ranges: dict[str, list[int]] = Field(
+        default_factory=lambda: {"pekerja": [50_000, 150_000], "tukang": [70_000, 200_000]}
+    )
+    region_wage_ranges: dict[str, dict[str, list[int]]] = Field(default_factory=dict)
+    max_roster_ratio: float = Field(default=1.0, gt=0)
+    idle_attendance_days: int = Field(default=3, ge=1)
+    late_entry_days: int = Field(default=2, ge=0)
+    recent_days: int = Field(default=7, ge=1)
+    history_days: int = Field(default=30, ge=7)
+    photo_radius_m: float = Field(default=500.0, gt=0)
+    phash_distance: int = Field(default=3, ge=0, le=32)
+    obstacle_open_days: int = Field(default=7, ge=1)
+
+    @field_validator("wage_ranges")
+    @classmethod
+    def _check_wage_ranges(cls, v: dict[str, list[int]]) -> dict[str, list[int]]:
+        for skill, pair in v.items():
+            if len(pair) != 2 or not 0 <= pair[0] <= pair[1]:
+                raise ValueError(f"wage range for {skill!r} must be [low, high] with 0 <= low <= high")
+        return v
+
+    @field_validator("region_wage_ranges")
+    @classmethod
+    def _check_region_wage_ranges(cls, v: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, list[int]]]:
+        for ranges in v.values():
+            cls._check_wage_ranges(ranges)
+        return v
 
 
 class RemindersConfig(_Section):

@@ -72,6 +72,8 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings, url, connect_args)
         self.sessionmaker = session_factory(self.engine)
+        # Services that run follow-up work after a save (monitoring) read the settings from the session.
+        self.sessionmaker.configure(info={"settings": settings})
 
     @property
     def is_sqlite(self) -> bool:

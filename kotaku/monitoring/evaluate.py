@@ -1,0 +1,726 @@
+"""The monitoring sweep: gather the facts every check needs with a fixed number of set-based queries
+(aggregates and window functions, on SQLite and PostgreSQL alike), run the checks, hand the findings to
+the alert lifecycle.
+
+The number of queries does not grow with the number of activities: a national sweep and the incremental
+evaluation of one KSM after a report run the same statements, the latter filtered to that KSM.
+Every "today" is the site's local date (its kelurahan's time zone).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from kotaku import clock
+from kotaku.config import Settings
+from kotaku.db import Database
+from kotaku.models import (
+    Activity,
+    AttendanceDay,
+    AttendanceRecord,
+    Bkm,
+    Ksm,
+    Media,
+    MediaKind,
+    Obstacle,
+    ObstacleStatus,
+    PlanPoint,
+    ProgressReport,
+    Region,
+    Worker,
+)
+from kotaku.monitoring import checks, lifecycle
+from kotaku.monitoring.checks import (
+    ActivityFacts,
+    DoublePresence,
+    KsmRef,
+    OpenObstacle,
+    PhotoFacts,
+    PlacedMedia,
+    WorkDays,
+)
+from kotaku.monitoring.findings import Finding
+from kotaku.reminders.calendar import WorkCalendar
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Ctx:
+    session: AsyncSession
+    settings: Settings
+    at: datetime
+    ksm_ids: list[int] | None
+    dialect: str
+    today_by_tz: dict[str, date]
+    kinds: set[str]
+
+    @property
+    def cfg(self) -> Any:
+        return self.settings.monitoring
+
+    @property
+    def lo_today(self) -> date:
+        return min(self.today_by_tz.values())
+
+    @property
+    def hi_today(self) -> date:
+        return max(self.today_by_tz.values())
+
+    def today_expr(self) -> ColumnElement[Any]:
+        """The site's local date, as SQL: a CASE over its kelurahan's time zone."""
+        items = sorted(self.today_by_tz.items())
+        if len(items) == 1:
+            return literal(items[0][1], Date)
+        return case(
+            *[(Region.timezone == tz, literal(d, Date)) for tz, d in items[:-1]],
+            else_=literal(items[-1][1], Date),
+        )
+
+    def ksm_filter(self, col: Any) -> list[ColumnElement[bool]]:
+        return [col.in_(self.ksm_ids)] if self.ksm_ids is not None else []
+
+    def days_after(self, later: Any, earlier: Any) -> ColumnElement[Any]:
+        """Whole days from the date `earlier` to the date `later`."""
+        if self.dialect == "sqlite":
+            return cast(func.julianday(later) - func.julianday(earlier), Integer)
+        return later - earlier
+
+    def local_date_of(self, ts: Any) -> ColumnElement[Any]:
+        """The local date (of the row's site) of a UTC timestamp column."""
+        if self.dialect == "sqlite":
+            offsets = {tz: _offset_modifier(tz, self.at) for tz in self.today_by_tz}
+            items = sorted(offsets.items())
+            modifier: Any = (
+                literal(items[0][1])
+                if len(items) == 1
+                else case(
+                    *[(Region.timezone == tz, literal(mod)) for tz, mod in items[:-1]],
+                    else_=literal(items[-1][1]),
+                )
+            )
+            return func.date(ts, modifier)
+        return cast(func.timezone(Region.timezone, ts), Date)
+
+
+def _offset_modifier(tz: str, at: datetime) -> str:
+    offset = ZoneInfo(tz).utcoffset(at.replace(tzinfo=None)) or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return f"{'+' if minutes >= 0 else '-'}{abs(minutes)} minutes"
+
+
+def _ksm_place(stmt: Any, ksm_col: Any) -> Any:
+    """Join a statement to the KSM's kelurahan (for its time zone)."""
+    return (
+        stmt.join(Ksm, Ksm.id == ksm_col)
+        .join(Bkm, Bkm.id == Ksm.bkm_id)
+        .join(Region, Region.id == Bkm.kelurahan_id)
+    )
+
+
+# --- the facts --------------------------------------------------------------------------------------
+
+
+async def _ksms(c: _Ctx) -> dict[int, KsmRef]:
+    stmt = (
+        select(Ksm.id, Ksm.code, Ksm.name, Region.code, c.today_expr())
+        .join(Bkm, Bkm.id == Ksm.bkm_id)
+        .join(Region, Region.id == Bkm.kelurahan_id)
+        .where(*c.ksm_filter(Ksm.id))
+    )
+    return {r[0]: KsmRef(r[0], r[1], r[2], r[4], r[3]) for r in await c.session.execute(stmt)}
+
+
+async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
+    cfg = c.cfg
+    today = c.today_expr()
+    # The latest report on or before the site's today, however old (one index seek per activity).
+    last_date = (
+        select(func.max(ProgressReport.report_date))
+        .where(ProgressReport.activity_id == Activity.id, ProgressReport.report_date <= today)
+        .correlate(Activity, Region)
+        .scalar_subquery()
+    )
+    rows = (
+        await c.session.execute(
+            _ksm_place(
+                select(
+                    Activity.id,
+                    Activity.ksm_id,
+                    Activity.code,
+                    Activity.name,
+                    Activity.start_date,
+                    Activity.end_date,
+                    Activity.budget,
+                    last_date.label("last_date"),
+                ),
+                Activity.ksm_id,
+            ).where(*c.ksm_filter(Activity.ksm_id))
+        )
+    ).all()
+    if not rows:
+        return []
+    last_dates = {r.id: r.last_date for r in rows if r.last_date is not None}
+
+    points: dict[int, list[tuple[date, float]]] = defaultdict(list)
+    pp_stmt = select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent)
+    if c.ksm_ids is not None:
+        pp_stmt = pp_stmt.join(Activity, Activity.id == PlanPoint.activity_id).where(
+            Activity.ksm_id.in_(c.ksm_ids)
+        )
+    for activity_id, plan_date, pct in await c.session.execute(pp_stmt):
+        points[activity_id].append((plan_date, float(pct)))
+
+    # The last reports of each activity in the recent window, numbered from the newest.
+    keep = max(cfg.behind_reports, cfg.trend_reports, 2)
+    window_start = c.lo_today - timedelta(days=cfg.history_days)
+    numbered = (
+        _ksm_place(
+            select(
+                ProgressReport.activity_id,
+                ProgressReport.report_date,
+                ProgressReport.percent,
+                func.row_number()
+                .over(partition_by=ProgressReport.activity_id, order_by=ProgressReport.report_date.desc())
+                .label("rn"),
+            ).join(Activity, Activity.id == ProgressReport.activity_id),
+            Activity.ksm_id,
+        )
+        .where(
+            ProgressReport.report_date >= window_start,
+            ProgressReport.report_date <= today,
+            *c.ksm_filter(Activity.ksm_id),
+        )
+        .subquery()
+    )
+    recent: dict[int, list[tuple[date, float]]] = defaultdict(list)
+    for activity_id, report_date, pct in await c.session.execute(
+        select(numbered.c.activity_id, numbered.c.report_date, numbered.c.percent).where(
+            numbered.c.rn <= keep
+        )
+    ):
+        recent[activity_id].append((report_date, float(pct)))
+
+    # Percent of the latest report for activities with nothing in the window.
+    stale = [aid for aid in last_dates if aid not in recent]
+    stale_pct: dict[int, float] = {}
+    for chunk in _chunks(stale, 5000):
+        latest_old = (
+            select(ProgressReport.activity_id, func.max(ProgressReport.report_date).label("d"))
+            .where(ProgressReport.activity_id.in_(chunk), ProgressReport.report_date < window_start)
+            .group_by(ProgressReport.activity_id)
+            .subquery()
+        )
+        for activity_id, pct in await c.session.execute(
+            select(ProgressReport.activity_id, ProgressReport.percent).join(
+                latest_old,
+                and_(
+                    latest_old.c.activity_id == ProgressReport.activity_id,
+                    latest_old.c.d == ProgressReport.report_date,
+                ),
+            )
+        ):
+            stale_pct[activity_id] = float(pct)
+
+    out = []
+    for r in rows:
+        k = ksms.get(r.ksm_id)
+        if k is None:
+            continue
+        reports = tuple(sorted(recent.get(r.id, ())))
+        last = reports[-1] if reports else ((r.last_date, stale_pct[r.id]) if r.id in stale_pct else None)
+        out.append(
+            ActivityFacts(
+                id=r.id,
+                ksm_id=r.ksm_id,
+                code=r.code,
+                name=r.name,
+                start=r.start_date,
+                end=r.end_date,
+                today=k.today,
+                plan_points=tuple(points.get(r.id, ())),
+                reports=reports,
+                last_report=last,
+            )
+        )
+    return out
+
+
+async def _budgets(c: _Ctx) -> dict[int, int]:
+    stmt = select(Activity.id, Activity.budget).where(*c.ksm_filter(Activity.ksm_id))
+    return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
+
+
+async def _wages_to_date(c: _Ctx) -> dict[int, int]:
+    stmt = _ksm_place(
+        select(AttendanceDay.ksm_id, func.sum(AttendanceDay.total_wages)), AttendanceDay.ksm_id
+    ).where(AttendanceDay.work_date <= c.today_expr(), *c.ksm_filter(AttendanceDay.ksm_id))
+    return {r[0]: int(r[1] or 0) for r in await c.session.execute(stmt.group_by(AttendanceDay.ksm_id))}
+
+
+async def _rosters(c: _Ctx) -> dict[int, int]:
+    stmt = (
+        select(Worker.ksm_id, func.count())
+        .where(Worker.active.is_(True), *c.ksm_filter(Worker.ksm_id))
+        .group_by(Worker.ksm_id)
+    )
+    return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
+
+
+async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
+    """Per KSM, the recent day with the most workers present (the latest of equals)."""
+    present = AttendanceDay.count_male + AttendanceDay.count_female
+    today = c.today_expr()
+    ranked = (
+        _ksm_place(
+            select(
+                AttendanceDay.ksm_id,
+                AttendanceDay.work_date,
+                present.label("present"),
+                func.row_number()
+                .over(
+                    partition_by=AttendanceDay.ksm_id,
+                    order_by=(present.desc(), AttendanceDay.work_date.desc()),
+                )
+                .label("rn"),
+            ),
+            AttendanceDay.ksm_id,
+        )
+        .where(
+            AttendanceDay.work_date <= today,
+            AttendanceDay.work_date > c.lo_today - timedelta(days=c.cfg.recent_days),
+            c.days_after(today, AttendanceDay.work_date) < c.cfg.recent_days,
+            *c.ksm_filter(AttendanceDay.ksm_id),
+        )
+        .subquery()
+    )
+    stmt = select(ranked.c.ksm_id, ranked.c.work_date, ranked.c.present).where(ranked.c.rn == 1)
+    return {r[0]: (r[1], int(r[2])) for r in await c.session.execute(stmt)}
+
+
+async def _idle_attendance(c: _Ctx) -> dict[int, tuple[int, date]]:
+    """Per KSM: days with workers present after its progress last rose (within the history window)."""
+    window_start = c.lo_today - timedelta(days=c.cfg.history_days)
+    today = c.today_expr()
+    lagged = (
+        _ksm_place(
+            select(
+                Activity.ksm_id,
+                ProgressReport.report_date,
+                ProgressReport.percent,
+                func.lag(ProgressReport.percent)
+                .over(partition_by=ProgressReport.activity_id, order_by=ProgressReport.report_date)
+                .label("prev"),
+            ).join(Activity, Activity.id == ProgressReport.activity_id),
+            Activity.ksm_id,
+        )
+        .where(
+            ProgressReport.report_date >= window_start,
+            ProgressReport.report_date <= today,
+            *c.ksm_filter(Activity.ksm_id),
+        )
+        .subquery()
+    )
+    rises = (
+        select(lagged.c.ksm_id, func.max(lagged.c.report_date).label("last_rise"))
+        .where(lagged.c.percent > lagged.c.prev)
+        .group_by(lagged.c.ksm_id)
+        .subquery()
+    )
+    since = func.coalesce(rises.c.last_rise, literal(window_start, Date))
+    stmt = (
+        _ksm_place(
+            select(AttendanceDay.ksm_id, func.count(), func.min(since)).outerjoin(
+                rises, rises.c.ksm_id == AttendanceDay.ksm_id
+            ),
+            AttendanceDay.ksm_id,
+        )
+        .where(
+            AttendanceDay.work_date <= today,
+            AttendanceDay.work_date > since,
+            AttendanceDay.count_male + AttendanceDay.count_female > 0,
+            *c.ksm_filter(AttendanceDay.ksm_id),
+        )
+        .group_by(AttendanceDay.ksm_id)
+    )
+    return {r[0]: (int(r[1]), r[2]) for r in await c.session.execute(stmt)}
+
+
+async def _wage_stats(c: _Ctx) -> dict[int, dict[str, tuple[int, int, int]]]:
+    today = c.today_expr()
+    stmt = (
+        _ksm_place(
+            select(
+                AttendanceRecord.ksm_id,
+                Worker.skill,
+                func.min(AttendanceRecord.wage),
+                func.max(AttendanceRecord.wage),
+                func.count(),
+            )
+            .select_from(AttendanceDay)
+            .join(AttendanceRecord, AttendanceRecord.attendance_day_id == AttendanceDay.id)
+            .join(Worker, Worker.id == AttendanceRecord.worker_id),
+            AttendanceDay.ksm_id,
+        )
+        .where(
+            AttendanceDay.work_date <= today,
+            AttendanceDay.work_date > c.lo_today - timedelta(days=c.cfg.recent_days),
+            c.days_after(today, AttendanceDay.work_date) < c.cfg.recent_days,
+            *c.ksm_filter(AttendanceDay.ksm_id),
+        )
+        .group_by(AttendanceRecord.ksm_id, Worker.skill)
+    )
+    out: dict[int, dict[str, tuple[int, int, int]]] = defaultdict(dict)
+    for ksm_id, skill, lo, hi, n in await c.session.execute(stmt):
+        out[ksm_id][str(skill.value if hasattr(skill, "value") else skill)] = (int(lo), int(hi), int(n))
+    return out
+
+
+async def _late_entries(c: _Ctx) -> dict[int, tuple[int, int]]:
+    """Per KSM: progress and attendance rows of the recent days entered more than `late_entry_days` days
+    after their day (count, worst delay in days)."""
+    limit = c.cfg.late_entry_days
+    lo = c.lo_today - timedelta(days=c.cfg.recent_days)
+    today = c.today_expr()
+    out: dict[int, list[int]] = {}
+    pr_delay = c.days_after(c.local_date_of(ProgressReport.entered_at), ProgressReport.report_date)
+    ad_delay = c.days_after(c.local_date_of(AttendanceDay.entered_at), AttendanceDay.work_date)
+    statements = [
+        _ksm_place(
+            select(Activity.ksm_id, func.count(), func.max(pr_delay))
+            .select_from(ProgressReport)
+            .join(Activity, Activity.id == ProgressReport.activity_id),
+            Activity.ksm_id,
+        )
+        .where(
+            ProgressReport.report_date > lo,
+            ProgressReport.report_date <= today,
+            pr_delay > limit,
+            *c.ksm_filter(Activity.ksm_id),
+        )
+        .group_by(Activity.ksm_id),
+        _ksm_place(select(AttendanceDay.ksm_id, func.count(), func.max(ad_delay)), AttendanceDay.ksm_id)
+        .where(
+            AttendanceDay.work_date > lo,
+            AttendanceDay.work_date <= today,
+            ad_delay > limit,
+            *c.ksm_filter(AttendanceDay.ksm_id),
+        )
+        .group_by(AttendanceDay.ksm_id),
+    ]
+    for stmt in statements:
+        for ksm_id, n, worst in await c.session.execute(stmt):
+            prev = out.get(ksm_id, [0, 0])
+            out[ksm_id] = [prev[0] + int(n), max(prev[1], int(worst))]
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+async def _double_presence(c: _Ctx) -> list[DoublePresence]:
+    """Workers present on a recent day when their NIK hash was also present at another KSM (anywhere)."""
+    lo = c.lo_today - timedelta(days=c.cfg.recent_days - 1)
+    hi = c.hi_today
+    base = (
+        select(AttendanceRecord.nik_hash, AttendanceRecord.work_date)
+        .select_from(AttendanceDay)
+        .join(AttendanceRecord, AttendanceRecord.attendance_day_id == AttendanceDay.id)
+        .where(
+            AttendanceDay.work_date >= lo,
+            AttendanceDay.work_date <= hi,
+            AttendanceRecord.nik_hash.is_not(None),
+        )
+    )
+    if c.ksm_ids is not None:
+        mine = (
+            select(AttendanceRecord.nik_hash)
+            .select_from(AttendanceDay)
+            .join(AttendanceRecord, AttendanceRecord.attendance_day_id == AttendanceDay.id)
+            .where(
+                AttendanceDay.work_date >= lo,
+                AttendanceDay.work_date <= hi,
+                AttendanceDay.ksm_id.in_(c.ksm_ids),
+            )
+        )
+        base = base.where(AttendanceRecord.nik_hash.in_(mine))
+    dup = (
+        base.group_by(AttendanceRecord.nik_hash, AttendanceRecord.work_date)
+        .having(func.count(func.distinct(AttendanceRecord.ksm_id)) > 1)
+        .subquery()
+    )
+    stmt = (
+        select(
+            AttendanceRecord.worker_id,
+            Worker.name,
+            AttendanceRecord.ksm_id,
+            Ksm.name,
+            AttendanceRecord.work_date,
+            AttendanceRecord.nik_hash,
+        )
+        .join(
+            dup,
+            and_(dup.c.nik_hash == AttendanceRecord.nik_hash, dup.c.work_date == AttendanceRecord.work_date),
+        )
+        .join(Worker, Worker.id == AttendanceRecord.worker_id)
+        .join(Ksm, Ksm.id == AttendanceRecord.ksm_id)
+    )
+    rows = (await c.session.execute(stmt)).all()
+    ksm_names: dict[tuple[str, date], set[str]] = defaultdict(set)
+    for _, _, _, ksm_name, work_date, nik in rows:
+        ksm_names[(nik, work_date)].add(ksm_name)
+    latest: dict[int, DoublePresence] = {}
+    for worker_id, worker_name, ksm_id, ksm_name, work_date, nik in rows:
+        if c.ksm_ids is not None and ksm_id not in c.ksm_ids:
+            continue
+        others = tuple(sorted(ksm_names[(nik, work_date)] - {ksm_name}))
+        if not others:
+            continue
+        seen = latest.get(worker_id)
+        if seen is None or work_date > seen.day:
+            latest[worker_id] = DoublePresence(worker_id, worker_name, ksm_id, ksm_name, work_date, others)
+    return list(latest.values())
+
+
+async def _photos(c: _Ctx) -> list[PhotoFacts]:
+    stmt = (
+        select(Media.id, Media.ksm_id, Ksm.name, Media.report_date, Media.sha256, Media.phash)
+        .join(Ksm, Ksm.id == Media.ksm_id)
+        .where(Media.kind == MediaKind.PHOTO, or_(Media.sha256.is_not(None), Media.phash.is_not(None)))
+    )
+    return [PhotoFacts(*r) for r in await c.session.execute(stmt)]
+
+
+async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
+    site_lat = func.coalesce(Activity.latitude, Ksm.latitude)
+    site_lon = func.coalesce(Activity.longitude, Ksm.longitude)
+    stmt = (
+        select(
+            Media.id,
+            Media.ksm_id,
+            Ksm.name,
+            Media.report_date,
+            Media.kind,
+            Media.latitude,
+            Media.longitude,
+            site_lat,
+            site_lon,
+        )
+        .select_from(Media)
+        .join(Ksm, Ksm.id == Media.ksm_id)
+        .outerjoin(Activity, Activity.id == Media.activity_id)
+        .where(
+            Media.kind.in_([MediaKind.PHOTO, MediaKind.LOCATION]),
+            Media.latitude.is_not(None),
+            Media.longitude.is_not(None),
+            site_lat.is_not(None),
+            site_lon.is_not(None),
+            *c.ksm_filter(Media.ksm_id),
+        )
+    )
+    return [
+        PlacedMedia(r[0], r[1], r[2], r[3], r[4] == MediaKind.LOCATION, r[5], r[6], r[7], r[8])
+        for r in await c.session.execute(stmt)
+    ]
+
+
+async def _open_obstacles(c: _Ctx) -> list[OpenObstacle]:
+    stmt = _ksm_place(
+        select(
+            Obstacle.id,
+            Obstacle.short_id,
+            Obstacle.ksm_id,
+            Ksm.name,
+            Obstacle.report_date,
+            c.today_expr(),
+            Obstacle.severity,
+            Obstacle.category,
+            Obstacle.description,
+        ),
+        Obstacle.ksm_id,
+    ).where(Obstacle.status == ObstacleStatus.OPEN, *c.ksm_filter(Obstacle.ksm_id))
+    return [
+        OpenObstacle(r[0], r[1], r[2], r[3], r[4], r[5], _value(r[6]), _value(r[7]), r[8])
+        for r in await c.session.execute(stmt)
+    ]
+
+
+def _value(v: Any) -> str:
+    return str(v.value if hasattr(v, "value") else v)
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# --- the sweep ---------------------------------------------------------------------------------------
+
+
+async def _time_zones(session: AsyncSession, ksm_ids: list[int] | None) -> list[str]:
+    stmt = (
+        select(Region.timezone)
+        .distinct()
+        .join(Bkm, Bkm.kelurahan_id == Region.id)
+        .join(Ksm, Ksm.bkm_id == Bkm.id)
+    )
+    if ksm_ids is not None:
+        stmt = stmt.where(Ksm.id.in_(ksm_ids))
+    return [r[0] for r in await session.execute(stmt)]
+
+
+async def evaluate(
+    session: AsyncSession, settings: Settings, at: datetime, ksm_ids: list[int] | None = None
+) -> list[Finding]:
+    """Every finding of every enabled check, as of `at`, for the whole program or the given KSMs
+    (cross-site checks still compare with every KSM, but only report subjects of these KSMs)."""
+    cfg = settings.monitoring
+    kinds = checks.enabled_kinds(cfg)
+    tzs = await _time_zones(session, ksm_ids)
+    if not tzs:
+        return []
+    c = _Ctx(
+        session=session,
+        settings=settings,
+        at=at,
+        ksm_ids=list(ksm_ids) if ksm_ids is not None else None,
+        dialect=session.get_bind().dialect.name,
+        today_by_tz={tz: clock.local_today(tz, at) for tz in tzs},
+        kinds=kinds,
+    )
+    ksms = await _ksms(c)
+    findings: list[Finding] = []
+
+    activities = await _activities(c, ksms) if kinds & (set(checks.ACTIVITY_KINDS) | {"wage_share"}) else []
+    if activities:
+        first = min(min(a.start for a in activities), c.lo_today - timedelta(days=cfg.history_days))
+        calendar = WorkCalendar(settings.reminders)
+        work_days = WorkDays(first - timedelta(days=1), c.hi_today, calendar.is_work_day)
+        activity_kinds = kinds & set(checks.ACTIVITY_KINDS)
+        for a in activities:
+            findings += checks.check_activity(a, cfg, work_days, activity_kinds)
+
+    if "wage_share" in kinds:
+        budgets = await _budgets(c)
+        funds: dict[int, float] = defaultdict(float)
+        for a in activities:
+            if a.latest is not None:
+                funds[a.ksm_id] += budgets.get(a.id, 0) * a.latest[1] / 100.0
+        wages = await _wages_to_date(c)
+        for ksm_id, used in funds.items():
+            if ksm_id in ksms:
+                findings += checks.check_wage_share(ksms[ksm_id], wages.get(ksm_id, 0), used, cfg)
+
+    since_recent = {k.id: k.today - timedelta(days=cfg.recent_days - 1) for k in ksms.values()}
+    if "over_roster" in kinds:
+        rosters = await _rosters(c)
+        for ksm_id, (day, present) in (await _busiest_days(c)).items():
+            if ksm_id in ksms:
+                findings += checks.check_over_roster(ksms[ksm_id], rosters.get(ksm_id, 0), day, present, cfg)
+    if "wage_range" in kinds:
+        for ksm_id, stats in (await _wage_stats(c)).items():
+            if ksm_id in ksms:
+                findings += checks.check_wage_range(ksms[ksm_id], stats, since_recent[ksm_id], cfg)
+    if "idle_attendance" in kinds:
+        for ksm_id, (days, since) in (await _idle_attendance(c)).items():
+            if ksm_id in ksms:
+                findings += checks.check_idle_attendance(ksms[ksm_id], days, since, cfg)
+    if "late_entry" in kinds:
+        for ksm_id, (n, worst) in (await _late_entries(c)).items():
+            if ksm_id in ksms:
+                findings += checks.check_late_entry(ksms[ksm_id], n, worst, since_recent[ksm_id], cfg)
+    if "nik_double" in kinds:
+        for d in await _double_presence(c):
+            findings += checks.check_nik_double(d)
+    if "photo_duplicate" in kinds:
+        subjects = set(c.ksm_ids) if c.ksm_ids is not None else None
+        findings += checks.check_photo_duplicates(await _photos(c), cfg, subjects)
+    if "photo_far" in kinds:
+        for p in await _placed_media(c):
+            findings += checks.check_photo_far(p, cfg)
+    if kinds & set(checks.OBSTACLE_KINDS):
+        for o in await _open_obstacles(c):
+            findings += checks.check_obstacle(o, cfg, kinds & set(checks.OBSTACLE_KINDS))
+    return findings
+
+
+@dataclass
+class SweepResult:
+    """What a sweep found (per kind) and what the alert lifecycle did with it."""
+
+    at: datetime
+    findings: list[Finding]
+    applied: Any  # lifecycle.ApplyResult
+    seconds: float
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "findings": len(self.findings),
+            "by_kind": dict(sorted(self.by_kind.items())),
+            "alerts": self.applied.to_dict() if hasattr(self.applied, "to_dict") else self.applied,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+async def evaluate_and_apply(
+    db: Database, settings: Settings, at: datetime, ksm_ids: list[int] | None = None
+) -> SweepResult:
+    """One sweep in one transaction: evaluate, then open/update/resolve alerts and queue their delivery."""
+    started = _time.perf_counter()
+    async with db.transaction() as session:
+        findings = await evaluate(session, settings, at, ksm_ids)
+        applied = await lifecycle.apply_findings(
+            session,
+            settings,
+            findings,
+            kinds=checks.enabled_kinds(settings.monitoring),
+            now=at,
+            ksm_ids=ksm_ids,
+        )
+    by_kind: dict[str, int] = defaultdict(int)
+    for f in findings:
+        by_kind[f.kind] += 1
+    result = SweepResult(at, findings, applied, _time.perf_counter() - started, dict(by_kind))
+    log.info(
+        "monitoring_sweep",
+        findings=len(findings),
+        seconds=round(result.seconds, 3),
+        ksms=len(ksm_ids or []) or None,
+    )
+    return result
+
+
+async def evaluate_after_report(session: AsyncSession, settings: Settings, ksm_id: int, at: datetime) -> Any:
+    """The cheap, incremental evaluation of one KSM after one of its reports is saved, inside the caller's
+    transaction (under a savepoint, so a failure here leaves the report intact)."""
+    async with session.begin_nested():
+        findings = await evaluate(session, settings, at, [ksm_id])
+        return await lifecycle.apply_findings(
+            session,
+            settings,
+            findings,
+            kinds=checks.enabled_kinds(settings.monitoring),
+            now=at,
+            ksm_ids=[ksm_id],
+        )
+
+
+async def after_report(session: AsyncSession, ksm_id: int, at: datetime) -> None:
+    """Hook for the reporting services: evaluate the KSM, never letting a monitoring problem break the
+    report. Uses the settings the session was made with (`Database` puts them in `session.info`)."""
+    settings = session.info.get("settings")
+    if not isinstance(settings, Settings) or not settings.monitoring.evaluate_after_report:
+        return
+    try:
+        await evaluate_after_report(session, settings, ksm_id, at)
+    except Exception:
+        log.exception("monitoring_after_report_failed", ksm_id=ksm_id)
