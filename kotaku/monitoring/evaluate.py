@@ -714,13 +714,21 @@ async def evaluate_after_report(session: AsyncSession, settings: Settings, ksm_i
         )
 
 
-async def after_report(session: AsyncSession, ksm_id: int, at: datetime) -> None:
-    """Hook for the reporting services: evaluate the KSM, never letting a monitoring problem break the
-    report. Uses the settings the session was made with (`Database` puts them in `session.info`)."""
+async def after_report(
+    session: AsyncSession, *, at: datetime, ksm_id: int | None = None, activity_id: int | None = None
+) -> None:
+    """Hook for the reporting services (progress, attendance, obstacles, media), called after a save:
+    evaluate the report's KSM, never letting a monitoring problem break the report (it is logged).
+    Uses the settings the session was made with (`Database` puts them in `session.info`)."""
     settings = session.info.get("settings")
     if not isinstance(settings, Settings) or not settings.monitoring.evaluate_after_report:
         return
     try:
-        await evaluate_after_report(session, settings, ksm_id, at)
+        if ksm_id is None and activity_id is not None:
+            ksm_id = (
+                await session.execute(select(Activity.ksm_id).where(Activity.id == activity_id))
+            ).scalar_one_or_none()
+        if ksm_id is not None:
+            await evaluate_after_report(session, settings, ksm_id, at)
     except Exception:
-        log.exception("monitoring_after_report_failed", ksm_id=ksm_id)
+        log.exception("monitoring_after_report_failed", ksm_id=ksm_id, activity_id=activity_id)

@@ -455,4 +455,7 @@ async def save_attendance(
     await session.flush()
     summary = await attendance_summary(session, ksm_id, sheet.work_date)
     assert summary is not None
+    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
+
+    await after_report(session, ksm_id=ksm_id, at=now)
     return SaveResult(day_id=day.id, created=created, revision=day.revision, summary=summary)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
 from kotaku.models import Activity, Bkm, Channel, Ksm, Media, MediaKind, Region
+from kotaku.monitoring.phash import photo_phash
 
 log = structlog.get_logger(__name__)
 
@@ -193,9 +194,14 @@ async def store_media(
         entered_at=now,
         channel=channel,
     )
+    if content is not None and kind == MediaKind.PHOTO:
+        media.phash = photo_phash(content)
     session.add(media)
     await session.flush()
     log.info("media_stored", kind=kind.value, ksm_id=ksm_id, size=size, sha256=sha)
+    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
+
+    await after_report(session, ksm_id=ksm_id, at=now)
     return media
 
 

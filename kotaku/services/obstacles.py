@@ -366,6 +366,9 @@ async def create_obstacle(
     else:
         raise RuntimeError("could not allocate a unique obstacle id")
     notified = await notify_obstacle(session, obstacle, now=now) if notify else 0
+    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
+
+    await after_report(session, ksm_id=ksm_id, at=now)
     return Reported(obstacle=obstacle, notified=notified)
 
 

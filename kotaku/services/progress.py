@@ -265,6 +265,9 @@ async def save_progress(
         )
         session.add(report)
         await session.flush()
+        from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
+
+        await after_report(session, activity_id=activity_id, at=now)
         return report
     old = {
         "percent": report.percent,
@@ -288,4 +291,7 @@ async def save_progress(
         )
     )
     await session.flush()
+    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
+
+    await after_report(session, activity_id=activity_id, at=now)
     return report
