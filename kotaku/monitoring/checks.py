@@ -331,7 +331,7 @@ def check_wage_share(k: KsmRef, wages: float, funds_used: float, cfg: Monitoring
     if funds_used <= 0 or funds_used < cfg.wage_share_min_funds:
         return []
     share = wages / funds_used
-    if round(share, 6) >= cfg.min_wage_share:
+    if round(share, 9) >= cfg.min_wage_share:
         return []
     figures = {
         "wages": round(wages),
@@ -605,7 +605,7 @@ class PlacedMedia:
 
 def check_photo_far(p: PlacedMedia, cfg: MonitoringConfig) -> list[Finding]:
     """`photo_far`: farther than `photo_radius_m` from the site's coordinates."""
-    dist = distance_m(p.latitude, p.longitude, p.site_latitude, p.site_longitude)
+    dist = round(distance_m(p.latitude, p.longitude, p.site_latitude, p.site_longitude), 1)
     if dist <= cfg.photo_radius_m:
         return []
     what = "alert.photo_far.location" if p.is_location else "alert.photo_far.photo"
