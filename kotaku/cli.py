@@ -520,6 +520,90 @@ def alerts_digest(
     out.print(f"{queued} pesan ringkasan diantrekan")
 
 
+@alerts_app.command("evaluate")
+def alerts_evaluate(
+    at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (bawaan: sekarang).")] = None,
+    scope: Annotated[
+        str, typer.Option(help="Cakupan: ksm:KODE, bkm:KODE, kode wilayah Kemendagri, atau nasional.")
+    ] = "nasional",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Hanya tampilkan temuan; peringatan tidak diubah.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Run every monitoring check (full sweep, or one scope) and open, update or resolve the alerts."""
+    import time as _time
+
+    from rich.table import Table
+
+    from kotaku.dialog import catalogue
+    from kotaku.monitoring import evaluate as evaluation
+    from kotaku.services.scope import ksm_ids_in_scope
+
+    settings = state.settings
+    when = _alert_at(at, settings)
+
+    async def _go() -> tuple[list[Any], dict[str, Any] | None, float]:
+        db = Database(settings)
+        started = _time.perf_counter()
+        try:
+            async with db.session() as session:
+                sc = await resolve_scope(session, scope)
+                ksm_ids = None if sc.kind == "nasional" else await ksm_ids_in_scope(session, sc)
+            if dry_run:
+                async with db.session() as session:
+                    found = await evaluation.evaluate(session, settings, when, ksm_ids)
+                return found, None, _time.perf_counter() - started
+            result = await evaluation.evaluate_and_apply(db, settings, when, ksm_ids)
+            return result.findings, result.applied.to_dict(), _time.perf_counter() - started
+        finally:
+            await db.dispose()
+
+    try:
+        findings, applied, seconds = run_async(_go())
+    except ScopeNotFound as exc:
+        err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
+        raise typer.Exit(2) from exc
+    by_kind: dict[str, int] = {}
+    for f in findings:
+        by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
+    if as_json:
+        doc = {
+            "at": when.isoformat(),
+            "scope": scope,
+            "findings": len(findings),
+            "by_kind": dict(sorted(by_kind.items())),
+            "alerts": applied,
+            "seconds": round(seconds, 3),
+            "items": [
+                {
+                    "kind": f.kind,
+                    "severity": f.severity.value,
+                    "subject_type": f.subject_type,
+                    "subject_id": f.subject_id,
+                    "ksm_id": f.ksm_id,
+                    "figures": f.figures,
+                    "text": catalogue.t(f.message_key, settings.app.language, **f.params),
+                }
+                for f in findings
+            ],
+        }
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table(title=f"Temuan pemantauan {when.isoformat()} ({scope}): {len(findings)}")
+    table.add_column("jenis")
+    table.add_column("jumlah", justify="right")
+    for kind, n in sorted(by_kind.items()):
+        table.add_row(kind, str(n))
+    out.print(table)
+    if applied is not None:
+        out.print(
+            f"peringatan: {applied['opened']} baru, {applied['updated']} diperbarui, "
+            f"{applied['resolved']} selesai otomatis, {applied['unchanged']} tetap; "
+            f"{applied['queued']} pesan diantrekan ({seconds:.2f} s)"
+        )
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 
