@@ -186,7 +186,7 @@ class DeliveryConfig(_Section):
     telegram_group_per_minute: float = Field(default=20.0, gt=0)
     whatsapp_per_second: float = Field(default=80.0, gt=0)
     console_per_second: float = Field(default=1000.0, gt=0)
-    rate_margin: float = Field(default=0.98, gt=0, le=1)
+    rate_margin: float = Field(default=0.97, gt=0, le=1)
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=900.0, gt=0)
