@@ -1,0 +1,66 @@
+"""bot/web.py: the Telegram webhook refuses a forged or missing secret (403, nothing processed), accepts the
+right one, ignores a redelivered update; /healthz and /metrics answer."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from bot.telegram import build_application, handlers_of
+from bot.web import create_app
+from kotaku.config import Settings
+from kotaku.db import Database
+from kotaku.dialog.engine import Engine
+from kotaku.models import ProcessedInbound
+from tests.fake_botapi import FakeBotApi
+from tests.integration.test_telegram_channel import NOW, fake, program, tg_settings  # noqa: F401
+
+SECRET = "s3cr3t-Token_abc"
+
+
+async def test_webhook_secret_and_duplicate_update(
+    tg_settings: Settings,  # noqa: F811
+    fake: FakeBotApi,  # noqa: F811
+    db: Database,
+    program: object,  # noqa: F811
+) -> None:
+    tg = tg_settings.telegram.model_copy(update={"mode": "webhook", "webhook_secret": SecretStr(SECRET)})
+    settings = tg_settings.model_copy(update={"telegram": tg})
+    application = build_application(settings, Engine(db, now=lambda: NOW), rate_limiter=False, polling=False)
+    metrics = handlers_of(application).metrics
+    web = create_app(settings, application, metrics)
+    fake.message(1001, "/bantuan")
+    [update] = fake.take_updates()
+    path = settings.telegram.webhook_path
+    async with application:
+        await application.start()
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.post(path, json=update)).status_code == 403
+            forged = {"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-Token_abd"}
+            assert (await client.post(path, json=update, headers=forged)).status_code == 403
+            good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            assert (await client.post(path, json=update, headers=good)).status_code == 200
+            await fake.await_for(lambda: fake.texts_to(1001))
+            assert (await client.post(path, json=update, headers=good)).status_code == 200
+            assert (await client.post(path, content=b"{not json", headers=good)).status_code == 400
+            await fake.await_for(lambda: metrics.counters["kotaku_telegram_updates_total"] == 2)
+            body = (await client.get("/metrics")).text
+        await application.stop()
+    assert len(fake.texts_to(1001)) == 1  # the redelivery changed nothing and said nothing
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(ProcessedInbound)) == 1
+    assert "kotaku_telegram_webhook_rejected_total 2" in body
+    assert "kotaku_telegram_updates_total 2" in body
+
+
+@pytest.mark.parametrize("given", [None, "", "x" * 16])
+def test_secret_ok_refuses_missing_and_wrong(given: str | None) -> None:
+    from bot.web import secret_ok
+
+    assert not secret_ok(given, SECRET)
+    assert secret_ok(SECRET, SECRET)
+    assert not secret_ok(SECRET, None)
