@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -209,6 +210,68 @@ def _run_channels(settings: Settings, wanted: list[str]) -> None:
         err.print("Menjalankan lebih dari satu kanal sekaligus belum didukung di versi ini.")
         raise typer.Exit(2)
     modules[0].run(settings)
+
+
+bench_app = typer.Typer(
+    help="Benchmarks against local fakes on 127.0.0.1: figures and ratios.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("delivery")
+def bench_delivery(
+    rate: Annotated[float, typer.Option(help="Limit R of the fake Bot API, messages per second.")] = 1000.0,
+    messages: Annotated[int, typer.Option(help="Reminders queued in the outbox.")] = 10_000,
+    failures: Annotated[
+        float, typer.Option(help="Share of sends answered 500 or left hanging (second run).")
+    ] = 0.1,
+    sender: Annotated[
+        str, typer.Option(help="raw (minimal HTTP client) or telegram (TelegramSender).")
+    ] = "raw",
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """N reminders through the outbox dispatcher to a rate-limiting fake Bot API: rate ÷ R, 429s, drain time,
+    and exactly-once delivery with injected failures (benchmarks/delivery.py)."""
+    root = Path(__file__).resolve().parents[1]
+    if (
+        not (root / "benchmarks" / "delivery.py").is_file()
+        or not (root / "tests" / "fake_botapi.py").is_file()
+    ):
+        err.print("Benchmark ini perlu checkout sumber (benchmarks/ dan tests/fake_botapi.py).")
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.delivery import render, run_bench
+
+    result = run_async(run_bench(rate, messages, failures, sender=sender))
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(render(result))
+
+
+@bench_app.command("telegram")
+def bench_telegram(
+    updates: Annotated[int, typer.Option(help="Updates sent through the PTB Application.")] = 20_000,
+    ksms: Annotated[int, typer.Option(help="KSMs (one coordinator each) in the synthetic program.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """N updates (quick commands and button presses) through the real PTB Application with an in-memory
+    Bot API: updates/s and the ratio to PTB's own floor (benchmarks/bench_telegram.py)."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "bench_telegram.py").is_file():
+        err.print("Benchmark ini perlu checkout sumber (benchmarks/).")
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.bench_telegram import render as render_tg
+    from benchmarks.bench_telegram import run_bench as run_tg
+
+    result = run_async(run_tg(updates, ksms))
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(render_tg(result))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,6 +71,9 @@ def render_payload(payload: Mapping[str, Any]) -> list[Outbound]:
 # --- pacing ----------------------------------------------------------------------------------------
 
 
+CATCH_UP = 0.02
+
+
 class Pacer:
     """Evenly spaced slots at `rate` per second, and never more than `rate` sends in any sliding second.
 
@@ -88,9 +91,11 @@ class Pacer:
     def reserve(self) -> float:
         """Take the next slot; returns how long to wait for it."""
         now = self._monotonic()
-        slot = max(self._next, now)
+        # A pacer that fell behind (a busy loop, slow answers) may catch up by CATCH_UP seconds of slots;
+        # the sliding-window check in acquire() still caps every second at the rate.
+        slot = max(self._next, now - CATCH_UP)
         self._next = slot + self.interval
-        return slot - now
+        return max(slot - now, 0.0)
 
     async def acquire(self) -> None:
         wait = self.reserve()

@@ -223,6 +223,23 @@ def test_backoff_grows_and_is_capped(settings: Settings) -> None:
 def test_pacer_spaces_slots_evenly() -> None:
     t = [100.0]
     pacer = Pacer(4.0, monotonic=lambda: t[0])
-    assert [pacer.reserve() for _ in range(4)] == pytest.approx([0.0, 0.25, 0.5, 0.75])
+    # An idle pacer may catch up by CATCH_UP (20 ms) of slots, then spaces them evenly.
+    assert [pacer.reserve() for _ in range(4)] == pytest.approx([0.0, 0.23, 0.48, 0.73])
     pacer.pause(10)
     assert pacer.reserve() == pytest.approx(10.0)
+
+
+async def test_pacer_never_exceeds_the_rate_in_a_sliding_second() -> None:
+    t = [0.0]
+
+    async def no_sleep(seconds: float) -> None:
+        t[0] += seconds
+
+    pacer = Pacer(5.0, monotonic=lambda: t[0])
+    times = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("kotaku.notify.dispatcher.asyncio.sleep", no_sleep)
+        for _ in range(20):
+            await pacer.acquire()
+            times.append(t[0])
+    assert all(sum(1 for x in times if s <= x < s + 1.0) <= 5 for s in times)
