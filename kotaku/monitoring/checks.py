@@ -262,7 +262,12 @@ def check_progress_steps(a: ActivityFacts, cfg: MonitoringConfig) -> list[Findin
     if len(a.reports) < 2:
         return []
     (d0, p0), (d1, p1) = a.reports[-2], a.reports[-1]
-    base = {
+    days = max(1, (d1 - d0).days)
+    delta = round(p1 - p0, 2)
+    backwards = round(p1, 2) < round(p0, 2)
+    if not backwards and delta <= cfg.jump_percent * days:
+        return []
+    params = {
         "activity": a.label,
         **m.num("previous", p0),
         **m.day("previous_date", d0),
@@ -275,23 +280,11 @@ def check_progress_steps(a: ActivityFacts, cfg: MonitoringConfig) -> list[Findin
         "percent": p1,
         "date": d1.isoformat(),
     }
-    if round(p1, 2) < round(p0, 2):
-        return [_finding("backwards", "activity", a.id, a.ksm_id, figures, base)]
-    days = max(1, (d1 - d0).days)
-    delta = round(p1 - p0, 2)
-    if delta > cfg.jump_percent * days:
-        params = {**base, "days": days, **m.num("delta", delta), **m.num("limit", cfg.jump_percent)}
-        return [
-            _finding(
-                "jump",
-                "activity",
-                a.id,
-                a.ksm_id,
-                {**figures, "days": days, "limit": cfg.jump_percent},
-                params,
-            )
-        ]
-    return []
+    if backwards:
+        return [_finding("backwards", "activity", a.id, a.ksm_id, figures, params)]
+    params.update({"days": days, **m.num("delta", delta), **m.num("limit", cfg.jump_percent)})
+    figures.update({"days": days, "limit": cfg.jump_percent})
+    return [_finding("jump", "activity", a.id, a.ksm_id, figures, params)]
 
 
 def check_activity(
@@ -534,17 +527,20 @@ def duplicate_pairs(
     for i in range(pieces):
         lo, width = bounds[i], bounds[i + 1] - bounds[i]
         mask = (1 << width) - 1
-        buckets: dict[int, list[tuple[PhotoFacts, int]]] = defaultdict(list)
-        for p, h in hashed:
-            buckets[(h >> lo) & mask].append((p, h))
-        for bucket in buckets.values():
-            if len(bucket) < 2:
+        # Sorted by the piece, photos sharing it are neighbours: compare within each run only.
+        keyed = sorted(((h >> lo) & mask, j) for j, (_, h) in enumerate(hashed))
+        run_start = 0
+        for end in range(1, len(keyed) + 1):
+            if end < len(keyed) and keyed[end][0] == keyed[run_start][0]:
                 continue
-            for j, (p, hp) in enumerate(bucket):
-                for q, hq in bucket[:j]:
-                    dist = (hp ^ hq).bit_count()
-                    if dist <= max_distance:
-                        consider(p, q, dist)
+            if end - run_start > 1:
+                run = [hashed[j] for _, j in keyed[run_start:end]]
+                for x, (p, hp) in enumerate(run):
+                    for q, hq in run[:x]:
+                        dist = (hp ^ hq).bit_count()
+                        if dist <= max_distance:
+                            consider(p, q, dist)
+            run_start = end
     index = {p.id: p for p in photos}
     return [(index[a], index[b], dist) for (a, b), dist in sorted(found.items())]
 

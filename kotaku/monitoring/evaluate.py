@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from kotaku import clock
@@ -65,6 +66,7 @@ class _Ctx:
     dialect: str
     today_by_tz: dict[str, date]
     kinds: set[str]
+    last_rise: dict[int, date] = field(default_factory=dict)  # per activity, filled with its facts
 
     @property
     def cfg(self) -> Any:
@@ -78,10 +80,19 @@ class _Ctx:
     def hi_today(self) -> date:
         return max(self.today_by_tz.values())
 
+    @property
+    def uniform(self) -> bool:
+        """Every site has the same local date (in Indonesia, always except 22:00-24:00 WIB)."""
+        return len(set(self.today_by_tz.values())) == 1
+
+    def place(self, stmt: Any, ksm_col: Any) -> Any:
+        """Join to the KSM's kelurahan when "today" depends on the time zone; skip the joins otherwise."""
+        return stmt if self.uniform else _ksm_place(stmt, ksm_col)
+
     def today_expr(self) -> ColumnElement[Any]:
-        """The site's local date, as SQL: a CASE over its kelurahan's time zone."""
+        """The site's local date, as SQL: a CASE over its kelurahan's time zone (a constant when uniform)."""
         items = sorted(self.today_by_tz.items())
-        if len(items) == 1:
+        if self.uniform:
             return literal(items[0][1], Date)
         return case(
             *[(Region.timezone == tz, literal(d, Date)) for tz, d in items[:-1]],
@@ -142,19 +153,17 @@ async def _ksms(c: _Ctx) -> dict[int, KsmRef]:
     return {r[0]: KsmRef(r[0], r[1], r[2], r[4], r[3]) for r in await c.session.execute(stmt)}
 
 
+def _keep_reports(cfg: Any) -> int:
+    """How many of an activity's latest reports the activity rules need (one more to see the last rise)."""
+    return max(cfg.behind_reports, cfg.trend_reports, cfg.idle_attendance_days + 1, 2) + 1
+
+
 async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
     cfg = c.cfg
     today = c.today_expr()
-    # The latest report on or before the site's today, however old (one index seek per activity).
-    last_date = (
-        select(func.max(ProgressReport.report_date))
-        .where(ProgressReport.activity_id == Activity.id, ProgressReport.report_date <= today)
-        .correlate(Activity, Region)
-        .scalar_subquery()
-    )
     rows = (
         await c.session.execute(
-            _ksm_place(
+            c.place(
                 select(
                     Activity.id,
                     Activity.ksm_id,
@@ -162,8 +171,6 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
                     Activity.name,
                     Activity.start_date,
                     Activity.end_date,
-                    Activity.budget,
-                    last_date.label("last_date"),
                 ),
                 Activity.ksm_id,
             ).where(*c.ksm_filter(Activity.ksm_id))
@@ -171,7 +178,6 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
     ).all()
     if not rows:
         return []
-    last_dates = {r.id: r.last_date for r in rows if r.last_date is not None}
 
     points: dict[int, list[tuple[date, float]]] = defaultdict(list)
     pp_stmt = select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent)
@@ -182,56 +188,33 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
     for activity_id, plan_date, pct in await c.session.execute(pp_stmt):
         points[activity_id].append((plan_date, float(pct)))
 
-    # The last reports of each activity in the recent window, numbered from the newest.
-    keep = max(cfg.behind_reports, cfg.trend_reports, 2)
-    window_start = c.lo_today - timedelta(days=cfg.history_days)
-    numbered = (
-        _ksm_place(
-            select(
-                ProgressReport.activity_id,
-                ProgressReport.report_date,
-                ProgressReport.percent,
-                func.row_number()
-                .over(partition_by=ProgressReport.activity_id, order_by=ProgressReport.report_date.desc())
-                .label("rn"),
-            ).join(Activity, Activity.id == ProgressReport.activity_id),
-            Activity.ksm_id,
-        )
-        .where(
-            ProgressReport.report_date >= window_start,
-            ProgressReport.report_date <= today,
-            *c.ksm_filter(Activity.ksm_id),
-        )
-        .subquery()
+    # The latest `keep` reports of each activity on or before its site's today: per activity, one index
+    # seek finds the keep-th latest date, then one index range scan reads the reports from there on.
+    # (A window function over every recent report sorts them all; this reads only the rows needed.)
+    keep = _keep_reports(cfg)
+    older = aliased(ProgressReport)
+    kth_date = (
+        select(older.report_date)
+        .where(older.activity_id == Activity.id, older.report_date <= today)
+        .order_by(older.report_date.desc())
+        .limit(1)
+        .offset(keep - 1)
+        .correlate(Activity, Region)
+        .scalar_subquery()
+    )
+    latest_stmt = c.place(
+        select(ProgressReport.activity_id, ProgressReport.report_date, ProgressReport.percent)
+        .select_from(Activity)
+        .join(ProgressReport, ProgressReport.activity_id == Activity.id),
+        Activity.ksm_id,
+    ).where(
+        ProgressReport.report_date <= today,
+        ProgressReport.report_date >= func.coalesce(kth_date, literal(date(1, 1, 1), Date)),
+        *c.ksm_filter(Activity.ksm_id),
     )
     recent: dict[int, list[tuple[date, float]]] = defaultdict(list)
-    for activity_id, report_date, pct in await c.session.execute(
-        select(numbered.c.activity_id, numbered.c.report_date, numbered.c.percent).where(
-            numbered.c.rn <= keep
-        )
-    ):
+    for activity_id, report_date, pct in await c.session.execute(latest_stmt):
         recent[activity_id].append((report_date, float(pct)))
-
-    # Percent of the latest report for activities with nothing in the window.
-    stale = [aid for aid in last_dates if aid not in recent]
-    stale_pct: dict[int, float] = {}
-    for chunk in _chunks(stale, 5000):
-        latest_old = (
-            select(ProgressReport.activity_id, func.max(ProgressReport.report_date).label("d"))
-            .where(ProgressReport.activity_id.in_(chunk), ProgressReport.report_date < window_start)
-            .group_by(ProgressReport.activity_id)
-            .subquery()
-        )
-        for activity_id, pct in await c.session.execute(
-            select(ProgressReport.activity_id, ProgressReport.percent).join(
-                latest_old,
-                and_(
-                    latest_old.c.activity_id == ProgressReport.activity_id,
-                    latest_old.c.d == ProgressReport.report_date,
-                ),
-            )
-        ):
-            stale_pct[activity_id] = float(pct)
 
     out = []
     for r in rows:
@@ -239,7 +222,12 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
         if k is None:
             continue
         reports = tuple(sorted(recent.get(r.id, ())))
-        last = reports[-1] if reports else ((r.last_date, stale_pct[r.id]) if r.id in stale_pct else None)
+        rise = next(
+            (d1 for (_, p0), (d1, p1) in zip(reports[-2::-1], reports[::-1], strict=False) if p1 > p0),
+            reports[0][0] if reports else None,
+        )
+        if rise is not None:
+            c.last_rise[r.id] = rise
         out.append(
             ActivityFacts(
                 id=r.id,
@@ -251,7 +239,7 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
                 today=k.today,
                 plan_points=tuple(points.get(r.id, ())),
                 reports=reports,
-                last_report=last,
+                last_report=reports[-1] if reports else None,
             )
         )
     return out
@@ -263,7 +251,7 @@ async def _budgets(c: _Ctx) -> dict[int, int]:
 
 
 async def _wages_to_date(c: _Ctx) -> dict[int, int]:
-    stmt = _ksm_place(
+    stmt = c.place(
         select(AttendanceDay.ksm_id, func.sum(AttendanceDay.total_wages)), AttendanceDay.ksm_id
     ).where(AttendanceDay.work_date <= c.today_expr(), *c.ksm_filter(AttendanceDay.ksm_id))
     return {r[0]: int(r[1] or 0) for r in await c.session.execute(stmt.group_by(AttendanceDay.ksm_id))}
@@ -283,7 +271,7 @@ async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
     present = AttendanceDay.count_male + AttendanceDay.count_female
     today = c.today_expr()
     ranked = (
-        _ksm_place(
+        c.place(
             select(
                 AttendanceDay.ksm_id,
                 AttendanceDay.work_date,
@@ -309,58 +297,38 @@ async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
     return {r[0]: (r[1], int(r[2])) for r in await c.session.execute(stmt)}
 
 
-async def _idle_attendance(c: _Ctx) -> dict[int, tuple[int, date]]:
-    """Per KSM: days with workers present after its progress last rose (within the history window)."""
+async def _idle_attendance(c: _Ctx, activities: list[ActivityFacts]) -> dict[int, tuple[int, date]]:
+    """Per KSM: days with workers present after its progress last rose (within the history window).
+
+    Only KSMs whose last rise is at least `idle_attendance_days` days old can qualify (one sheet a day), so
+    only their attendance days are read."""
     window_start = c.lo_today - timedelta(days=c.cfg.history_days)
+    since: dict[int, date] = {}
+    for a in activities:
+        rise = c.last_rise.get(a.id, window_start)
+        if a.ksm_id not in since or rise > since[a.ksm_id]:
+            since[a.ksm_id] = rise
+    candidates = [k for k, d in since.items() if (c.hi_today - d).days >= c.cfg.idle_attendance_days]
+    out: dict[int, tuple[int, date]] = {}
     today = c.today_expr()
-    lagged = (
-        _ksm_place(
-            select(
-                Activity.ksm_id,
-                ProgressReport.report_date,
-                ProgressReport.percent,
-                func.lag(ProgressReport.percent)
-                .over(partition_by=ProgressReport.activity_id, order_by=ProgressReport.report_date)
-                .label("prev"),
-            ).join(Activity, Activity.id == ProgressReport.activity_id),
-            Activity.ksm_id,
-        )
-        .where(
-            ProgressReport.report_date >= window_start,
-            ProgressReport.report_date <= today,
-            *c.ksm_filter(Activity.ksm_id),
-        )
-        .subquery()
-    )
-    rises = (
-        select(lagged.c.ksm_id, func.max(lagged.c.report_date).label("last_rise"))
-        .where(lagged.c.percent > lagged.c.prev)
-        .group_by(lagged.c.ksm_id)
-        .subquery()
-    )
-    since = func.coalesce(rises.c.last_rise, literal(window_start, Date))
-    stmt = (
-        _ksm_place(
-            select(AttendanceDay.ksm_id, func.count(), func.min(since)).outerjoin(
-                rises, rises.c.ksm_id == AttendanceDay.ksm_id
-            ),
-            AttendanceDay.ksm_id,
-        )
-        .where(
+    for chunk in _chunks(candidates, 5000):
+        stmt = c.place(select(AttendanceDay.ksm_id, AttendanceDay.work_date), AttendanceDay.ksm_id).where(
+            AttendanceDay.ksm_id.in_(chunk),
+            AttendanceDay.work_date > window_start,
             AttendanceDay.work_date <= today,
-            AttendanceDay.work_date > since,
             AttendanceDay.count_male + AttendanceDay.count_female > 0,
-            *c.ksm_filter(AttendanceDay.ksm_id),
         )
-        .group_by(AttendanceDay.ksm_id)
-    )
-    return {r[0]: (int(r[1]), r[2]) for r in await c.session.execute(stmt)}
+        for ksm_id, work_date in await c.session.execute(stmt):
+            if work_date > since[ksm_id]:
+                n, _ = out.get(ksm_id, (0, since[ksm_id]))
+                out[ksm_id] = (n + 1, since[ksm_id])
+    return out
 
 
 async def _wage_stats(c: _Ctx) -> dict[int, dict[str, tuple[int, int, int]]]:
     today = c.today_expr()
     stmt = (
-        _ksm_place(
+        c.place(
             select(
                 AttendanceRecord.ksm_id,
                 Worker.skill,
@@ -502,6 +470,7 @@ async def _photos(c: _Ctx) -> list[PhotoFacts]:
 async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
     site_lat = func.coalesce(Activity.latitude, Ksm.latitude)
     site_lon = func.coalesce(Activity.longitude, Ksm.longitude)
+    near_deg = 0.7 * c.cfg.photo_radius_m / 111_320.0  # meters per degree of latitude
     stmt = (
         select(
             Media.id,
@@ -523,6 +492,12 @@ async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
             Media.longitude.is_not(None),
             site_lat.is_not(None),
             site_lon.is_not(None),
+            # Only points that may be outside the radius: within 0.7 r in both latitude and longitude a
+            # point is closer than r (a degree of longitude is never longer than one of latitude).
+            or_(
+                func.abs(Media.latitude - site_lat) > near_deg,
+                func.abs(Media.longitude - site_lon) > near_deg,
+            ),
             *c.ksm_filter(Media.ksm_id),
         )
     )
@@ -598,7 +573,8 @@ async def evaluate(
     ksms = await _ksms(c)
     findings: list[Finding] = []
 
-    activities = await _activities(c, ksms) if kinds & (set(checks.ACTIVITY_KINDS) | {"wage_share"}) else []
+    needs_activities = set(checks.ACTIVITY_KINDS) | {"wage_share", "idle_attendance"}
+    activities = await _activities(c, ksms) if kinds & needs_activities else []
     if activities:
         first = min(min(a.start for a in activities), c.lo_today - timedelta(days=cfg.history_days))
         calendar = WorkCalendar(settings.reminders)
@@ -629,7 +605,7 @@ async def evaluate(
             if ksm_id in ksms:
                 findings += checks.check_wage_range(ksms[ksm_id], stats, since_recent[ksm_id], cfg)
     if "idle_attendance" in kinds:
-        for ksm_id, (days, since) in (await _idle_attendance(c)).items():
+        for ksm_id, (days, since) in (await _idle_attendance(c, activities)).items():
             if ksm_id in ksms:
                 findings += checks.check_idle_attendance(ksms[ksm_id], days, since, cfg)
     if "late_entry" in kinds:

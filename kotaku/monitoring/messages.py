@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from kotaku.dialog import catalogue
-from kotaku.i18n import SUPPORTED, fmt_date, fmt_number, fmt_rupiah
+from kotaku.i18n import SUPPORTED, fmt_date
 
 catalogue.register(
     {
@@ -113,10 +113,20 @@ catalogue.register(
 )
 
 
-# Formatting is cached: a national sweep formats the same dates and rounded figures many times.
-@lru_cache(maxsize=65_536)
+# A national sweep formats tens of thousands of figures: numbers and Rupiah are formatted here with the
+# separators of each locale (the same output as kotaku.i18n, which calls Babel for every value); dates are
+# few, so Babel is called once per date.
+_SEPARATORS = {"id": (".", ","), "en": (",", ".")}  # (grouping, decimal)
+
+
 def _number(value: float, lang: str, digits: int) -> str:
-    return fmt_number(value, lang, digits)
+    group, decimal = _SEPARATORS.get(lang, _SEPARATORS["id"])
+    text = f"{round(value, digits):,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", group)
 
 
 @lru_cache(maxsize=4096)
@@ -124,9 +134,8 @@ def _date(value: date, lang: str) -> str:
     return fmt_date(value, lang)
 
 
-@lru_cache(maxsize=65_536)
-def _rupiah(value: int, lang: str) -> str:
-    return fmt_rupiah(value, lang)
+def _rupiah(value: float, lang: str) -> str:
+    return "Rp" + f"{round(value):,}".replace(",", ".")
 
 
 def num(name: str, value: float | None, digits: int = 2) -> dict[str, Any]:
