@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -272,6 +273,35 @@ def bench_telegram(
         print(json.dumps(result))
         return
     out.print(render_tg(result))
+
+
+@bench_app.command("monitoring")
+def bench_monitoring(
+    activities: Annotated[int, typer.Option(help="Activities in the synthetic national program.")] = 33_000,
+    kelurahan: Annotated[int, typer.Option(help="Kelurahan (one BKM and one KSM each).")] = 11_000,
+    days: Annotated[int, typer.Option(help="Work days of daily progress and attendance.")] = 60,
+    workers_per_day: Annotated[int, typer.Option(help="Workers present a day, program-wide.")] = 60_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Also on PostgreSQL (postgresql+asyncpg://...; a schema, dropped after)."),
+    ] = None,
+    scaling: Annotated[bool, typer.Option(help="Also 1k and 10k activities (scaling table).")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """A full monitoring sweep of a synthetic national program on SQLite (and PostgreSQL): time, peak
+    memory, ratio to one plain aggregate query, scaling table (benchmarks/bench_monitoring.py)."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "bench_monitoring.py").is_file():
+        err.print("Benchmark ini perlu checkout sumber (benchmarks/).")
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.bench_monitoring import run as run_monitoring
+
+    url = database_url or os.environ.get("KOTAKU_TEST_DATABASE_URL")
+    results = run_monitoring(activities, kelurahan, days, workers_per_day, url, scaling, quiet=as_json)
+    if as_json:
+        print(json.dumps(results, default=str))
 
 
 if __name__ == "__main__":  # pragma: no cover
