@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -202,15 +202,22 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
         .correlate(Activity, Region)
         .scalar_subquery()
     )
-    latest_stmt = c.place(
+    # The k-th latest date is computed once per activity in a derived table; OFFSET 0 keeps PostgreSQL
+    # from flattening it into the join (it would then run the subquery once per report row).
+    since = (
+        c.place(select(Activity.id.label("activity_id"), kth_date.label("since")), Activity.ksm_id)
+        .where(*c.ksm_filter(Activity.ksm_id))
+        .offset(0)
+        .subquery()
+    )
+    latest_stmt = (
         select(ProgressReport.activity_id, ProgressReport.report_date, ProgressReport.percent)
-        .select_from(Activity)
-        .join(ProgressReport, ProgressReport.activity_id == Activity.id),
-        Activity.ksm_id,
-    ).where(
-        ProgressReport.report_date <= today,
-        ProgressReport.report_date >= func.coalesce(kth_date, literal(date(1, 1, 1), Date)),
-        *c.ksm_filter(Activity.ksm_id),
+        .select_from(since)
+        .join(ProgressReport, ProgressReport.activity_id == since.c.activity_id)
+        .where(
+            ProgressReport.report_date <= c.hi_today,
+            ProgressReport.report_date >= func.coalesce(since.c.since, literal(date(1, 1, 1), Date)),
+        )
     )
     recent: dict[int, list[tuple[date, float]]] = defaultdict(list)
     for activity_id, report_date, pct in await c.session.execute(latest_stmt):
@@ -221,7 +228,7 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
         k = ksms.get(r.ksm_id)
         if k is None:
             continue
-        reports = tuple(sorted(recent.get(r.id, ())))
+        reports = tuple(sorted(x for x in recent.get(r.id, ()) if x[0] <= k.today))
         rise = next(
             (d1 for (_, p0), (d1, p1) in zip(reports[-2::-1], reports[::-1], strict=False) if p1 > p0),
             reports[0][0] if reports else None,
@@ -422,7 +429,7 @@ async def _double_presence(c: _Ctx) -> list[DoublePresence]:
         base = base.where(AttendanceRecord.nik_hash.in_(mine))
     dup = (
         base.group_by(AttendanceRecord.nik_hash, AttendanceRecord.work_date)
-        .having(func.count(func.distinct(AttendanceRecord.ksm_id)) > 1)
+        .having(func.min(AttendanceRecord.ksm_id) != func.max(AttendanceRecord.ksm_id))  # 2+ KSMs, hashable
         .subquery()
     )
     stmt = (
@@ -440,6 +447,7 @@ async def _double_presence(c: _Ctx) -> list[DoublePresence]:
         )
         .join(Worker, Worker.id == AttendanceRecord.worker_id)
         .join(Ksm, Ksm.id == AttendanceRecord.ksm_id)
+        .where(AttendanceRecord.work_date >= lo, AttendanceRecord.work_date <= hi)
     )
     rows = (await c.session.execute(stmt)).all()
     ksm_names: dict[tuple[str, date], set[str]] = defaultdict(set)
@@ -570,6 +578,9 @@ async def evaluate(
         today_by_tz={tz: clock.local_today(tz, at) for tz in tzs},
         kinds=kinds,
     )
+    if c.dialect == "postgresql":
+        # The grouping of a week of attendance by NIK and date spills to disk with the default 4 MB.
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
     ksms = await _ksms(c)
     findings: list[Finding] = []
 
