@@ -14,9 +14,7 @@ from kotaku.models import AlertSeverity
 
 @dataclass(frozen=True)
 class Finding:
-    kind: (
-        str  # "critical", "behind_streak", "late_finish", "no_report", "backwards", "jump", "wage_share", ...
-    )
+    kind: str  # one of kotaku.monitoring.checks.ALL_KINDS (docs/monitoring.md lists them with their rules)
     subject_type: str  # "activity" | "ksm" | "worker" | "media" | "obstacle"
     subject_id: int
     ksm_id: int | None
