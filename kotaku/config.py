@@ -120,6 +120,8 @@ class MonitoringConfig(_Section):
     # The checks (kotaku.monitoring.checks, evaluate); see docs/monitoring.md.
     disabled_checks: list[str] = Field(default_factory=list)
     evaluate_after_report: bool = True
+    sweep_minutes: int = Field(default=60, ge=5)
+    alert_jobs_minutes: int = Field(default=15, ge=1)
     behind_reports: int = Field(default=3, ge=1)
     trend_reports: int = Field(default=5, ge=2)
     no_report_workdays: int = Field(default=3, ge=1)

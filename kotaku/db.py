@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -72,6 +73,7 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings, url, connect_args)
         self.sessionmaker = session_factory(self.engine)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         # Services that run follow-up work after a save (monitoring) read the settings from the session.
         self.sessionmaker.configure(info={"settings": settings})
 
@@ -87,7 +89,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
+        if self._write_lock is None:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        # SQLite has one writer: queueing writers here is far cheaper than letting them spin in the
+        # busy handler behind BEGIN IMMEDIATE (measured: `kotaku bench telegram`).
+        async with self._write_lock, self.sessionmaker() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -180,6 +180,33 @@ class ReminderScheduler:
         if report is not None and report.queued:
             log.info("reminders queued", extra=report.as_dict())
 
+    async def _monitoring_job(self) -> None:
+        """The full sweep: every check over the whole program (idempotent: one open alert per subject)."""
+        if not self.is_leader:
+            return
+        from kotaku.monitoring.evaluate import evaluate_and_apply
+
+        try:
+            result = await evaluate_and_apply(self.db, self.settings, self.now())
+        except Exception:
+            log.exception("monitoring sweep failed")
+            return
+        log.info("monitoring sweep", extra={"findings": len(result.findings), "seconds": result.seconds})
+
+    async def _alert_job(self) -> None:
+        """Escalate unacknowledged critical alerts and queue due digests (dedup keys make reruns no-ops)."""
+        if not self.is_leader:
+            return
+        from kotaku.monitoring.lifecycle import escalate_due, queue_digest
+
+        try:
+            async with self.db.transaction() as s:
+                await escalate_due(s, self.settings, self.now())
+            async with self.db.transaction() as s:
+                await queue_digest(s, self.settings, self.now())
+        except Exception:
+            log.exception("alert job failed")
+
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -192,6 +219,21 @@ class ReminderScheduler:
                 spec.trigger,
                 id=spec.id,
                 name=spec.id,
+                replace_existing=True,
+                misfire_grace_time=grace,
+                coalesce=True,
+                max_instances=1,
+            )
+        monitoring = self.settings.monitoring
+        for job_id, body, minutes in (
+            ("monitoring-sweep", self._monitoring_job, monitoring.sweep_minutes),
+            ("alerts-escalate-digest", self._alert_job, monitoring.alert_jobs_minutes),
+        ):
+            self.scheduler.add_job(
+                body,
+                IntervalTrigger(minutes=minutes, timezone="UTC"),
+                id=job_id,
+                name=job_id,
                 replace_existing=True,
                 misfire_grace_time=grace,
                 coalesce=True,

@@ -395,3 +395,24 @@ def test_jobs_fire_at_local_times_in_three_waves(settings: Settings) -> None:
     assert fire["reminders:Asia/Jakarta:17:30"] == utc(2026, 12, 22, 10, 30)
     assert fire["weekly:Asia/Jakarta"] == utc(2026, 12, 28, 1, 0)  # next Monday 08:00 WIB
     assert "reminders:sweep" in jobs
+
+
+async def test_leader_runs_the_monitoring_sweep_and_alert_jobs(
+    db: Database, settings: Settings, program: Program
+) -> None:
+    from kotaku.models import Alert
+
+    at = utc(2026, 12, 22, 9)  # 16:00 WIB: plenty behind plan for a program started weeks ago
+    with time_machine.travel(at, tick=False):
+        scheduler = ReminderScheduler(db, settings)
+        await scheduler._monitoring_job()  # not the leader: nothing
+        async with db.session() as s:
+            assert (await s.execute(select(Alert))).first() is None
+        await scheduler.try_lead()
+        await scheduler._monitoring_job()
+        await scheduler._alert_job()
+        await scheduler.resign()
+    async with db.session() as s:
+        alerts = list((await s.execute(select(Alert))).scalars())
+    assert alerts, "the sweep found the program's activities without reports"
+    assert {a.kind for a in alerts} & {"critical", "no_report"}
