@@ -96,12 +96,12 @@ async def test_expired_draft_notice(world: World) -> None:
     ch = world.channel("ketua-a")
     # A draft of any flow; the engine expires it after dialog.draft_ttl_hours.
     world.engine.settings.dialog.draft_ttl_hours = 1
+    from sqlalchemy import select
+
+    from kotaku.models import ConversationState
+
+    await ch.text("menu")
     async with world.db.transaction() as s:
-        from sqlalchemy import select
-
-        from kotaku.models import ConversationState
-
-        await ch.text("menu")
         conv = (
             await s.execute(select(ConversationState).where(ConversationState.user_id == "ketua-a"))
         ).scalar_one()
