@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock, migrate
 from kotaku.config import ConfigError, Settings, load_settings
@@ -66,6 +67,20 @@ def main(
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work in one transaction on a fresh engine, and dispose of it."""
+
+    async def _go() -> T:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return run_async(_go())
 
 
 # --- database -------------------------------------------------------------------------------------
@@ -505,15 +520,7 @@ def alerts_digest(
     settings = state.settings
     when = _alert_at(at, settings)
 
-    async def _go() -> int:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                return await lifecycle.queue_digest(session, settings, when)
-        finally:
-            await db.dispose()
-
-    queued = run_async(_go())
+    queued = run_in_transaction(settings, lambda session: lifecycle.queue_digest(session, settings, when))
     if as_json:
         print(json.dumps({"queued": queued}))
         return
@@ -868,15 +875,7 @@ def outbox_retry(
 
     settings = state.settings
 
-    async def _go() -> int:
-        db = Database(settings)
-        try:
-            async with db.transaction() as s:
-                return await admin.retry(s, clock.now(), ids or ())
-        finally:
-            await db.dispose()
-
-    n = run_async(_go())
+    n = run_in_transaction(settings, lambda s: admin.retry(s, clock.now(), ids or ()))
     if as_json:
         print(json.dumps({"requeued": n}))
         return
@@ -894,15 +893,7 @@ def outbox_purge(
     settings = state.settings
     days = older_than_days if older_than_days is not None else settings.delivery.purge_after_days
 
-    async def _go() -> int:
-        db = Database(settings)
-        try:
-            async with db.transaction() as s:
-                return await admin.purge(s, clock.now(), days)
-        finally:
-            await db.dispose()
-
-    n = run_async(_go())
+    n = run_in_transaction(settings, lambda s: admin.purge(s, clock.now(), days))
     if as_json:
         print(json.dumps({"purged": n, "older_than_days": days}))
         return
