@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -238,6 +238,8 @@ class ReminderScheduler:
                 misfire_grace_time=grace,
                 coalesce=True,
                 max_instances=1,
+                # The first sweep right after start, so alerts are current without waiting an interval.
+                next_run_time=self.now() + timedelta(seconds=5),
             )
         await self.try_lead()
         self.scheduler.start()
