@@ -118,6 +118,7 @@ def chat(
 ) -> None:
     """Chat with the bot in this terminal as one person (console channel; Ctrl-D or /keluar ends)."""
     settings = state.settings
+    _require_migrated(settings)
     if list_:
         people = run_async(_people(settings))
         if as_json:
@@ -147,10 +148,24 @@ def chat(
 CHANNEL_MODULES = {"telegram": "bot.telegram", "whatsapp": "bot.whatsapp"}
 
 
+def _require_migrated(settings: Settings) -> None:
+    """Refuse to start on a database that is behind the code, with the command that fixes it."""
+    from kotaku import migrate
+
+    current, head = migrate.current_revision(settings), migrate.head_revision()
+    if current != head:
+        err.print(
+            f"Basis data belum dimigrasi (sekarang {current or 'kosong'}, seharusnya {head}). "
+            "Jalankan: kotaku db upgrade"
+        )
+        raise typer.Exit(2)
+
+
 @app.command()
 def run(as_: AsOption = None, at: AtOption = None) -> None:
     """Start the bot: Telegram/WhatsApp when configured, otherwise the console chat on the demo data."""
     settings = state.settings
+    _require_migrated(settings)
     wanted = [
         name
         for name, on in (("telegram", settings.has_telegram()), ("whatsapp", settings.has_whatsapp()))
