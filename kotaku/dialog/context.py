@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from kotaku import clock
 from kotaku.config import Settings
 from kotaku.dialog.catalogue import t as catalogue_t
-from kotaku.models import Bkm, ChannelIdentity, ConversationState, Ksm, Person, Region
+from kotaku.models import ChannelIdentity, ConversationState, Ksm, Person
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
+from kotaku.services.scope import ksm_timezone, person_timezone
 
 
 @dataclass
@@ -126,34 +126,16 @@ class Context:
         return ksm
 
     async def timezone_of_ksm(self, ksm_id: int) -> str:
-        stmt = (
-            select(Region.timezone)
-            .join(Bkm, Bkm.kelurahan_id == Region.id)
-            .join(Ksm, Ksm.bkm_id == Bkm.id)
-            .where(Ksm.id == ksm_id)
-        )
-        tz = (await self.session.execute(stmt)).scalar_one_or_none()
-        return tz or self.settings.app.default_timezone
+        return await ksm_timezone(self.session, ksm_id, self.settings.app.default_timezone)
 
     async def today_for_ksm(self, ksm_id: int) -> date:
         return clock.local_today(await self.timezone_of_ksm(ksm_id), self.now)
 
     async def timezone_of_person(self) -> str:
         """The person's own time zone: their KSM's, BKM's or region's; default otherwise."""
-        p = self.person
-        if p is None:
+        if self.person is None:
             return self.settings.app.default_timezone
-        if p.scope_ksm_id is not None:
-            return await self.timezone_of_ksm(p.scope_ksm_id)
-        region_id = p.scope_region_id
-        if p.scope_bkm_id is not None:
-            bkm = await self.session.get(Bkm, p.scope_bkm_id)
-            region_id = bkm.kelurahan_id if bkm else None
-        if region_id is not None:
-            region = await self.session.get(Region, region_id)
-            if region is not None:
-                return region.timezone
-        return self.settings.app.default_timezone
+        return await person_timezone(self.session, self.person, self.settings.app.default_timezone)
 
     async def person_today(self) -> date:
         return clock.local_today(await self.timezone_of_person(), self.now)

@@ -18,6 +18,7 @@ from kotaku import clock
 from kotaku.config import Settings
 from kotaku.models import Activity, Bkm, Ksm, PlanPoint, ProgressReport, Region
 from kotaku.monitoring.plan import Assessment, assess, planned_percent, project_finish
+from kotaku.services.scope import ksm_timezone
 
 # Reports this many days back feed the trend of the "will finish late" part of the rule.
 TREND_DAYS = 14
@@ -32,23 +33,11 @@ class Curve:
     activities: int
 
 
-async def _timezone_of_ksm(session: AsyncSession, ksm_id: int, default: str) -> str:
-    tz = (
-        await session.execute(
-            select(Region.timezone)
-            .join(Bkm, Bkm.kelurahan_id == Region.id)
-            .join(Ksm, Ksm.bkm_id == Bkm.id)
-            .where(Ksm.id == ksm_id)
-        )
-    ).scalar_one_or_none()
-    return tz or default
-
-
 async def activity_curve(
     session: AsyncSession, settings: Settings, activity: Activity, now: datetime
 ) -> Curve:
     """The activity's plan (daily) and its reports up to its local today, with today's assessment."""
-    tz = await _timezone_of_ksm(session, activity.ksm_id, settings.app.default_timezone)
+    tz = await ksm_timezone(session, activity.ksm_id, settings.app.default_timezone)
     today = clock.local_today(tz, now)
     points = [
         (d, p)

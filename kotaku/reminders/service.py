@@ -47,7 +47,7 @@ from kotaku.notify.outbox import (
     people_in_scope_of_ksm,
 )
 from kotaku.reminders.calendar import WorkCalendar
-from kotaku.services.scope import NATIONAL, scope_of
+from kotaku.services.scope import NATIONAL, person_timezone, scope_of
 from kotaku.services.summary import reporting_status, scope_summary
 
 log = logging.getLogger(__name__)
@@ -200,23 +200,6 @@ async def ksm_targets(session: AsyncSession, settings: Settings) -> list[KsmTarg
         KsmTarget(r[0], r[1], r[2], r[3] or settings.app.default_timezone, r[4], r[5], r[6], r[7])
         for r in rows
     ]
-
-
-async def person_timezone(session: AsyncSession, person: Person, default: str) -> str:
-    """A person's zone: their KSM's, BKM's or region's; `default` for national scope."""
-    region_id = person.scope_region_id
-    if person.scope_ksm_id is not None:
-        ksm = await session.get(Ksm, person.scope_ksm_id)
-        bkm = await session.get(Bkm, ksm.bkm_id) if ksm else None
-        region_id = bkm.kelurahan_id if bkm else None
-    elif person.scope_bkm_id is not None:
-        bkm = await session.get(Bkm, person.scope_bkm_id)
-        region_id = bkm.kelurahan_id if bkm else None
-    if region_id is not None:
-        region = await session.get(Region, region_id)
-        if region is not None:
-            return region.timezone
-    return default
 
 
 async def _people(session: AsyncSession, roles: Iterable[Role]) -> list[Person]:

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
-from kotaku.models import Activity, Bkm, Channel, Ksm, Media, MediaKind, Region
+from kotaku.models import Activity, Channel, Ksm, Media, MediaKind
 from kotaku.monitoring.phash import photo_phash
+from kotaku.services.scope import ksm_timezone
 
 log = structlog.get_logger(__name__)
 
@@ -133,16 +134,6 @@ async def find_same_file(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def _ksm_timezone(session: AsyncSession, ksm_id: int, default: str) -> str:
-    stmt = (
-        select(Region.timezone)
-        .join(Bkm, Bkm.kelurahan_id == Region.id)
-        .join(Ksm, Ksm.bkm_id == Bkm.id)
-        .where(Ksm.id == ksm_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() or default
-
-
 async def store_media(
     session: AsyncSession,
     settings: Settings,
@@ -170,7 +161,7 @@ async def store_media(
             if len(content) > settings.media.max_bytes:
                 raise MediaTooLarge(len(content), settings.media.max_bytes)
             check_image(content)
-            exif = read_exif(content, await _ksm_timezone(session, ksm_id, settings.app.default_timezone))
+            exif = read_exif(content, await ksm_timezone(session, ksm_id, settings.app.default_timezone))
             latitude = latitude if latitude is not None else exif.latitude
             longitude = longitude if longitude is not None else exif.longitude
             taken_at = taken_at or exif.taken_at

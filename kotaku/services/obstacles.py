@@ -25,19 +25,17 @@ from kotaku.i18n import fmt_date
 from kotaku.models import (
     Activity,
     AuditLog,
-    Bkm,
     Ksm,
     Obstacle,
     ObstacleCategory,
     ObstacleStatus,
     Person,
-    Region,
     Role,
     Severity,
 )
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL, notify_people, people_in_scope_of_ksm
 from kotaku.security import random_code
-from kotaku.services.scope import scope_contains_ksm, scope_of
+from kotaku.services.scope import ksm_timezone, scope_contains_ksm, scope_of
 
 # Read aloud and typed on phones: no 0/O, 1/I/L. "K-" + 4 characters: 31**4 ≈ 920,000 ids.
 SHORT_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -288,16 +286,6 @@ async def open_obstacles(session: AsyncSession, ksm_ids: list[int] | None) -> li
         stmt = stmt.where(Obstacle.ksm_id.in_(ksm_ids))
     stmt = stmt.order_by(rank, Obstacle.reported_at, Obstacle.id)
     return list((await session.execute(stmt)).scalars())
-
-
-async def ksm_timezone(session: AsyncSession, ksm_id: int, default: str = "Asia/Jakarta") -> str:
-    stmt = (
-        select(Region.timezone)
-        .join(Bkm, Bkm.kelurahan_id == Region.id)
-        .join(Ksm, Ksm.bkm_id == Bkm.id)
-        .where(Ksm.id == ksm_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() or default
 
 
 # --- report ---------------------------------------------------------------------------------------

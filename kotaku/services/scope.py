@@ -39,7 +39,9 @@ class Scope:
 
     def __post_init__(self) -> None:
         if not self.kind:
-            kind = "ksm" if self.ksm_id else "bkm" if self.bkm_id else "region" if self.region_id else "nasional"
+            kind = (
+                "ksm" if self.ksm_id else "bkm" if self.bkm_id else "region" if self.region_id else "nasional"
+            )
             object.__setattr__(self, "kind", kind)
 
     @property
@@ -104,3 +106,32 @@ async def scope_contains_ksm(session: AsyncSession, scope: Scope, ksm_id: int) -
     if scope.ksm_id is not None:
         return scope.ksm_id == ksm_id
     return ksm_id in await ksm_ids_in_scope(session, scope)
+
+
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+
+
+async def ksm_timezone(session: AsyncSession, ksm_id: int, default: str = DEFAULT_TIMEZONE) -> str:
+    """The time zone of a KSM's kelurahan (WIB, WITA or WIT): where "today" and reminder times are read."""
+    stmt = (
+        select(Region.timezone)
+        .join(Bkm, Bkm.kelurahan_id == Region.id)
+        .join(Ksm, Ksm.bkm_id == Bkm.id)
+        .where(Ksm.id == ksm_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() or default
+
+
+async def person_timezone(session: AsyncSession, person: Person, default: str = DEFAULT_TIMEZONE) -> str:
+    """A person's zone: their KSM's, BKM's or region's; `default` for national scope."""
+    if person.scope_ksm_id is not None:
+        return await ksm_timezone(session, person.scope_ksm_id, default)
+    region_id = person.scope_region_id
+    if person.scope_bkm_id is not None:
+        bkm = await session.get(Bkm, person.scope_bkm_id)
+        region_id = bkm.kelurahan_id if bkm else None
+    if region_id is not None:
+        region = await session.get(Region, region_id)
+        if region is not None:
+            return region.timezone
+    return default

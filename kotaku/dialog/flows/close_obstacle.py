@@ -30,12 +30,11 @@ from kotaku.services.obstacles import (
     check_closable,
     close_obstacle,
     days_open,
-    ksm_timezone,
     normalize_short_id,
     open_obstacles,
     severity_label,
 )
-from kotaku.services.scope import ksm_ids_in_scope, scope_of
+from kotaku.services.scope import ksm_ids_in_scope, ksm_timezone, scope_of
 
 MAX_LISTED = 20
 MAX_BUTTONS = 10
