@@ -6,11 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku.models import Channel, ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
-from kotaku.services.scope import Scope, scope_contains_ksm, scope_of
+from kotaku.models import (
+    Bkm,
+    Channel,
+    ChannelIdentity,
+    Ksm,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Region,
+    Role,
+)
 
 PRIORITY_HIGH = 1
 PRIORITY_NORMAL = 5
@@ -49,16 +58,38 @@ async def enqueue(
 
 
 async def people_in_scope_of_ksm(session: AsyncSession, ksm_id: int, roles: Sequence[Role]) -> list[Person]:
-    """Active people with one of `roles` whose scope contains the KSM."""
-    people = (
-        await session.execute(select(Person).where(Person.role.in_(list(roles)), Person.active.is_(True)))
-    ).scalars()
-    found: list[Person] = []
-    for person in people:
-        scope: Scope = scope_of(person)
-        if await scope_contains_ksm(session, scope, ksm_id):
-            found.append(person)
-    return found
+    """Active people with one of `roles` whose scope contains the KSM: the KSM itself, its BKM, one of
+    the regions above it (by the region path), or the whole program. One query."""
+    place = (
+        await session.execute(
+            select(Ksm.bkm_id, Region.path)
+            .join(Bkm, Bkm.id == Ksm.bkm_id)
+            .join(Region, Region.id == Bkm.kelurahan_id)
+            .where(Ksm.id == ksm_id)
+        )
+    ).one_or_none()
+    if place is None:
+        return []
+    bkm_id, path = place
+    regions_above = select(Region.id).where(Region.code.in_(path.split("/")))
+    national = and_(
+        Person.scope_ksm_id.is_(None), Person.scope_bkm_id.is_(None), Person.scope_region_id.is_(None)
+    )
+    stmt = (
+        select(Person)
+        .where(
+            Person.role.in_(list(roles)),
+            Person.active.is_(True),
+            or_(
+                Person.scope_ksm_id == ksm_id,
+                Person.scope_bkm_id == bkm_id,
+                Person.scope_region_id.in_(regions_above),
+                national,
+            ),
+        )
+        .order_by(Person.id)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def notify_people(
