@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kotaku import clock
 from kotaku.config import MonitoringConfig, Settings
 from kotaku.db import Database
+from kotaku.dialog.roles import role_label
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -872,17 +873,6 @@ STATUS_STYLES = {
     Status.CRITICAL: "bold red",
     Status.DONE: "cyan",
 }
-ROLE_LABELS = {
-    Role.WORKER: "pekerja",
-    Role.KETUA_KSM: "ketua KSM",
-    Role.BKM: "BKM",
-    Role.FASILITATOR: "fasilitator",
-    Role.ASKOT: "askot",
-    Role.KORKOT: "korkot",
-    Role.PROVINSI: "provinsi",
-    Role.NASIONAL: "nasional",
-    Role.ADMIN: "admin",
-}
 TZ_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
@@ -1206,10 +1196,7 @@ async def summarize(db: Database, settings: Settings, *, at: datetime | None = N
         regions=[RegionLine(r.code, r.name, r.level.value, r.timezone) for r in region_rows],
         ksms=ksms,
         activities=activities,
-        people=[
-            PersonLine(p.code, p.name, ROLE_LABELS.get(p.role, p.role.value), scope_label(p), p.phone)
-            for p in people_rows
-        ],
+        people=[PersonLine(p.code, p.name, role_label(p.role), scope_label(p), p.phone) for p in people_rows],
         open_obstacles=[
             {
                 "short_id": o.short_id,

@@ -23,6 +23,7 @@ from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import COMMANDS, FLOWS, reporting_ksm_ids
 from kotaku.dialog.flows import load_flows
+from kotaku.dialog.roles import role_label
 from kotaku.models import (
     AuditLog,
     ChannelIdentity,
@@ -39,18 +40,6 @@ log = structlog.get_logger(__name__)
 
 COMMAND_RE = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 DAFTAR_RE = re.compile(r"^(?:daftar|register)\s+(\S+)\s*$", re.IGNORECASE)
-
-ROLE_LABELS = {
-    Role.WORKER: ("pekerja", "worker"),
-    Role.KETUA_KSM: ("ketua KSM", "KSM coordinator"),
-    Role.BKM: ("BKM/LKM", "BKM/LKM"),
-    Role.FASILITATOR: ("fasilitator", "facilitator"),
-    Role.ASKOT: ("Askot", "Askot (city assistant)"),
-    Role.KORKOT: ("Korkot", "Korkot (city coordinator)"),
-    Role.PROVINSI: ("pengelola provinsi", "province manager"),
-    Role.NASIONAL: ("pengelola nasional", "national manager"),
-    Role.ADMIN: ("admin", "administrator"),
-}
 
 catalogue.register(
     {
@@ -169,11 +158,6 @@ GLOBAL_LANGUAGE = {"bahasa", "language"}
 GLOBAL_MENU = {"menu"}
 GLOBAL_GROUP = {"daftarkan_grup", "register_group"}
 GLOBAL_START = {"start", "daftar"}
-
-
-def role_label(role: Role, lang: str) -> str:
-    id_label, en_label = ROLE_LABELS[role]
-    return id_label if lang == "id" else en_label
 
 
 class Engine:

@@ -156,7 +156,7 @@ class PhotoFlow(Flow):
         """Also the engine's entry for media sent outside any flow, so roles are checked here too."""
         assert ctx.person is not None
         if ctx.person.role not in self.roles:
-            from kotaku.dialog.engine import role_label
+            from kotaku.dialog.roles import role_label
 
             ctx.say(ctx.t("foto.not_allowed", role=role_label(ctx.person.role, ctx.lang)))
             return
