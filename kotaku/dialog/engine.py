@@ -522,7 +522,12 @@ def menu_choices(ctx: Context) -> list[Choice]:
     return choices
 
 
-catalogue.register({"engine.menu_help": {"id": "❓ Bantuan", "en": "❓ Help"}})
+catalogue.register(
+    {
+        "engine.menu_help": {"id": "❓ Bantuan", "en": "❓ Help"},
+        "engine.scope_national": {"id": "seluruh program (nasional)", "en": "the whole program"},
+    }
+)
 
 
 async def scope_label(ctx: Context) -> str:
@@ -539,4 +544,4 @@ async def scope_label(ctx: Context) -> str:
     if p.scope_region_id is not None:
         region = await ctx.session.get(Region, p.scope_region_id)
         return region.name if region else "-"
-    return "nasional" if ctx.lang == "id" else "the whole program"
+    return ctx.t("engine.scope_national")
