@@ -34,41 +34,13 @@ from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kotaku import catalogue
 from kotaku.db import Database
-from kotaku.dialog import catalogue
 from kotaku.dialog.engine import Engine
 from kotaku.models import Channel, ChannelIdentity, Person
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 
 EXIT_WORDS = {"/keluar", "/exit", "/quit"}
-
-catalogue.register(
-    {
-        "console.banner": {
-            "id": "Konsol KOTAKU — Anda: {who}.\nKetik pesan seperti di HP. Angka atau label memilih tombol. "
-            "Perintah konsol: /as KODE, /foto PATH [keterangan], /lokasi LAT LON, /suara PATH, /keluar "
-            "(atau Ctrl-D).",
-            "en": "KOTAKU console — you are: {who}.\nType messages as on a phone. A number or a label presses "
-            "a button. Console commands: /as CODE, /foto PATH [caption], /lokasi LAT LON, /suara PATH, "
-            "/keluar (or Ctrl-D).",
-        },
-        "console.switched": {"id": "Sekarang sebagai {who}.", "en": "Now acting as {who}."},
-        "console.unknown_person": {
-            "id": "Kode orang {code} tidak ada. Lihat daftarnya dengan: kotaku chat --list",
-            "en": "There is no person with code {code}. See the list with: kotaku chat --list",
-        },
-        "console.usage_as": {"id": "Pakai: /as KODE", "en": "Usage: /as CODE"},
-        "console.usage_foto": {"id": "Pakai: /foto PATH [keterangan]", "en": "Usage: /foto PATH [caption]"},
-        "console.usage_suara": {"id": "Pakai: /suara PATH", "en": "Usage: /suara PATH"},
-        "console.usage_lokasi": {
-            "id": "Pakai: /lokasi LAT LON, contoh /lokasi -7.265 110.412",
-            "en": "Usage: /lokasi LAT LON, e.g. /lokasi -7.265 110.412",
-        },
-        "console.no_file": {"id": "Berkas tidak ditemukan: {path}", "en": "File not found: {path}"},
-        "console.saved": {"id": "📎 disimpan: {path}", "en": "📎 saved: {path}"},
-        "console.bye": {"id": "Sampai jumpa.", "en": "Goodbye."},
-    }
-)
 
 
 @dataclass(frozen=True)

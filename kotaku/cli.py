@@ -543,7 +543,7 @@ def alerts_evaluate(
 
     from rich.table import Table
 
-    from kotaku.dialog import catalogue
+    from kotaku import catalogue
     from kotaku.monitoring import evaluate as evaluation
     from kotaku.services.scope import ksm_ids_in_scope
 

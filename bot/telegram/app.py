@@ -19,8 +19,8 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.telegram.convert import FileTooLarge, to_inbound
 from bot.telegram.render import Renderer
+from kotaku import catalogue
 from kotaku.config import Settings
-from kotaku.dialog import catalogue
 from kotaku.dialog.engine import Engine
 from kotaku.dialog.flow import FLOWS
 from kotaku.dialog.flows import load_flows
@@ -31,18 +31,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 
-catalogue.register(
-    {
-        "telegram.cmd.bantuan": {"id": "Bantuan dan daftar perintah", "en": "Help and the list of commands"},
-        "telegram.cmd.batal": {"id": "Batalkan isian", "en": "Cancel what is being entered"},
-        "telegram.cmd.bahasa": {"id": "Ganti bahasa", "en": "Change language"},
-        "telegram.cmd.menu": {"id": "Menu utama", "en": "Main menu"},
-        "telegram.cmd.daftarkan_grup": {
-            "id": "Hubungkan grup ini dengan KSM",
-            "en": "Link this group to the KSM",
-        },
-    }
-)
 
 # Commands shown in groups: the KSM's daily reports (conversations are per user there).
 GROUP_COMMANDS = ("hadir", "progres", "kendala", "foto", "rekap", "batal", "bantuan", "daftarkan_grup")

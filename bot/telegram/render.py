@@ -14,7 +14,6 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
-from kotaku.dialog import catalogue
 from kotaku.schemas import Choice, Outbound, OutboundKind
 
 log = logging.getLogger(__name__)
@@ -23,19 +22,6 @@ MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 MAX_CAPTION = int(MessageLimit.CAPTION_LENGTH)  # 1024
 MAX_CALLBACK_BYTES = 64
 LONG_VALUE_PREFIX = "~"
-
-catalogue.register(
-    {
-        "telegram.button_expired": {
-            "id": "Tombol ini sudah tidak berlaku. Ketik /menu untuk mulai lagi.",
-            "en": "This button is no longer valid. Type /menu to start again.",
-        },
-        "telegram.file_too_large": {
-            "id": "Berkas terlalu besar ({size}); batasnya {limit}. Kirim foto biasa (bukan berkas) atau perkecil.",
-            "en": "The file is too large ({size}); the limit is {limit}. Send it as a photo, or make it smaller.",
-        },
-    }
-)
 
 
 class CallbackData:

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from kotaku import clock
+from kotaku.catalogue import t as catalogue_t
 from kotaku.config import Settings
-from kotaku.dialog.catalogue import t as catalogue_t
 from kotaku.models import ChannelIdentity, ConversationState, Ksm, Person
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.services.scope import ksm_timezone, person_timezone

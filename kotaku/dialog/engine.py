@@ -17,9 +17,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from kotaku import clock
+from kotaku import catalogue, clock
 from kotaku.db import Database
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import COMMANDS, FLOWS, reporting_ksm_ids
 from kotaku.dialog.flows import load_flows
@@ -41,116 +40,6 @@ log = structlog.get_logger(__name__)
 COMMAND_RE = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 DAFTAR_RE = re.compile(r"^(?:daftar|register)\s+(\S+)\s*$", re.IGNORECASE)
 
-catalogue.register(
-    {
-        "engine.stranger": {
-            "id": "Halo! Ini bot pelaporan Program KOTAKU. Nomor/akun ini belum terdaftar.\n"
-            "Minta kode undangan kepada fasilitator atau Askot Anda, lalu kirim: DAFTAR KODE",
-            "en": "Hello! This is the KOTAKU reporting bot. This account is not registered yet.\n"
-            "Ask your facilitator or Askot for an invite code, then send: DAFTAR CODE",
-        },
-        "engine.welcome": {
-            "id": "Selamat datang, {name}! Anda terdaftar sebagai {role} untuk {scope}.\n"
-            "Ketik /bantuan kapan saja untuk melihat perintah.",
-            "en": "Welcome, {name}! You are registered as {role} for {scope}.\n"
-            "Type /help at any time to see the commands.",
-        },
-        "engine.invite_unknown": {
-            "id": "Kode undangan tidak dikenal. Periksa lagi kodenya (8 huruf/angka).",
-            "en": "Unknown invite code. Check the code again (8 letters/digits).",
-        },
-        "engine.invite_used": {
-            "id": "Kode undangan ini sudah dipakai. Minta kode baru kepada fasilitator.",
-            "en": "This invite code has already been used. Ask your facilitator for a new one.",
-        },
-        "engine.invite_expired": {
-            "id": "Kode undangan ini sudah kedaluwarsa. Minta kode baru kepada fasilitator.",
-            "en": "This invite code has expired. Ask your facilitator for a new one.",
-        },
-        "engine.invite_too_many": {
-            "id": "Terlalu banyak percobaan kode yang salah. Coba lagi dalam 1 jam.",
-            "en": "Too many wrong codes. Try again in an hour.",
-        },
-        "engine.already_registered": {
-            "id": "Akun ini sudah terdaftar sebagai {name}. Ketik /bantuan untuk melihat perintah.",
-            "en": "This account is already registered as {name}. Type /help to see the commands.",
-        },
-        "engine.ask_code": {
-            "id": "Kirim kode undangan Anda, contoh: DAFTAR AB3K7QXZ",
-            "en": "Send your invite code, for example: DAFTAR AB3K7QXZ",
-        },
-        "engine.unknown_command": {
-            "id": "Perintah /{command} tidak dikenal. Ketik /bantuan untuk daftar perintah.",
-            "en": "Unknown command /{command}. Type /help for the list of commands.",
-        },
-        "engine.not_allowed": {
-            "id": "Maaf, /{command} tidak tersedia untuk peran {role}.",
-            "en": "Sorry, /{command} is not available for the role {role}.",
-        },
-        "engine.cancelled": {
-            "id": "Dibatalkan. Tidak ada yang disimpan dari draf ini.",
-            "en": "Cancelled. Nothing from this draft was saved.",
-        },
-        "engine.nothing_to_cancel": {
-            "id": "Tidak ada yang sedang diisi.",
-            "en": "Nothing is in progress.",
-        },
-        "engine.draft_replaced": {
-            "id": "Draf /{flow} sebelumnya dibatalkan.",
-            "en": "The previous /{flow} draft was cancelled.",
-        },
-        "engine.draft_expired": {
-            "id": "Draf /{flow} yang belum selesai sudah kedaluwarsa dan tidak disimpan. Silakan mulai lagi.",
-            "en": "Your unfinished /{flow} draft expired and was not saved. Please start again.",
-        },
-        "engine.menu": {
-            "id": "Apa yang ingin Anda laporkan atau lihat?",
-            "en": "What would you like to report or see?",
-        },
-        "engine.hint": {
-            "id": "Saya belum mengerti. Pilih dari menu atau ketik /bantuan.",
-            "en": "I did not understand. Choose from the menu or type /help.",
-        },
-        "engine.error": {
-            "id": "Maaf, terjadi gangguan saat memproses pesan Anda. Data yang sudah tersimpan aman; "
-            "silakan kirim ulang langkah terakhir.",
-            "en": "Sorry, something went wrong while handling your message. What was already saved is safe; "
-            "please send the last step again.",
-        },
-        "engine.language_set": {
-            "id": "Bahasa diganti ke Bahasa Indonesia.",
-            "en": "Language set to English.",
-        },
-        "engine.language_ask": {
-            "id": "Pilih bahasa:",
-            "en": "Choose a language:",
-        },
-        "engine.group_only": {
-            "id": "Perintah ini dipakai di grup KSM: tambahkan bot ke grup, lalu kirim /daftarkan_grup di sana.",
-            "en": "Use this command in the KSM group: add the bot to the group, then send /daftarkan_grup there.",
-        },
-        "engine.group_bound": {
-            "id": "Grup ini sekarang terhubung dengan {ksm}. Anggota terdaftar dapat melapor di sini.",
-            "en": "This group is now linked to {ksm}. Registered members can report here.",
-        },
-        "engine.group_not_allowed": {
-            "id": "Hanya ketua KSM atau fasilitator yang dapat mendaftarkan grup.",
-            "en": "Only a KSM coordinator or a facilitator can register a group.",
-        },
-        "engine.group_stranger": {
-            "id": "{name}, akun Anda belum terdaftar. Kirim pesan pribadi ke bot dengan kode undangan Anda.",
-            "en": "{name}, your account is not registered. Send the bot a private message with your invite code.",
-        },
-        "engine.help": {
-            "id": "Perintah yang bisa Anda pakai:\n{commands}\n\n/batal membatalkan isian, /bahasa mengganti bahasa.",
-            "en": "Commands you can use:\n{commands}\n\n/batal cancels what you are entering, /bahasa changes language.",
-        },
-        "engine.help_in_flow": {
-            "id": "{help}\n\nKetik /batal untuk membatalkan.",
-            "en": "{help}\n\nType /batal to cancel.",
-        },
-    }
-)
 
 GLOBAL_CANCEL = {"batal", "cancel"}
 GLOBAL_HELP = {"bantuan", "help"}
@@ -520,14 +409,6 @@ def menu_choices(ctx: Context) -> list[Choice]:
             choices.append(Choice(label=ctx.t(f"{flow.name}.menu"), value=f"/{flow.commands[0]}"))
     choices.append(Choice(label=ctx.t("engine.menu_help"), value="/bantuan"))
     return choices
-
-
-catalogue.register(
-    {
-        "engine.menu_help": {"id": "❓ Bantuan", "en": "❓ Help"},
-        "engine.scope_national": {"id": "seluruh program (nasional)", "en": "the whole program"},
-    }
-)
 
 
 async def scope_label(ctx: Context) -> str:

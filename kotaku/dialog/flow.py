@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
-from kotaku.dialog import catalogue
+from kotaku import catalogue
 from kotaku.dialog.context import Context
 from kotaku.models import Ksm, Role
 from kotaku.schemas import Choice
@@ -23,20 +23,6 @@ FLOWS: dict[str, Flow] = {}
 COMMANDS: dict[str, Flow] = {}
 
 STATE_CHOOSE_KSM = "pilih_ksm"
-
-catalogue.register(
-    {
-        "flow.choose_ksm": {"id": "Untuk KSM mana?", "en": "For which KSM?"},
-        "flow.no_ksm": {
-            "id": "Tidak ada KSM dalam cakupan Anda.",
-            "en": "There is no KSM in your scope.",
-        },
-        "flow.bad_ksm": {
-            "id": "Pilih salah satu KSM dari daftar.",
-            "en": "Choose one of the KSMs in the list.",
-        },
-    }
-)
 
 
 class Flow(ABC):
@@ -64,7 +50,7 @@ class Flow(ABC):
     def help(self, ctx: Context) -> str:
         """Help for where the user is: `<flow>.help.<state>` when present, else `<flow>.help`."""
         key = f"{self.name}.help.{ctx.state}"
-        if key in catalogue.all_messages():
+        if key in catalogue.default():
             return ctx.t(key)
         return ctx.t(f"{self.name}.help")
 

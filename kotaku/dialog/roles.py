@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from kotaku.dialog import catalogue
+from kotaku import catalogue
 from kotaku.models import Role
-
-catalogue.register(
-    {
-        "role.worker": {"id": "pekerja", "en": "worker"},
-        "role.ketua_ksm": {"id": "ketua KSM", "en": "KSM coordinator"},
-        "role.bkm": {"id": "BKM/LKM", "en": "BKM/LKM"},
-        "role.fasilitator": {"id": "fasilitator", "en": "facilitator"},
-        "role.askot": {"id": "Askot", "en": "Askot (city assistant)"},
-        "role.korkot": {"id": "Korkot", "en": "Korkot (city coordinator)"},
-        "role.provinsi": {"id": "pengelola provinsi", "en": "province manager"},
-        "role.nasional": {"id": "pengelola nasional", "en": "national manager"},
-        "role.admin": {"id": "admin", "en": "administrator"},
-    }
-)
 
 
 def role_label(role: Role, lang: str = catalogue.DEFAULT_LANG) -> str:

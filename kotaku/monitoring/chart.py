@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig
-from kotaku.dialog import catalogue
 from kotaku.i18n import fmt_percent, fmt_short_date
 
 WIDTH_PX = 1080
@@ -34,16 +34,6 @@ TODAY_COLOUR = "#333333"
 # Characters per line of the heading at its font size, so long names wrap instead of running off.
 TITLE_CHARS = 34
 SUBTITLE_CHARS = 54
-
-catalogue.register(
-    {
-        "kurva.legend.planned": {"id": "Rencana", "en": "Plan"},
-        "kurva.legend.actual": {"id": "Realisasi", "en": "Actual"},
-        "kurva.legend.critical": {"id": "Zona kritis", "en": "Critical zone"},
-        "kurva.legend.today": {"id": "Hari ini", "en": "Today"},
-        "kurva.axis.percent": {"id": "Progres kumulatif (%)", "en": "Cumulative progress (%)"},
-    }
-)
 
 
 @dataclass(frozen=True)

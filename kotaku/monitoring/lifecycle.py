@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig, Settings
-from kotaku.dialog import catalogue
 from kotaku.i18n import fmt_number
 from kotaku.models import (
     Alert,
@@ -61,40 +61,6 @@ OUTBOX_KIND_DIGEST = "alert_digest"
 MESSAGE_FIELD = "_message"
 
 SEVERITY_ORDER = {AlertSeverity.CRITICAL: 0, AlertSeverity.WARNING: 1, AlertSeverity.INFO: 2}
-
-catalogue.register(
-    {
-        "alert.severity.critical": {"id": "KRITIS", "en": "CRITICAL"},
-        "alert.severity.warning": {"id": "peringatan", "en": "warning"},
-        "alert.severity.info": {"id": "info", "en": "info"},
-        "alert.notice": {
-            "id": "🚨 Peringatan {severity} #{id} — {ksm}\n{text}",
-            "en": "🚨 {severity} alert #{id} — {ksm}\n{text}",
-        },
-        "alert.notice_escalated": {
-            "id": "⏫ Belum ditindaklanjuti sejak {hours} jam; diteruskan ke Anda.",
-            "en": "⏫ Not acknowledged for {hours} hours; passed on to you.",
-        },
-        "alert.notice_hint": {
-            "id": "Tekan tombol untuk menindaklanjuti, atau ketik /peringatan.",
-            "en": "Press the button to acknowledge, or type /peringatan.",
-        },
-        "alert.ack_button": {"id": "✅ Tindak lanjuti #{id}", "en": "✅ Acknowledge #{id}"},
-        "alert.digest_title": {
-            "id": "🗒 Ringkasan peringatan harian: {n} peringatan baru dalam cakupan Anda",
-            "en": "🗒 Daily alert digest: {n} new alerts in your scope",
-        },
-        "alert.digest_line": {"id": "• #{id} {ksm}: {text}", "en": "• #{id} {ksm}: {text}"},
-        "alert.digest_more": {
-            "id": "… dan {n} lainnya. Ketik /peringatan untuk melihat semuanya.",
-            "en": "… and {n} more. Type /peringatan to see them all.",
-        },
-        "alert.digest_footer": {
-            "id": "Ketik /peringatan untuk melihat dan menindaklanjuti.",
-            "en": "Type /peringatan to see and acknowledge them.",
-        },
-    }
-)
 
 
 # --- errors a person can run into ---------------------------------------------------------------
@@ -175,7 +141,7 @@ def alert_text(alert: Alert, lang: str) -> str:
     when the key is unknown, e.g. after a rename)."""
     msg = (alert.figures or {}).get(MESSAGE_FIELD) or {}
     key = msg.get("key")
-    if key and key in catalogue.all_messages():
+    if key and key in catalogue.default():
         try:
             return catalogue.t(key, lang, **(msg.get("params") or {}))
         except (KeyError, IndexError, ValueError):

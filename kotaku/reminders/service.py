@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku import clock
+from kotaku import catalogue, clock
 from kotaku.config import Settings
-from kotaku.dialog import catalogue
 from kotaku.i18n import fmt_date, fmt_number
 from kotaku.models import (
     Activity,
@@ -61,66 +60,6 @@ KINDS = (FIRST, SECOND, DIGEST, ESCALATION, WEEKLY)
 # How far back the missed-days streak is followed, so its start (the dedup key) stays stable.
 STREAK_LOOKBACK_DAYS = 45
 MAX_LISTED = 30
-
-catalogue.register(
-    {
-        "pengingat.first": {
-            "id": "⏰ Pengingat: {ksm} belum mengirim laporan hari ini ({date}). Kirim progres dan daftar "
-            "hadir sebelum pulang, ya.",
-            "en": "⏰ Reminder: {ksm} has not sent today's report yet ({date}). Please send progress and "
-            "attendance before you leave.",
-        },
-        "pengingat.second": {
-            "id": "⏰ Pengingat kedua: laporan {ksm} hari ini ({date}) belum masuk. Cukup satu pesan, "
-            "contoh: /progres 45",
-            "en": "⏰ Second reminder: {ksm}'s report for today ({date}) has not arrived. One message is "
-            "enough, e.g. /progres 45",
-        },
-        "pengingat.btn_progres": {"id": "📈 Lapor progres", "en": "📈 Report progress"},
-        "pengingat.btn_hadir": {"id": "👷 Daftar hadir", "en": "👷 Attendance"},
-        "pengingat.btn_pause": {"id": "🔕 Jangan ingatkan hari ini", "en": "🔕 No more today"},
-        "pengingat.digest_title": {
-            "id": "📋 Rekap harian {date} — {scope}",
-            "en": "📋 Daily digest {date} — {scope}",
-        },
-        "pengingat.digest_count": {
-            "id": "{done} dari {total} KSM aktif sudah melapor.",
-            "en": "{done} of {total} active KSMs have reported.",
-        },
-        "pengingat.digest_missing": {"id": "❌ Belum melapor ({n}):", "en": "❌ Not reported ({n}):"},
-        "pengingat.digest_done": {"id": "✅ Sudah melapor ({n}):", "en": "✅ Reported ({n}):"},
-        "pengingat.digest_obstacles": {
-            "id": "⚠️ Kendala terbuka: {n}",
-            "en": "⚠️ Open obstacles: {n}",
-        },
-        "pengingat.digest_critical": {
-            "id": "🔴 Kegiatan kritis ({n}):",
-            "en": "🔴 Critical activities ({n}):",
-        },
-        "pengingat.digest_critical_line": {
-            "id": "• {ksm} — {activity}: realisasi {actual}% vs rencana {planned}%",
-            "en": "• {ksm} — {activity}: actual {actual}% vs plan {planned}%",
-        },
-        "pengingat.more": {"id": "… dan {n} lainnya", "en": "… and {n} more"},
-        "pengingat.escalation": {
-            "id": "🚨 {ksm} ({place}) tidak melapor {n} hari kerja berturut-turut, sejak {since}. "
-            "Koordinator: {coordinators}. Mohon ditindaklanjuti bersama fasilitator.",
-            "en": "🚨 {ksm} ({place}) has not reported for {n} consecutive work days, since {since}. "
-            "Coordinator: {coordinators}. Please follow up with the facilitator.",
-        },
-        "pengingat.weekly_title": {
-            "id": "🗓️ Ringkasan mingguan {date} — {scope}",
-            "en": "🗓️ Weekly summary {date} — {scope}",
-        },
-        "pengingat.weekly_body": {
-            "id": "KSM: {total} (aktif {active}). Kegiatan: {activities}, kritis {critical}. "
-            "Kendala terbuka: {obstacles}. HOK s.d. hari ini: {hok}.",
-            "en": "KSMs: {total} ({active} active). Activities: {activities}, critical {critical}. "
-            "Open obstacles: {obstacles}. Worker-days to date: {hok}.",
-        },
-        "pengingat.weekly_chart": {"id": "Kurva S — {scope}", "en": "S-curve — {scope}"},
-    }
-)
 
 
 # --- who and where -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku.dialog import catalogue
+from kotaku import catalogue
 from kotaku.i18n import fmt_date
 from kotaku.models import (
     Activity,
@@ -113,40 +113,6 @@ SEVERITY_WORDS: dict[str, Severity] = {
     "high": Severity.TINGGI,
     "severe": Severity.TINGGI,
 }
-
-catalogue.register(
-    {
-        "kendala.cat.cuaca": {"id": "🌧️ Cuaca", "en": "🌧️ Weather"},
-        "kendala.cat.material": {"id": "🧱 Material", "en": "🧱 Materials"},
-        "kendala.cat.tenaga_kerja": {"id": "👷 Tenaga kerja", "en": "👷 Labour"},
-        "kendala.cat.dana": {"id": "💰 Dana", "en": "💰 Funds"},
-        "kendala.cat.lahan_sosial": {"id": "🏘️ Lahan/sosial", "en": "🏘️ Land/social"},
-        "kendala.cat.teknis": {"id": "🔧 Teknis", "en": "🔧 Technical"},
-        "kendala.cat.k3": {"id": "⛑️ K3/protokol kesehatan", "en": "⛑️ Safety/health protocol"},
-        "kendala.cat.lainnya": {"id": "❓ Lainnya", "en": "❓ Other"},
-        "kendala.sev.rendah": {"id": "🟢 Rendah", "en": "🟢 Low"},
-        "kendala.sev.sedang": {"id": "🟡 Sedang", "en": "🟡 Medium"},
-        "kendala.sev.tinggi": {"id": "🔴 Tinggi (pekerjaan berhenti)", "en": "🔴 High (work stopped)"},
-        "kendala.notice": {
-            "id": "⚠️ Kendala baru {short_id} — {ksm}\n"
-            "Kategori: {category}\nTingkat: {severity}\nUraian: {description}\n"
-            "Dilaporkan oleh {reporter}, {date}.{extra}\n"
-            "Setelah ditangani, tutup dengan: /selesai {short_id} catatan",
-            "en": "⚠️ New obstacle {short_id} — {ksm}\n"
-            "Category: {category}\nSeverity: {severity}\nDescription: {description}\n"
-            "Reported by {reporter}, {date}.{extra}\n"
-            "Once handled, close it with: /selesai {short_id} note",
-        },
-        "kendala.notice_activity": {"id": "\nKegiatan: {activity}", "en": "\nActivity: {activity}"},
-        "kendala.notice_photo": {"id": "\n📷 Ada foto.", "en": "\n📷 A photo is attached."},
-        "kendala.notice_voice": {"id": "\n🎤 Ada pesan suara.", "en": "\n🎤 A voice note is attached."},
-        "selesai.notice": {
-            "id": "✅ Kendala {short_id} ({category}, {ksm}) sudah ditutup oleh {closer} pada {date}.\n"
-            "Catatan: {note}",
-            "en": "✅ Obstacle {short_id} ({category}, {ksm}) was closed by {closer} on {date}.\nNote: {note}",
-        },
-    }
-)
 
 
 # --- errors ---------------------------------------------------------------------------------------

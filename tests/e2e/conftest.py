@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.testing import TestChannel
+from tests.channel import TestChannel
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
 from kotaku.security import NikVault

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image
 from sqlalchemy import select
 
-from kotaku.dialog import catalogue
+from kotaku import catalogue
 from kotaku.models import Alert, AlertSeverity, AlertStatus, AuditLog, ProgressReport
 from kotaku.monitoring.lifecycle import MESSAGE_FIELD
 from kotaku.schemas import OutboundKind

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from bot.testing import TestChannel
+from tests.channel import TestChannel
 from kotaku.models import (
     AttendanceDay,
     AttendanceMode,

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig, Settings
 from kotaku.db import Database
-from kotaku.dialog import catalogue
 from kotaku.models import (
     Activity,
     Alert,

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig, RemindersConfig
-from kotaku.dialog import catalogue
 from kotaku.models import AlertSeverity
 from kotaku.monitoring.checks import (
     ActivityFacts,

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig
-from kotaku.dialog import catalogue
 from kotaku.models import AlertSeverity
 from kotaku.monitoring.checks import (
     ALL_KINDS,

@@ -13,7 +13,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from kotaku import clock
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date, fmt_number, fmt_short_date
@@ -48,107 +47,6 @@ _PAGE_RE = re.compile(r"^(?:hal|page):(\d+)$")
 class State(StrEnum):
     LIST = "daftar"
     NOTE = "catatan"
-
-
-catalogue.register(
-    {
-        "peringatan.summary": {
-            "id": "peringatan terbuka dalam cakupan Anda, untuk ditindaklanjuti",
-            "en": "open alerts in your scope, to acknowledge",
-        },
-        "peringatan.menu": {"id": "🚨 Peringatan", "en": "🚨 Alerts"},
-        "peringatan.help": {
-            "id": "/peringatan menampilkan peringatan terbuka dalam cakupan Anda (5 per halaman). Tekan "
-            "'✅ #ID' untuk menindaklanjuti, lalu tulis catatan bila perlu. Cepat: /peringatan ack:12 "
-            "catatan. Menutup dengan catatan: /peringatan tutup 12 catatan.",
-            "en": "/peringatan lists the open alerts in your scope (5 per page). Press '✅ #ID' to "
-            "acknowledge one, then add a note if you like. Quick: /peringatan ack:12 note. "
-            "Resolve with a note: /peringatan tutup 12 note.",
-        },
-        "peringatan.help.catatan": {
-            "id": "Tulis catatan tindak lanjut, atau tekan 'Tanpa catatan'.",
-            "en": "Write a follow-up note, or press 'No note'.",
-        },
-        "peringatan.none": {
-            "id": "Tidak ada peringatan terbuka dalam cakupan Anda. 👍",
-            "en": "There are no open alerts in your scope. 👍",
-        },
-        "peringatan.title": {
-            "id": "🚨 Peringatan terbuka: {n} · halaman {page}/{pages}",
-            "en": "🚨 Open alerts: {n} · page {page}/{pages}",
-        },
-        "peringatan.line": {
-            "id": "#{id} {severity} · {ksm} · sejak {date}\n   {text}",
-            "en": "#{id} {severity} · {ksm} · since {date}\n   {text}",
-        },
-        "peringatan.acked_by": {
-            "id": "   ✅ ditindaklanjuti {name}{note}",
-            "en": "   ✅ acknowledged by {name}{note}",
-        },
-        "peringatan.escalated": {
-            "id": "   ⏫ dinaikkan ke level {level}",
-            "en": "   ⏫ escalated to level {level}",
-        },
-        "peringatan.next": {"id": "▶ Berikutnya", "en": "▶ Next"},
-        "peringatan.prev": {"id": "◀ Sebelumnya", "en": "◀ Previous"},
-        "peringatan.ack_button": {"id": "✅ #{id}", "en": "✅ #{id}"},
-        "peringatan.ask_note": {
-            "id": "Peringatan #{id} — {ksm}\n{text}\n\nTulis catatan tindak lanjut (apa yang dilakukan), "
-            "atau tekan 'Tanpa catatan'.",
-            "en": "Alert #{id} — {ksm}\n{text}\n\nWrite a follow-up note (what is being done), "
-            "or press 'No note'.",
-        },
-        "peringatan.no_note": {"id": "Tanpa catatan", "en": "No note"},
-        "peringatan.note_not_text": {
-            "id": "Catatan perlu berupa teks. Tulis catatan, atau tekan 'Tanpa catatan'.",
-            "en": "The note must be text. Write a note, or press 'No note'.",
-        },
-        "peringatan.acknowledged": {
-            "id": "✅ Peringatan #{id} ({ksm}) ditindaklanjuti oleh {name}.{note}",
-            "en": "✅ Alert #{id} ({ksm}) acknowledged by {name}.{note}",
-        },
-        "peringatan.resolved": {
-            "id": "✅ Peringatan #{id} ({ksm}) ditutup dengan catatan: {note}",
-            "en": "✅ Alert #{id} ({ksm}) resolved with the note: {note}",
-        },
-        "peringatan.note_suffix": {"id": " Catatan: {note}", "en": " Note: {note}"},
-        "peringatan.bad_pick": {
-            "id": "Pilih peringatan dengan tombol '✅ #ID', atau ketik nomornya (contoh 12).",
-            "en": "Choose an alert with its '✅ #ID' button, or type its number (e.g. 12).",
-        },
-        "peringatan.not_found": {
-            "id": "Peringatan #{id} tidak ditemukan. Ketik /peringatan untuk melihat daftar.",
-            "en": "Alert #{id} does not exist. Type /peringatan to see the list.",
-        },
-        "peringatan.outside_scope": {
-            "id": "Maaf, peringatan #{id} milik {ksm}, di luar cakupan Anda, jadi tidak bisa Anda tindak lanjuti.",
-            "en": "Sorry, alert #{id} belongs to {ksm}, outside your scope, so you cannot acknowledge it.",
-        },
-        "peringatan.already_acked": {
-            "id": "Peringatan #{id} sudah ditindaklanjuti oleh {name} pada {date}.",
-            "en": "Alert #{id} was already acknowledged by {name} on {date}.",
-        },
-        "peringatan.already_resolved": {
-            "id": "Peringatan #{id} sudah selesai pada {date}{how}.",
-            "en": "Alert #{id} was already resolved on {date}{how}.",
-        },
-        "peringatan.resolved_auto": {
-            "id": " (kondisinya sudah tidak terjadi lagi)",
-            "en": " (its condition no longer holds)",
-        },
-        "peringatan.resolved_by": {"id": " oleh {name}", "en": " by {name}"},
-        "peringatan.not_allowed": {
-            "id": "Maaf, hanya fasilitator dan pengelola (Askot, Korkot, provinsi, nasional) yang dapat "
-            "menindaklanjuti peringatan.",
-            "en": "Sorry, only facilitators and managers (Askot, Korkot, province, national) can "
-            "acknowledge alerts.",
-        },
-        "peringatan.note_required": {
-            "id": "Untuk menutup peringatan perlu catatan, contoh: /peringatan tutup 12 sudah diperbaiki.",
-            "en": "Resolving an alert needs a note, e.g. /peringatan tutup 12 fixed on site.",
-        },
-    }
-)
 
 
 async def _ksm_name(ctx: Context, alert: Alert) -> str:

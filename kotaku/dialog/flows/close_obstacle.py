@@ -13,7 +13,6 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from kotaku import clock
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date
@@ -44,91 +43,6 @@ MIN_NOTE_CHARS = 3
 class State(StrEnum):
     PICK = "pilih"
     NOTE = "catatan"
-
-
-catalogue.register(
-    {
-        "selesai.summary": {
-            "id": "tutup kendala yang sudah ditangani (dengan catatan)",
-            "en": "close an obstacle that has been handled (with a note)",
-        },
-        "selesai.menu": {"id": "✅ Tutup kendala", "en": "✅ Close obstacle"},
-        "selesai.help": {
-            "id": "/selesai ID catatan menutup kendala, contoh: /selesai K-7F3Q semen sudah dikirim. "
-            "Ketik /selesai saja untuk melihat kendala terbuka dalam cakupan Anda.",
-            "en": "/selesai ID note closes an obstacle, e.g. /selesai K-7F3Q cement delivered. "
-            "Type /selesai alone to see the open obstacles in your scope.",
-        },
-        "selesai.help.pilih": {
-            "id": "Pilih kendala dari daftar, atau ketik ID-nya (contoh K-7F3Q).",
-            "en": "Choose an obstacle from the list, or type its id (e.g. K-7F3Q).",
-        },
-        "selesai.help.catatan": {
-            "id": "Tulis catatan tindak lanjut: apa yang sudah dilakukan untuk mengatasi kendala ini.",
-            "en": "Write the follow-up note: what was done to resolve this obstacle.",
-        },
-        "selesai.none_open": {
-            "id": "Tidak ada kendala terbuka dalam cakupan Anda. 👍",
-            "en": "There are no open obstacles in your scope. 👍",
-        },
-        "selesai.list_title": {
-            "id": "⚠️ Kendala terbuka ({n}). Pilih yang akan ditutup:",
-            "en": "⚠️ Open obstacles ({n}). Choose the one to close:",
-        },
-        "selesai.list_line": {
-            "id": "{short_id} · {ksm} · {category} · {severity} · {days} hari",
-            "en": "{short_id} · {ksm} · {category} · {severity} · {days} days",
-        },
-        "selesai.more": {
-            "id": "… dan {n} lainnya (ketik ID-nya)",
-            "en": "… and {n} more (type the id)",
-        },
-        "selesai.bad_pick": {
-            "id": "Pilih kendala dari daftar, atau ketik ID-nya (contoh K-7F3Q).",
-            "en": "Choose an obstacle from the list, or type its id (e.g. K-7F3Q).",
-        },
-        "selesai.ask_note": {
-            "id": "Kendala {short_id} — {ksm}\n{category} · {severity}\n“{description}”\n\n"
-            "Tulis catatan tindak lanjutnya (apa yang sudah dilakukan):",
-            "en": "Obstacle {short_id} — {ksm}\n{category} · {severity}\n“{description}”\n\n"
-            "Write the follow-up note (what was done):",
-        },
-        "selesai.bad_note": {
-            "id": "Catatan terlalu pendek. Tulis singkat apa yang sudah dilakukan (teks).",
-            "en": "The note is too short. Write briefly what was done (as text).",
-        },
-        "selesai.note_not_text": {
-            "id": "Catatan penutupan perlu berupa teks, bukan {kind}. Tulis apa yang sudah dilakukan.",
-            "en": "The closing note must be text, not a {kind}. Write what was done.",
-        },
-        "selesai.closed": {
-            "id": "✅ Kendala {short_id} ({ksm}) ditutup.{told}",
-            "en": "✅ Obstacle {short_id} ({ksm}) is closed.{told}",
-        },
-        "selesai.told_reporter": {
-            "id": " Pelapor ({name}) diberi tahu.",
-            "en": " The reporter ({name}) has been told.",
-        },
-        "selesai.unknown": {
-            "id": "Kendala dengan ID {short_id} tidak ditemukan. Periksa ID-nya (contoh K-7F3Q), "
-            "atau ketik /selesai saja untuk melihat kendala terbuka.",
-            "en": "No obstacle with id {short_id}. Check the id (e.g. K-7F3Q), "
-            "or type /selesai alone to see the open obstacles.",
-        },
-        "selesai.outside_scope": {
-            "id": "Maaf, kendala {short_id} milik {ksm}, di luar cakupan Anda, jadi tidak bisa Anda tutup.",
-            "en": "Sorry, obstacle {short_id} belongs to {ksm}, outside your scope, so you cannot close it.",
-        },
-        "selesai.already_closed": {
-            "id": "Kendala {short_id} sudah ditutup pada {date} oleh {name}.\nCatatan: {note}",
-            "en": "Obstacle {short_id} was already closed on {date} by {name}.\nNote: {note}",
-        },
-        "selesai.not_allowed": {
-            "id": "Maaf, hanya fasilitator, Askot, Korkot atau admin yang dapat menutup kendala.",
-            "en": "Sorry, only a facilitator, Askot, Korkot or admin can close obstacles.",
-        },
-    }
-)
 
 
 def _kind_word(ctx: Context) -> str:

@@ -13,7 +13,6 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import FLOWS, Flow, register_flow
 from kotaku.i18n import fmt_date, fmt_number, fmt_percent, fmt_short_date
@@ -29,86 +28,6 @@ class State(StrEnum):
     CHOOSE = "pilih"
     VALUE = "angka"
     CONFIRM = "konfirmasi"
-
-
-catalogue.register(
-    {
-        "ubah.summary": {"id": "koreksi laporan beberapa hari terakhir", "en": "correct a recent report"},
-        "ubah.menu": {"id": "✏️ Ubah laporan", "en": "✏️ Correct a report"},
-        "ubah.help": {
-            "id": "Pilih laporan yang ingin dikoreksi, lalu isi ulang. Nilai lama tetap tercatat.",
-            "en": "Choose the report to correct, then enter it again. The old value stays on record.",
-        },
-        "ubah.help.angka": {
-            "id": "Ketik progres kumulatif yang benar: persen (45 atau 45,5) atau volume dengan satuan (120 m).",
-            "en": "Type the correct cumulative progress: percent (45 or 45.5) or volume with its unit (120 m).",
-        },
-        "ubah.none": {
-            "id": "Tidak ada laporan {ksm} dalam {days} hari terakhir yang bisa dikoreksi.",
-            "en": "There is no report of {ksm} in the last {days} days to correct.",
-        },
-        "ubah.choose": {
-            "id": "Laporan {ksm} {days} hari terakhir. Mana yang ingin dikoreksi?",
-            "en": "Reports of {ksm} in the last {days} days. Which one do you want to correct?",
-        },
-        "ubah.item_progress": {
-            "id": "📈 {date} {activity}: {percent}",
-            "en": "📈 {date} {activity}: {percent}",
-        },
-        "ubah.item_attendance": {
-            "id": "👷 {date} hadir: {workers} orang",
-            "en": "👷 {date} attendance: {workers} workers",
-        },
-        "ubah.bad_choice": {
-            "id": "Pilih salah satu laporan dari daftar.",
-            "en": "Choose one of the reports in the list.",
-        },
-        "ubah.ask_value": {
-            "id": "{activity}, {date}: tercatat {old}. Berapa progres kumulatif yang benar? (persen atau {unit})",
-            "en": "{activity}, {date}: recorded {old}. What is the correct cumulative progress? (percent or {unit})",
-        },
-        "ubah.err.not_a_number": {
-            "id": "Itu bukan angka. Contoh: 45 atau 45,5 atau 120 {unit}.",
-            "en": "That is not a number. Example: 45 or 45.5 or 120 {unit}.",
-        },
-        "ubah.err.negative": {"id": "Progres tidak boleh negatif.", "en": "Progress cannot be negative."},
-        "ubah.err.over_100": {"id": "Progres paling tinggi 100%.", "en": "Progress is at most 100%."},
-        "ubah.err.over_target": {
-            "id": "Volume melebihi target {target} {unit}.",
-            "en": "The volume is above the target of {target} {unit}.",
-        },
-        "ubah.err.wrong_unit": {
-            "id": "Satuan kegiatan ini {unit}. Ketik persen atau volume dalam {unit}.",
-            "en": "This activity is measured in {unit}. Type a percent or a volume in {unit}.",
-        },
-        "ubah.confirm": {
-            "id": "Koreksi {activity} tanggal {date}:\n{old} → {new}\nSimpan koreksi?",
-            "en": "Correction of {activity} on {date}:\n{old} → {new}\nSave the correction?",
-        },
-        "ubah.same": {
-            "id": "Nilainya sama dengan yang tercatat ({old}); tidak ada yang diubah.",
-            "en": "That is the value already recorded ({old}); nothing changed.",
-        },
-        "ubah.saved": {
-            "id": "✅ Koreksi disimpan: {activity} {date} sekarang {new} (sebelumnya {old}, revisi {revision}).",
-            "en": "✅ Correction saved: {activity} {date} is now {new} (was {old}, revision {revision}).",
-        },
-        "ubah.save": {"id": "💾 Simpan", "en": "💾 Save"},
-        "ubah.cancel": {"id": "✖️ Batal", "en": "✖️ Cancel"},
-        "ubah.gone": {
-            "id": "Laporan itu tidak ditemukan lagi. Mulai lagi dengan /ubah.",
-            "en": "That report no longer exists. Start again with /ubah.",
-        },
-        "ubah.attendance_intro": {
-            "id": "Koreksi daftar hadir {date}: isi ulang daftar hadir; yang lama tetap tercatat.",
-            "en": "Correcting the attendance of {date}: enter it again; the old sheet stays on record.",
-        },
-        "ubah.photo_expected_text": {
-            "id": "Yang diminta sekarang angka, bukan foto.",
-            "en": "A number is expected now, not a photo.",
-        },
-    }
-)
 
 
 def _value_text(ctx: Context, percent: float, volume: float | None, unit: str) -> str:

@@ -12,7 +12,6 @@ from enum import StrEnum
 
 from sqlalchemy import func, or_, select
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.dialog.flows import summary as _summary  # noqa: F401  (registers rekap.status.* labels)
@@ -31,76 +30,6 @@ _REGION_CODE = re.compile(r"^\d{2}(\.\d{2}){0,2}(\.\d{4})?$")
 
 class State(StrEnum):
     PICK = "pilih"
-
-
-catalogue.register(
-    {
-        "kurva.summary": {
-            "id": "grafik kurva-S rencana vs realisasi",
-            "en": "S-curve chart, plan against actual",
-        },
-        "kurva.menu": {"id": "📉 Kurva-S", "en": "📉 S-curve"},
-        "kurva.help": {
-            "id": "/kurva KODE menggambar kurva-S kegiatan (rencana vs realisasi, zona kritis, hari ini), "
-            "contoh /kurva ACT-BJL-01 atau satu kata nama kegiatan. Untuk satu wilayah: "
-            "/kurva kelurahan 33.22.05.1001 atau /kurva kota 33.22.",
-            "en": "/kurva CODE draws an activity's S-curve (plan vs actual, critical zone, today), "
-            "e.g. /kurva ACT-BJL-01 or one word of the activity's name. For an area: "
-            "/kurva kelurahan 33.22.05.1001 or /kurva kota 33.22.",
-        },
-        "kurva.help.pilih": {
-            "id": "Pilih kegiatan dari daftar, atau ketik kode atau kata dari namanya.",
-            "en": "Choose an activity from the list, or type its code or a word of its name.",
-        },
-        "kurva.choose": {
-            "id": "Kurva kegiatan mana? ({n} kegiatan)",
-            "en": "Which activity's curve? ({n} activities)",
-        },
-        "kurva.choose_more": {
-            "id": "Ditampilkan {shown} dari {n}; ketik kode atau kata dari nama kegiatan untuk yang lain.",
-            "en": "Showing {shown} of {n}; type a code or a word of the name for the others.",
-        },
-        "kurva.none_in_scope": {
-            "id": "Tidak ada kegiatan dalam cakupan Anda.",
-            "en": "There are no activities in your scope.",
-        },
-        "kurva.not_found": {
-            "id": "Tidak ada kegiatan '{text}' dalam cakupan Anda. Ketik kode (contoh ACT-BJL-01) atau kata "
-            "dari nama kegiatan.",
-            "en": "No activity '{text}' in your scope. Type a code (e.g. ACT-BJL-01) or a word of the "
-            "activity's name.",
-        },
-        "kurva.outside_scope": {
-            "id": "Maaf, {what} di luar cakupan Anda, jadi kurvanya tidak bisa ditampilkan.",
-            "en": "Sorry, {what} is outside your scope, so its curve cannot be shown.",
-        },
-        "kurva.unknown_area": {
-            "id": "Kode wilayah {code} tidak dikenal. Contoh: /kurva kelurahan 33.22.05.1001",
-            "en": "The region code {code} is not known. Example: /kurva kelurahan 33.22.05.1001",
-        },
-        "kurva.area_empty": {
-            "id": "Belum ada kegiatan di {area}.",
-            "en": "There are no activities in {area} yet.",
-        },
-        "kurva.not_text": {
-            "id": "Di sini saya perlu kode atau nama kegiatan dalam bentuk teks.",
-            "en": "Here I need an activity code or name as text.",
-        },
-        "kurva.caption": {
-            "id": "📉 {title}\nRencana {planned} · Realisasi {actual} · Deviasi {deviation} poin\nStatus: {status}",
-            "en": "📉 {title}\nPlan {planned} · Actual {actual} · Deviation {deviation} points\nStatus: {status}",
-        },
-        "kurva.area_note": {
-            "id": "Rata-rata tertimbang anggaran dari {n} kegiatan.",
-            "en": "Budget-weighted average of {n} activities.",
-        },
-        "kurva.no_report": {"id": "belum ada laporan", "en": "no report yet"},
-        "kurva.subtitle": {
-            "id": "{where}\nRencana {planned} · Realisasi {actual} · {status}",
-            "en": "{where}\nPlan {planned} · Actual {actual} · {status}",
-        },
-    }
-)
 
 
 def _figures(ctx: Context, curve: Curve) -> dict[str, str]:

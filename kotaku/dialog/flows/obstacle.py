@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date
@@ -44,123 +43,6 @@ SKIP_WORDS = {"lewati", "skip", "tidak", "tidak ada", "no", "-", "gak", "nggak",
 SAVE_WORDS = {"simpan", "ya", "ok", "oke", "save", "yes", "y", "kirim"}
 MIN_DESCRIPTION_CHARS = 3
 
-catalogue.register(
-    {
-        "kendala.summary": {
-            "id": "laporkan kendala di lokasi (cuaca, material, dana, ...)",
-            "en": "report an obstacle at the site (weather, materials, funds, ...)",
-        },
-        "kendala.menu": {"id": "⚠️ Kendala", "en": "⚠️ Obstacle"},
-        "kendala.help": {
-            "id": "/kendala melaporkan hambatan pekerjaan: pilih kategori, tingkat, tulis uraian (atau kirim "
-            "pesan suara), foto bila ada, lalu Simpan. Fasilitator langsung diberi tahu.\n"
-            "Cepat: /kendala material semen belum datang",
-            "en": "/kendala reports an obstacle to the works: choose a category and severity, describe it "
-            "(or send a voice note), add a photo if you have one, then Save. Facilitators are told at once.\n"
-            "Quick: /kendala material cement has not arrived",
-        },
-        "kendala.help.kategori": {
-            "id": "Pilih kategori kendala dengan tombol, atau ketik namanya (contoh: cuaca, material, dana).",
-            "en": "Choose the obstacle category with a button, or type its name (e.g. weather, materials).",
-        },
-        "kendala.help.tingkat": {
-            "id": "Pilih tingkat kendala: rendah, sedang, atau tinggi (pekerjaan berhenti).",
-            "en": "Choose the severity: low, medium, or high (work stopped).",
-        },
-        "kendala.help.uraian": {
-            "id": "Tulis uraian singkat kendalanya, atau kirim pesan suara.",
-            "en": "Write a short description of the obstacle, or send a voice note.",
-        },
-        "kendala.help.foto": {
-            "id": "Kirim satu foto kendala, atau tekan Lewati.",
-            "en": "Send one photo of the obstacle, or press Skip.",
-        },
-        "kendala.help.konfirmasi": {
-            "id": "Periksa ringkasan, lalu tekan Simpan (atau Batal). Foto yang dikirim sekarang ikut dilampirkan.",
-            "en": "Check the summary, then press Save (or Cancel). A photo sent now is attached.",
-        },
-        "kendala.ask_category": {
-            "id": "⚠️ Kendala apa? Pilih kategori:",
-            "en": "⚠️ What obstacle? Choose a category:",
-        },
-        "kendala.ask_category_kept": {
-            "id": "Uraian dicatat: “{description}”. Sekarang pilih kategorinya:",
-            "en": "Description noted: “{description}”. Now choose its category:",
-        },
-        "kendala.bad_category": {
-            "id": "Kategori “{text}” tidak dikenal. Pilih salah satu tombol (1-8).",
-            "en": "Unknown category “{text}”. Choose one of the buttons (1-8).",
-        },
-        "kendala.ask_severity": {
-            "id": "{category}. Seberapa berat?",
-            "en": "{category}. How severe?",
-        },
-        "kendala.bad_severity": {
-            "id": "Tingkat “{text}” tidak dikenal. Pilih 1 rendah, 2 sedang, atau 3 tinggi (pekerjaan berhenti).",
-            "en": "Unknown severity “{text}”. Choose 1 low, 2 medium, or 3 high (work stopped).",
-        },
-        "kendala.ask_description": {
-            "id": "Ceritakan kendalanya singkat (contoh: semen belum datang sejak Senin), atau kirim pesan suara 🎤.",
-            "en": "Describe the obstacle briefly (e.g. cement has not arrived since Monday), or send a voice note 🎤.",
-        },
-        "kendala.bad_description": {
-            "id": "Uraian terlalu pendek. Tulis minimal beberapa kata tentang kendalanya, atau kirim pesan suara.",
-            "en": "The description is too short. Write a few words about the obstacle, or send a voice note.",
-        },
-        "kendala.description_not_text": {
-            "id": "Di langkah ini saya perlu uraian kendala sebagai teks atau pesan suara, bukan {kind}. "
-            "Foto bisa dikirim di langkah berikutnya.",
-            "en": "At this step I need the description as text or a voice note, not a {kind}. "
-            "A photo can be sent at the next step.",
-        },
-        "kendala.ask_photo": {
-            "id": "Ada foto kendalanya? Kirim satu foto 📷, atau tekan Lewati.",
-            "en": "Do you have a photo of it? Send one photo 📷, or press Skip.",
-        },
-        "kendala.bad_photo": {
-            "id": "Di langkah ini saya menunggu foto, atau tekan Lewati.",
-            "en": "At this step I am waiting for a photo, or press Skip.",
-        },
-        "kendala.photo_unreadable": {
-            "id": "Foto tidak bisa dibaca. Coba kirim ulang sebagai foto (bukan dokumen), atau tekan Lewati.",
-            "en": "The photo could not be read. Send it again as a photo (not a document), or press Skip.",
-        },
-        "kendala.photo_too_large": {
-            "id": "Foto terlalu besar (maks. {limit} MB). Kirim foto yang lebih kecil, atau tekan Lewati.",
-            "en": "The photo is too large (max {limit} MB). Send a smaller one, or press Skip.",
-        },
-        "kendala.voice_too_large": {
-            "id": "Pesan suara terlalu besar (maks. {limit} MB). Kirim yang lebih pendek, atau tulis uraiannya.",
-            "en": "The voice note is too large (max {limit} MB). Send a shorter one, or type the description.",
-        },
-        "kendala.skip": {"id": "⏭️ Lewati", "en": "⏭️ Skip"},
-        "kendala.save": {"id": "✅ Simpan", "en": "✅ Save"},
-        "kendala.cancel": {"id": "❌ Batal", "en": "❌ Cancel"},
-        "kendala.review": {
-            "id": "📝 Periksa laporan kendala — {ksm}, {date}\n"
-            "Kategori: {category}\nTingkat: {severity}\nUraian: {description}{activity}\nFoto: {photo}\n\n"
-            "Simpan?",
-            "en": "📝 Check the obstacle report — {ksm}, {date}\n"
-            "Category: {category}\nSeverity: {severity}\nDescription: {description}{activity}\nPhoto: {photo}\n\n"
-            "Save it?",
-        },
-        "kendala.review_activity": {"id": "\nKegiatan: {activity}", "en": "\nActivity: {activity}"},
-        "kendala.photo_yes": {"id": "ada 📷", "en": "attached 📷"},
-        "kendala.photo_no": {"id": "tidak ada", "en": "none"},
-        "kendala.bad_confirm": {
-            "id": "Tekan Simpan untuk menyimpan, atau Batal. Foto yang dikirim sekarang ikut dilampirkan.",
-            "en": "Press Save to save it, or Cancel. A photo sent now is attached.",
-        },
-        "kendala.saved": {
-            "id": "✅ Kendala tersimpan dengan ID {short_id}. Sebutkan ID ini saat menanyakan tindak lanjutnya.",
-            "en": "✅ Obstacle saved with id {short_id}. Quote this id when asking about the follow-up.",
-        },
-        "kendala.saved_notified": {
-            "id": "Fasilitator sudah diberi tahu.",
-            "en": "The facilitators have been told.",
-        },
-    }
-)
 
 KIND_WORDS = {
     InboundKind.PHOTO: ("foto", "photo"),

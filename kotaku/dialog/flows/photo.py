@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow, reporting_ksm_ids
 from kotaku.i18n import fmt_date, fmt_number
@@ -40,107 +39,6 @@ class State(StrEnum):
 
 MEDIA_KINDS = (InboundKind.PHOTO, InboundKind.DOCUMENT, InboundKind.LOCATION)
 GENERAL = {"umum", "general", "tanpa kegiatan", "none"}
-
-catalogue.register(
-    {
-        "foto.summary": {
-            "id": "kirim foto atau lokasi pekerjaan untuk laporan hari ini",
-            "en": "send a photo or the location of the works for today's report",
-        },
-        "foto.menu": {"id": "📷 Foto", "en": "📷 Photo"},
-        "foto.help": {
-            "id": "Kirim foto kapan saja (📎 → Kamera): foto masuk ke laporan hari ini. Tulis #0, #50 atau "
-            "#100 di keterangan untuk foto tonggak, dan kode atau nama kegiatan (contoh: #50 drainase). "
-            "Kirim lokasi (📎 → Lokasi) untuk mencatat titik pekerjaan.",
-            "en": "Send a photo at any time (📎 → Camera): it goes into today's report. Write #0, #50 or "
-            "#100 in the caption for a milestone photo, and the activity's code or name (e.g. #50 drainase). "
-            "Send a location (📎 → Location) to record where the works are.",
-        },
-        "foto.help.tunggu_foto": {
-            "id": "Saya menunggu foto atau lokasi. Kirim lewat 📎 → Kamera atau 📎 → Lokasi, atau /batal.",
-            "en": "I am waiting for a photo or a location. Send it via 📎 → Camera or 📎 → Location, or /batal.",
-        },
-        "foto.help.pilih_kegiatan": {
-            "id": "Pilih kegiatan untuk foto ini, atau Umum bila foto tidak untuk satu kegiatan.",
-            "en": "Choose the activity for this photo, or General if it is not about one activity.",
-        },
-        "foto.how": {
-            "id": "📷 Kirim foto pekerjaan untuk {ksm} sekarang (📎 → Kamera), atau lokasi (📎 → Lokasi).\n"
-            "Untuk foto tonggak tulis #0, #50 atau #100 di keterangan foto, dan kode atau nama kegiatan "
-            "bila ada beberapa kegiatan (contoh: #50 drainase).",
-            "en": "📷 Send a photo of the works for {ksm} now (📎 → Camera), or a location (📎 → Location).\n"
-            "For a milestone photo write #0, #50 or #100 in the caption, and the activity's code or name "
-            "if there are several activities (e.g. #50 drainase).",
-        },
-        "foto.not_allowed": {
-            "id": "Maaf, foto dan lokasi laporan dikirim oleh KSM, BKM atau fasilitator. Peran Anda ({role}) "
-            "hanya melihat laporan: gunakan /status atau /rekap.",
-            "en": "Sorry, report photos and locations are sent by the KSM, BKM or facilitator. Your role "
-            "({role}) only reads reports: use /status or /rekap.",
-        },
-        "foto.voice": {
-            "id": "🎤 Pesan suara dipakai untuk melaporkan kendala: ketik /kendala, lalu kirim pesan suara "
-            "di sana.",
-            "en": "🎤 Voice notes are for reporting obstacles: type /kendala, then send the voice note there.",
-        },
-        "foto.waiting_hint": {
-            "id": "Saya menunggu foto atau lokasi, bukan teks. Kirim foto (📎 → Kamera), atau /batal.",
-            "en": "I am waiting for a photo or a location, not text. Send a photo (📎 → Camera), or /batal.",
-        },
-        "foto.too_large": {
-            "id": "Foto terlalu besar ({size}; paling besar {limit}). Kirim sebagai foto biasa (bukan "
-            "file), atau foto yang lebih kecil.",
-            "en": "The photo is too large ({size}; at most {limit}). Send it as a normal photo (not a "
-            "file), or a smaller one.",
-        },
-        "foto.not_image": {
-            "id": "File ini bukan gambar yang bisa dibaca. Di sini hanya foto (JPG/PNG) atau lokasi.",
-            "en": "This file is not a readable image. Only photos (JPG/PNG) or locations are taken here.",
-        },
-        "foto.choose_ksm": {"id": "Foto/lokasi ini untuk KSM mana?", "en": "For which KSM is this?"},
-        "foto.choose_activity": {
-            "id": "Foto ini untuk kegiatan mana? ({ksm})",
-            "en": "Which activity is this photo for? ({ksm})",
-        },
-        "foto.general": {"id": "🗂️ Umum (tanpa kegiatan)", "en": "🗂️ General (no activity)"},
-        "foto.choose_first": {
-            "id": "Pilih dulu dari tombol di atas (atau /batal).",
-            "en": "First choose from the buttons above (or /batal).",
-        },
-        "foto.other_ksm": {
-            "id": "Kegiatan {code} milik {owner}, bukan {ksm}; foto tidak disimpan. Kirim ulang tanpa kode "
-            "itu, atau dengan kode kegiatan {ksm}.",
-            "en": "Activity {code} belongs to {owner}, not {ksm}; the photo was not saved. Send it again "
-            "without that code, or with an activity code of {ksm}.",
-        },
-        "foto.saved": {
-            "id": "📷 Foto diterima untuk laporan {date} — {ksm}.",
-            "en": "📷 Photo received for the report of {date} — {ksm}.",
-        },
-        "foto.already": {
-            "id": "📷 Foto ini sudah diterima untuk laporan {date} — {ksm}; tidak disimpan dua kali.",
-            "en": "📷 This photo was already received for the report of {date} — {ksm}; it is not stored twice.",
-        },
-        "foto.activity_line": {"id": "Kegiatan: {name}", "en": "Activity: {name}"},
-        "foto.milestone_line": {"id": "Tonggak: {m}%", "en": "Milestone: {m}%"},
-        "foto.bad_milestone": {
-            "id": "#{m} bukan tonggak ({allowed}); foto disimpan tanpa tonggak.",
-            "en": "#{m} is not a milestone ({allowed}); the photo was stored without one.",
-        },
-        "foto.location_saved": {
-            "id": "📍 Lokasi diterima untuk laporan {date} — {ksm}.",
-            "en": "📍 Location received for the report of {date} — {ksm}.",
-        },
-        "foto.distance": {
-            "id": "Jarak ke titik lokasi pekerjaan: ± {meters} m.",
-            "en": "Distance to the site's coordinates: about {meters} m.",
-        },
-        "foto.no_site_point": {
-            "id": "Titik lokasi pekerjaan belum tercatat, jadi jarak tidak bisa dihitung.",
-            "en": "The site's coordinates are not recorded, so the distance cannot be computed.",
-        },
-    }
-)
 
 
 @register_flow

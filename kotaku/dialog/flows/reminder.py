@@ -13,7 +13,6 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date
@@ -32,66 +31,6 @@ _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?$")
 
 class State(StrEnum):
     CHOOSE = "pilih"
-
-
-catalogue.register(
-    {
-        "pengingat.summary": {
-            "id": "lihat/ubah jam pengingat, atau libur hari ini",
-            "en": "see/change your reminder time, or pause it today",
-        },
-        "pengingat.menu": {"id": "⏰ Pengingat", "en": "⏰ Reminders"},
-        "pengingat.help": {
-            "id": "/pengingat menampilkan jam pengingat Anda. Ubah: /pengingat 16:30. Libur hari ini: "
-            "/pengingat libur. Aktifkan lagi: /pengingat aktif. Kembali ke jam bawaan: /pengingat bawaan.",
-            "en": "/pengingat shows your reminder time. Change it: /pengingat 16:30. Pause today: "
-            "/pengingat libur. Resume: /pengingat aktif. Back to the default time: /pengingat bawaan.",
-        },
-        "pengingat.show_report": {
-            "id": "⏰ Pengingat laporan harian Anda: pukul {time} {zone}, setiap hari kerja bila laporan "
-            "belum masuk.",
-            "en": "⏰ Your daily report reminder: {time} {zone}, every work day when no report has arrived.",
-        },
-        "pengingat.show_digest": {
-            "id": "⏰ Rekap harian untuk Anda: pukul {time} {zone}, setiap hari kerja.",
-            "en": "⏰ Your daily digest: {time} {zone}, every work day.",
-        },
-        "pengingat.own": {"id": "(jam pilihan Anda)", "en": "(your own time)"},
-        "pengingat.default": {"id": "(jam bawaan)", "en": "(default time)"},
-        "pengingat.group_note": {
-            "id": "Catatan: KSM Anda punya grup, jadi pengingat dikirim ke grup pukul {time} {zone}.",
-            "en": "Note: your KSM has a group, so the reminder goes to the group at {time} {zone}.",
-        },
-        "pengingat.paused": {
-            "id": "🔕 Hari ini ({date}) pengingat diliburkan.",
-            "en": "🔕 Reminders are paused today ({date}).",
-        },
-        "pengingat.ask": {
-            "id": "Pilih jam baru atau ketik sendiri (contoh 16:30):",
-            "en": "Choose a new time or type one (e.g. 16:30):",
-        },
-        "pengingat.btn_today_off": {"id": "🔕 Libur hari ini", "en": "🔕 Pause today"},
-        "pengingat.btn_resume": {"id": "🔔 Aktifkan lagi", "en": "🔔 Resume"},
-        "pengingat.btn_default": {"id": "↩️ Jam bawaan", "en": "↩️ Default time"},
-        "pengingat.set": {
-            "id": "✅ Pengingat diubah ke pukul {time} {zone}.",
-            "en": "✅ Reminder set to {time} {zone}.",
-        },
-        "pengingat.reset": {
-            "id": "✅ Kembali ke jam bawaan: pukul {time} {zone}.",
-            "en": "✅ Back to the default time: {time} {zone}.",
-        },
-        "pengingat.paused_now": {
-            "id": "🔕 Baik, tidak ada pengingat lagi hari ini ({date}). Besok aktif kembali.",
-            "en": "🔕 OK, no more reminders today ({date}). They resume tomorrow.",
-        },
-        "pengingat.resumed": {"id": "🔔 Pengingat aktif lagi.", "en": "🔔 Reminders are on again."},
-        "pengingat.bad_time": {
-            "id": "Jam {text} tidak bisa dipakai. Tulis jam antara 05:00 dan 21:59, contoh 16:30.",
-            "en": "The time {text} cannot be used. Give a time between 05:00 and 21:59, e.g. 16:30.",
-        },
-    }
-)
 
 
 def parse_time(text: str) -> time | None:

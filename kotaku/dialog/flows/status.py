@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.i18n import fmt_date, fmt_number, fmt_short_date
@@ -20,64 +19,6 @@ MAX_LISTED = 40
 class State(StrEnum):
     ASK_SCOPE = "tanya_cakupan"
 
-
-catalogue.register(
-    {
-        "status.summary": {
-            "id": "siapa yang sudah dan belum melapor hari ini",
-            "en": "who has and has not reported today",
-        },
-        "status.menu": {"id": "📋 Status laporan", "en": "📋 Report status"},
-        "status.help": {
-            "id": "/status menampilkan KSM dalam cakupan Anda yang sudah dan belum melapor hari ini "
-            "(tanggal setempat tiap KSM). Bisa juga untuk satu KSM atau wilayah: /status KSM-BJL-01 atau "
-            "/status 33.22.05",
-            "en": "/status shows the KSMs in your scope that have and have not reported today (each KSM's "
-            "local date). Also for one KSM or region: /status KSM-BJL-01 or /status 33.22.05",
-        },
-        "status.help.tanya_cakupan": {
-            "id": "Kirim kode KSM (contoh KSM-BJL-01) atau kode wilayah (contoh 33.22.05), atau pilih "
-            "'Seluruh cakupan saya'.",
-            "en": "Send a KSM code (e.g. KSM-BJL-01) or a region code (e.g. 33.22.05), or choose 'My whole scope'.",
-        },
-        "status.title": {"id": "📋 Laporan hari ini — {scope}", "en": "📋 Today's reports — {scope}"},
-        "status.count": {
-            "id": "{done} dari {total} KSM sudah melapor hari ini.",
-            "en": "{done} of {total} KSMs have reported today.",
-        },
-        "status.none_in_scope": {
-            "id": "Tidak ada KSM dalam cakupan {scope}.",
-            "en": "There is no KSM in the scope {scope}.",
-        },
-        "status.missing_title": {"id": "❌ Belum melapor ({n}):", "en": "❌ Not reported yet ({n}):"},
-        "status.done_title": {"id": "✅ Sudah melapor ({n}):", "en": "✅ Reported ({n}):"},
-        "status.more": {"id": "… dan {n} lainnya", "en": "… and {n} more"},
-        "status.progress_yes": {"id": "progres ✓ {done}/{total}", "en": "progress ✓ {done}/{total}"},
-        "status.progress_no": {"id": "progres –", "en": "progress –"},
-        "status.attendance_yes": {"id": "hadir ✓ {n} orang", "en": "attendance ✓ {n} workers"},
-        "status.attendance_no": {"id": "hadir –", "en": "attendance –"},
-        "status.obstacles": {"id": "kendala {n}", "en": "obstacles {n}"},
-        "status.unknown_scope": {
-            "id": "Kode {code} tidak dikenal sebagai KSM atau wilayah.",
-            "en": "The code {code} is not a known KSM or region.",
-        },
-        "status.outside_scope": {
-            "id": "Maaf, {scope} di luar cakupan Anda, jadi datanya tidak bisa ditampilkan.",
-            "en": "Sorry, {scope} is outside your scope, so its data cannot be shown.",
-        },
-        "status.ask_scope": {
-            "id": "Kirim kode KSM atau wilayah (contoh KSM-BJL-01, 33.22.05), atau pilih di bawah.",
-            "en": "Send a KSM or region code (e.g. KSM-BJL-01, 33.22.05), or choose below.",
-        },
-        "status.not_text": {
-            "id": "Di sini saya perlu kode KSM atau wilayah dalam bentuk teks, bukan {kind}.",
-            "en": "Here I need a KSM or region code as text, not a {kind}.",
-        },
-        "status.my_scope": {"id": "🌐 Seluruh cakupan saya", "en": "🌐 My whole scope"},
-        "status.to_rekap": {"id": "📊 Rekap", "en": "📊 Summary"},
-        "status.national": {"id": "nasional", "en": "the whole program"},
-    }
-)
 
 KIND_WORDS = {
     InboundKind.PHOTO: ("foto", "photo"),

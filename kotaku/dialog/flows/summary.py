@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kotaku.dialog import catalogue
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, register_flow
 from kotaku.dialog.flows.status import StatusFlow, resolve_requested_scope, scope_name, wrong_kind_hint
@@ -29,100 +28,6 @@ class State(StrEnum):
 
 
 STATUS_ORDER = [Status.CRITICAL, Status.BEHIND, Status.ON_PLAN, Status.AHEAD, Status.DONE, Status.NOT_STARTED]
-
-catalogue.register(
-    {
-        "rekap.summary": {
-            "id": "rekap progres, pekerja, HOK, upah dan kendala",
-            "en": "summary of progress, workers, HOK, wages and obstacles",
-        },
-        "rekap.menu": {"id": "📊 Rekap", "en": "📊 Summary"},
-        "rekap.help": {
-            "id": "/rekap merangkum cakupan Anda: KSM aktif dan yang melapor hari ini, progres tiap kegiatan "
-            "dibanding rencana (KRITIS bila tertinggal jauh), pekerja dan HOK, upah, kendala terbuka. "
-            "Untuk satu KSM atau wilayah: /rekap KSM-BJL-01 atau /rekap 33.22.05",
-            "en": "/rekap summarises your scope: active KSMs and those that reported today, each activity's "
-            "progress against plan (CRITICAL when far behind), workers and HOK, wages, open obstacles. "
-            "For one KSM or region: /rekap KSM-BJL-01 or /rekap 33.22.05",
-        },
-        "rekap.help.tanya_cakupan": {
-            "id": "Kirim kode KSM (contoh KSM-BJL-01) atau kode wilayah (contoh 33.22.05), atau pilih "
-            "'Seluruh cakupan saya'.",
-            "en": "Send a KSM code (e.g. KSM-BJL-01) or a region code (e.g. 33.22.05), or choose 'My whole scope'.",
-        },
-        "rekap.title": {"id": "📊 Rekap {scope}", "en": "📊 Summary: {scope}"},
-        "rekap.sites": {
-            "id": "🏘 KSM: {total} · aktif {active} · melapor hari ini {reported}",
-            "en": "🏘 KSMs: {total} · active {active} · reported today {reported}",
-        },
-        "rekap.no_ksm": {
-            "id": "Tidak ada KSM dalam cakupan {scope}.",
-            "en": "There is no KSM in the scope {scope}.",
-        },
-        "rekap.activities": {"id": "📈 Kegiatan ({n}):", "en": "📈 Activities ({n}):"},
-        "rekap.activity_line": {
-            "id": "  {actual} · rencana {planned} · {status}",
-            "en": "  {actual} · plan {planned} · {status}",
-        },
-        "rekap.no_report": {"id": "belum ada laporan", "en": "no report yet"},
-        "rekap.critical_title": {"id": "⚠️ KRITIS ({n}):", "en": "⚠️ CRITICAL ({n}):"},
-        "rekap.critical_line": {
-            "id": "  {actual} dari rencana {planned} ({deviation} poin)",
-            "en": "  {actual} against plan {planned} ({deviation} points)",
-        },
-        "rekap.more": {"id": "… dan {n} lainnya", "en": "… and {n} more"},
-        "rekap.today_work": {
-            "id": "👷 Hari ini: {workers} pekerja{genders}, {hok} HOK",
-            "en": "👷 Today: {workers} workers{genders}, {hok} HOK",
-        },
-        "rekap.to_date_work": {
-            "id": "👷 S.d. hari ini: {hok} HOK, {days} orang-hari{genders}",
-            "en": "👷 To date: {hok} HOK, {days} worker-days{genders}",
-        },
-        "rekap.distinct_workers": {
-            "id": "   {n} pekerja berbeda tercatat di daftar hadir",
-            "en": "   {n} different workers on attendance sheets",
-        },
-        "rekap.wages": {
-            "id": "💰 Upah s.d. hari ini: {wages} dari anggaran upah {budget}",
-            "en": "💰 Wages to date: {wages} of a wage budget of {budget}",
-        },
-        "rekap.wages_paid": {"id": "   sudah dibayar {paid}", "en": "   already paid {paid}"},
-        "rekap.obstacles": {"id": "🚧 Kendala terbuka: {n}", "en": "🚧 Open obstacles: {n}"},
-        "rekap.phk": {
-            "id": "   PHK/kehilangan penghasilan: {phk} orang-hari, lainnya {other} (hari ini {phk_today} / {other_today})",
-            "en": "   Laid off / lost income: {phk} worker-days, others {other} (today {phk_today} / {other_today})",
-        },
-        "rekap.funds": {
-            "id": "💵 Dana terpakai: {used} dari anggaran {budget} ({share})",
-            "en": "💵 Funds used: {used} of a budget of {budget} ({share})",
-        },
-        "rekap.status.belum_mulai": {"id": "belum mulai", "en": "not started"},
-        "rekap.status.lebih_cepat": {"id": "lebih cepat", "en": "ahead of plan"},
-        "rekap.status.sesuai_rencana": {"id": "sesuai rencana", "en": "on plan"},
-        "rekap.status.terlambat": {"id": "terlambat", "en": "behind"},
-        "rekap.status.kritis": {"id": "KRITIS", "en": "CRITICAL"},
-        "rekap.status.selesai": {"id": "selesai", "en": "done"},
-        "rekap.unknown_scope": {
-            "id": "Kode {code} tidak dikenal sebagai KSM atau wilayah.",
-            "en": "The code {code} is not a known KSM or region.",
-        },
-        "rekap.outside_scope": {
-            "id": "Maaf, {scope} di luar cakupan Anda, jadi rekapnya tidak bisa ditampilkan.",
-            "en": "Sorry, {scope} is outside your scope, so its summary cannot be shown.",
-        },
-        "rekap.ask_scope": {
-            "id": "Kirim kode KSM atau wilayah (contoh KSM-BJL-01, 33.22.05), atau pilih di bawah.",
-            "en": "Send a KSM or region code (e.g. KSM-BJL-01, 33.22.05), or choose below.",
-        },
-        "rekap.not_text": {
-            "id": "Di sini saya perlu kode KSM atau wilayah dalam bentuk teks, bukan {kind}.",
-            "en": "Here I need a KSM or region code as text, not a {kind}.",
-        },
-        "rekap.my_scope": {"id": "🌐 Seluruh cakupan saya", "en": "🌐 My whole scope"},
-        "rekap.to_status": {"id": "📋 Status laporan", "en": "📋 Report status"},
-    }
-)
 
 
 def _genders(ctx: Context, w: Workforce) -> str:
