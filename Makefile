@@ -1,19 +1,30 @@
 # kotaku: `make run` starts the bot (console chat on demo data when no channel token is set),
 # `make test` runs the whole suite. Both create .venv and install on first use.
+# Installs the exact versions (with hashes) of requirements/lock.txt: runtime + test + dev, Python 3.11, Linux.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+# `make lock` keeps the current pins where pyproject.toml allows; `make lock LOCK_ARGS=--upgrade` moves all to the newest.
+LOCK_ARGS ?=
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install lock run test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerates the lock from pyproject.toml (needs the registry); `make install` then installs it.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra dev --generate-hashes \
+		--python-version 3.11 --python-platform linux --custom-compile-command 'make lock' \
+		--quiet $(LOCK_ARGS) -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/kotaku db upgrade

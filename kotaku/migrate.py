@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +14,32 @@ from alembic.script import ScriptDirectory
 from kotaku.config import Settings
 from kotaku.db import create_engine
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The source checkout's top folder (where `migrations/` is); meaningless in an installed wheel.
+ROOT = PACKAGE.parent
+
+
+def script_location() -> Path:
+    """The Alembic scripts (env.py, script.py.mako, versions/).
+
+    An installed wheel carries them inside the package as `kotaku/_migrations` (pyproject maps the
+    repository's `migrations/` there); a source checkout, editable install or not, has them at the top.
+    """
+    for candidate in (PACKAGE / "_migrations", ROOT / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError(f"Alembic scripts not found in {PACKAGE / '_migrations'} nor {ROOT / 'migrations'}")
 
 
 def alembic_config(url: str, connect_args: dict[str, Any] | None = None) -> Config:
-    """Alembic config for `url`; `connect_args` reach the driver (e.g. a PostgreSQL search_path)."""
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    """Alembic config for `url`; `connect_args` reach the driver (e.g. a PostgreSQL search_path).
+
+    Built in code, so it works the same from a wheel: the repository's alembic.ini is only for running
+    `alembic` by hand in a checkout (e.g. `alembic revision --autogenerate`).
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location()).replace("%", "%%"))
     cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
     if connect_args:
         cfg.attributes["connect_args"] = connect_args
     return cfg
@@ -71,10 +86,3 @@ def current_revision(
             await engine.dispose()
 
     return asyncio.run(_read())
-
-
-def history_text(url: str) -> str:
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        command.history(alembic_config(url))
-    return buf.getvalue()

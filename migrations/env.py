@@ -13,7 +13,9 @@ from kotaku.db import create_engine
 from kotaku.models import Base
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# Only `alembic` run by hand reads the repository's alembic.ini (and its logging set-up); `kotaku db`
+# builds its Config in code (kotaku/migrate.py), with no file, and keeps kotaku's own logging.
+if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
