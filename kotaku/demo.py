@@ -14,20 +14,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock
-from kotaku.config import MonitoringConfig, Settings
+from kotaku.catalogue import role_label
+from kotaku.config import MonitoringConfig, RemindersConfig, Settings
 from kotaku.db import Database
-from kotaku.dialog.roles import role_label
+from kotaku.domain.calendar import WorkCalendar
+from kotaku.domain.plan import Status, assess, default_plan_points, planned_percent, project_finish
+from kotaku.domain.regions import child_path
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -53,11 +54,12 @@ from kotaku.models import (
     Skill,
     Worker,
 )
-from kotaku.monitoring.plan import Status, assess, default_plan_points, planned_percent, project_finish
 from kotaku.security import NikVault, normalize_nik, normalize_phone, vault_from_settings
+from kotaku.services.summary import region_label
 
 DEMO_SEED = 2021
-WORK_WEEKDAYS = frozenset({0, 1, 2, 3, 4, 5})  # Monday..Saturday
+# The days the demo's sites work: Monday to Saturday, national public holidays off.
+CALENDAR = WorkCalendar(RemindersConfig(work_days=[0, 1, 2, 3, 4, 5], national_holidays=True))
 REPORT_TIME = time(16, 30)
 SHORT_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -392,41 +394,6 @@ NAMES: dict[str, dict[str, list[str]]] = {
 }  # fmt: skip
 
 
-# --- work days ------------------------------------------------------------------------------------
-
-
-@cache
-def _holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("ID", years=[year]).keys())
-
-
-def is_work_day(day: date) -> bool:
-    """Monday to Saturday, national public holidays excluded."""
-    return day.weekday() in WORK_WEEKDAYS and day not in _holidays(day.year)
-
-
-def work_days_between(first: date, last: date) -> list[date]:
-    """Work days from `first` to `last`, both included."""
-    out: list[date] = []
-    day = first
-    while day <= last:
-        if is_work_day(day):
-            out.append(day)
-        day += timedelta(days=1)
-    return out
-
-
-def previous_work_days(today: date, n: int) -> list[date]:
-    """The `n` work days before `today` (today excluded), newest first."""
-    out: list[date] = []
-    day = today - timedelta(days=1)
-    while len(out) < n:
-        if is_work_day(day):
-            out.append(day)
-        day -= timedelta(days=1)
-    return out
-
-
 # --- emptiness and reset --------------------------------------------------------------------------
 
 PROGRAM_TABLES = (Region, Bkm, Ksm, Activity, Person, Worker)
@@ -566,7 +533,7 @@ async def seed_demo(
                 level=rs.level,
                 timezone=rs.timezone,
                 parent=parent,
-                path=f"{parent.path}/{rs.code}" if parent else rs.code,
+                path=child_path(parent.path if parent else None, rs.code),
             )
             regions[rs.code] = region
             s.add(region)
@@ -702,9 +669,9 @@ async def seed_demo(
             today = clock.local_today(tz, at)
             reporter = ketua[ksm.id]
             first_start = min(activities[a.code].start_date for a in ks.activities)
-            days = work_days_between(first_start, today - timedelta(days=1))
+            days = CALENDAR.days_between(first_start, today - timedelta(days=1))
             if ks.silent_workdays:
-                silent = set(previous_work_days(today, ks.silent_workdays))
+                silent = set(CALENDAR.days_before(today, ks.silent_workdays))
                 days = [d for d in days if d not in silent]
 
             for spec in ks.activities:
@@ -808,7 +775,7 @@ def _obstacles(
         return clock.local_today(tz, at), tz
 
     today, tz = today_of("KSM-TBY-01")
-    day = previous_work_days(today, 5)[-1]
+    day = CALENDAR.days_before(today, 5)[-1]
     yield Obstacle(
         short_id=_short_id(rng, short_ids),
         ksm_id=ksms["KSM-TBY-01"].id,
@@ -823,7 +790,7 @@ def _obstacles(
     )
 
     today, tz = today_of("KSM-BJL-01")
-    day = previous_work_days(today, 10)[-1]
+    day = CALENDAR.days_before(today, 10)[-1]
     yield Obstacle(
         short_id=_short_id(rng, short_ids),
         ksm_id=ksms["KSM-BJL-01"].id,
@@ -841,7 +808,7 @@ def _obstacles(
     )
 
     today, tz = today_of("KSM-BLA-01")
-    day = previous_work_days(today, 3)[-1]
+    day = CALENDAR.days_before(today, 3)[-1]
     yield Obstacle(
         short_id=_short_id(rng, short_ids),
         ksm_id=ksms["KSM-BLA-01"].id,
@@ -1158,7 +1125,7 @@ async def summarize(db: Database, settings: Settings, *, at: datetime | None = N
         last = max(candidates) if candidates else None
         starts = [a.start_date for a in acts if a.ksm_id == ksm.id]
         since = (last + timedelta(days=1)) if last else (min(starts) if starts else today)
-        missed = len(work_days_between(since, today - timedelta(days=1)))
+        missed = len(CALENDAR.days_between(since, today - timedelta(days=1)))
         ksms.append(
             KsmLine(
                 code=ksm.code,
@@ -1180,14 +1147,7 @@ async def summarize(db: Database, settings: Settings, *, at: datetime | None = N
         if p.scope_bkm_id is not None:
             return bkms[p.scope_bkm_id].name
         if p.scope_region_id is not None:
-            r = by_id[p.scope_region_id]
-            level = {
-                "kabkota": "",
-                "kecamatan": "Kecamatan ",
-                "kelurahan": "Kelurahan ",
-                "provinsi": "Provinsi ",
-            }
-            return f"{level.get(r.level.value, '')}{r.name}"
+            return region_label(by_id[p.scope_region_id])
         return "nasional"
 
     return DemoSummary(

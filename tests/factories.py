@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from kotaku.db import Database
+from kotaku.domain.plan import default_plan_points
 from kotaku.models import (
     Activity,
     Bkm,
@@ -23,7 +24,6 @@ from kotaku.models import (
     Skill,
     Worker,
 )
-from kotaku.monitoring.plan import default_plan_points
 from kotaku.security import NikVault
 
 WORKER_NAMES = [

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
 from kotaku.db import Database
+from kotaku.domain.regions import child_path
 from kotaku.importer import values as v
 from kotaku.importer.messages import msg, normalize_lang
 from kotaku.importer.reader import ProgressFn, RawSheet, RawSource, SourceError, read_source
@@ -40,12 +41,10 @@ from kotaku.models import (
 )
 from kotaku.models.enums import REGION_LEVEL_ORDER
 from kotaku.security import NikVault, mask_nik
-from kotaku.services.scope import ROLE_SCOPES
+from kotaku.services.scope import NATIONAL_WORDS, ROLE_SCOPES
 
 PATH_MAX = 200
 CHUNK = 500
-
-NATIONAL_WORDS = {"nasional", "national", "*"}
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -603,7 +602,7 @@ class _Checker:
                     expected=expected.value if expected else "-",
                 )
             elif parent.path is not None and (row.timezone_given is False or timezone is not None):
-                path, timezone = f"{parent.path}/{code}", timezone or parent.timezone
+                path, timezone = child_path(parent.path, code), timezone or parent.timezone
         if path is not None and len(path) > PATH_MAX:
             self.error("wilayah", row.row, "kode", "path_too_long", length=len(path), max=PATH_MAX)
             path = None
@@ -680,6 +679,9 @@ class _Checker:
         raw = p.scope.strip()
         kind_text, sep, code = raw.partition(":")
         kind_text, code = kind_text.strip().lower(), code.strip()
+        kind: str | None
+        scope_code: str | None
+        actual: str | None
         if raw.lower() in NATIONAL_WORDS:
             kind, scope_code, actual = "nasional", None, "nasional"
         elif sep and (kind_text not in {"ksm", "bkm", "wilayah", "region"} or not code):

@@ -89,19 +89,40 @@ def render_scurve(
         fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
+        # The x values are dates, which matplotlib's date converter takes but its type stubs do not
+        # (hence the arg-type ignores below).
         if plan_daily:
             xs = [d for d, _ in plan_daily]
             ys = [p for _, p in plan_daily]
             edge = [band.threshold(p) for p in ys]
             ax.fill_between(
-                xs, 0, edge, color=CRITICAL_COLOUR, alpha=0.13, linewidth=0, label=t("kurva.legend.critical")
+                xs,  # type: ignore[arg-type]
+                0,
+                edge,
+                color=CRITICAL_COLOUR,
+                alpha=0.13,
+                linewidth=0,
+                label=t("kurva.legend.critical"),
             )
-            ax.plot(xs, edge, color=CRITICAL_COLOUR, linewidth=1.2, linestyle=":", alpha=0.8)
-            ax.plot(xs, ys, color=PLANNED_COLOUR, linewidth=3.5, label=t("kurva.legend.planned"))
+            ax.plot(
+                xs,  # type: ignore[arg-type]
+                edge,
+                color=CRITICAL_COLOUR,
+                linewidth=1.2,
+                linestyle=":",
+                alpha=0.8,
+            )
+            ax.plot(
+                xs,  # type: ignore[arg-type]
+                ys,
+                color=PLANNED_COLOUR,
+                linewidth=3.5,
+                label=t("kurva.legend.planned"),
+            )
         if actual:
             pts = sorted(actual)
             ax.plot(
-                [d for d, _ in pts],
+                [d for d, _ in pts],  # type: ignore[arg-type]
                 [p for _, p in pts],
                 color=ACTUAL_COLOUR,
                 linewidth=3.5,

@@ -13,11 +13,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from kotaku.config import MonitoringConfig
+from kotaku.domain.geo import distance_m
+from kotaku.domain.phash import PHASH_BITS, hamming_distance, phash_int
+from kotaku.domain.plan import Assessment, Status, assess, planned_percent, project_finish
+from kotaku.domain.regions import CODE_SEP, within
 from kotaku.models import AlertSeverity
 from kotaku.monitoring import messages as m
 from kotaku.monitoring.findings import Finding
-from kotaku.monitoring.plan import Assessment, Status, assess, planned_percent, project_finish
-from kotaku.services.media import distance_m
 
 # Every kind a full evaluation decides about (an open alert of one of these kinds without a finding is
 # resolved by the lifecycle).
@@ -113,7 +115,7 @@ class ActivityFacts:
 
 
 def assess_facts(a: ActivityFacts, cfg: MonitoringConfig) -> Assessment:
-    """The deviation rule (kotaku.monitoring.plan.assess) on the activity's local today."""
+    """The deviation rule (kotaku.domain.plan.assess) on the activity's local today."""
     latest = a.latest
     return assess(
         planned=a.planned_on(a.today, cfg),
@@ -193,10 +195,10 @@ def check_behind_streak(a: ActivityFacts, cfg: MonitoringConfig) -> list[Finding
     if len(a.reports) < n:
         return []
     last = a.reports[-n:]
-    deviations = []
+    deviations: list[float] = []
     for on, pct in last:
         s = assess(planned=a.planned_on(on, cfg), actual=pct, cfg=cfg)
-        if s.status not in (Status.BEHIND, Status.CRITICAL):
+        if s.status not in (Status.BEHIND, Status.CRITICAL) or s.deviation is None:
             return []
         deviations.append(s.deviation)
     latest_date = last[-1][0]
@@ -347,11 +349,7 @@ def wage_range_for(cfg: MonitoringConfig, region_code: str, skill: str) -> tuple
     best: list[int] | None = None
     best_len = -1
     for code, ranges in cfg.region_wage_ranges.items():
-        if (
-            (region_code == code or region_code.startswith(code + "."))
-            and skill in ranges
-            and len(code) > best_len
-        ):
+        if within(region_code, code, CODE_SEP) and skill in ranges and len(code) > best_len:
             best, best_len = ranges[skill], len(code)
     if best is None:
         best = cfg.wage_ranges.get(skill)
@@ -483,15 +481,6 @@ class PhotoFacts:
     phash: str | None
 
 
-def _phash_int(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        return int(value, 16)
-    except ValueError:
-        return None
-
-
 def duplicate_pairs(
     photos: Sequence[PhotoFacts], max_distance: int
 ) -> list[tuple[PhotoFacts, PhotoFacts, int]]:
@@ -521,9 +510,9 @@ def duplicate_pairs(
             for q in group[:i]:
                 consider(p, q, 0)
 
-    hashed = [(p, h) for p in photos if (h := _phash_int(p.phash)) is not None]
-    pieces = min(64, max_distance + 1)
-    bounds = [(64 * i) // pieces for i in range(pieces + 1)]
+    hashed = [(p, h) for p in photos if (h := phash_int(p.phash)) is not None]
+    pieces = min(PHASH_BITS, max_distance + 1)
+    bounds = [(PHASH_BITS * i) // pieces for i in range(pieces + 1)]
     for i in range(pieces):
         lo, width = bounds[i], bounds[i + 1] - bounds[i]
         mask = (1 << width) - 1
@@ -537,7 +526,7 @@ def duplicate_pairs(
                 run = [hashed[j] for _, j in keyed[run_start:end]]
                 for x, (p, hp) in enumerate(run):
                     for q, hq in run[:x]:
-                        dist = (hp ^ hq).bit_count()
+                        dist = hamming_distance(hp, hq)
                         if dist <= max_distance:
                             consider(p, q, dist)
             run_start = end

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock
 from kotaku.config import Settings
-from kotaku.models import Activity, Bkm, Ksm, PlanPoint, ProgressReport, Region
-from kotaku.monitoring.plan import Assessment, assess, planned_percent, project_finish
-from kotaku.services.scope import ksm_timezone
+from kotaku.domain.plan import Assessment, assess, planned_percent, project_finish
+from kotaku.models import Activity, PlanPoint, ProgressReport, Region
+from kotaku.services.scope import join_kelurahan, ksm_timezone, region_path_within
 
 # Reports this many days back feed the trend of the "will finish late" part of the rule.
 TREND_DAYS = 14
@@ -90,26 +90,18 @@ async def area_curve(
     """Budget-weighted curve of every activity in a region (kelurahan, kecamatan, kota or provinsi);
     None when the region has no activity."""
     today = clock.local_today(region.timezone, now)
-    in_region = (Region.path == region.path) | Region.path.startswith(region.path + "/")
+    in_region = region_path_within(region.path)
     acts = (
         await session.execute(
-            select(Activity.id, Activity.budget, Activity.start_date, Activity.end_date)
-            .join(Ksm, Ksm.id == Activity.ksm_id)
-            .join(Bkm, Bkm.id == Ksm.bkm_id)
-            .join(Region, Region.id == Bkm.kelurahan_id)
-            .where(in_region)
+            join_kelurahan(
+                select(Activity.id, Activity.budget, Activity.start_date, Activity.end_date), Activity.ksm_id
+            ).where(in_region)
         )
     ).all()
     if not acts:
         return None
     ids = [a[0] for a in acts]
-    ids_sq = (
-        select(Activity.id)
-        .join(Ksm, Ksm.id == Activity.ksm_id)
-        .join(Bkm, Bkm.id == Ksm.bkm_id)
-        .join(Region, Region.id == Bkm.kelurahan_id)
-        .where(in_region)
-    )
+    ids_sq = join_kelurahan(select(Activity.id), Activity.ksm_id).where(in_region)
     points: dict[int, list[tuple[date, float]]] = defaultdict(list)
     for aid, d, p in (
         await session.execute(

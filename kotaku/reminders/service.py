@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import catalogue, clock
 from kotaku.config import Settings
+from kotaku.domain.calendar import WorkCalendar
 from kotaku.i18n import fmt_date, fmt_number
 from kotaku.models import (
     Activity,
     AttendanceDay,
-    Bkm,
     Channel,
     ChannelIdentity,
     GroupBinding,
@@ -43,11 +43,16 @@ from kotaku.notify.outbox import (
     PRIORITY_LOW,
     enqueue_to_chat,
     notify_people,
-    people_in_scope_of_ksm,
 )
-from kotaku.reminders.calendar import WorkCalendar
-from kotaku.services.scope import NATIONAL, person_timezone, scope_of
-from kotaku.services.summary import reporting_status, scope_summary
+from kotaku.services.scope import (
+    NATIONAL,
+    Scope,
+    join_kelurahan,
+    people_in_scope_of_ksm,
+    person_timezone,
+    scope_of,
+)
+from kotaku.services.summary import ScopeSummary, reporting_status, scope_summary
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +123,18 @@ async def ksm_targets(session: AsyncSession, settings: Settings) -> list[KsmTarg
     """Every KSM with at least one activity, its zone, own reminder time and the span its works run."""
     rows = (
         await session.execute(
-            select(
-                Ksm.id,
-                Ksm.code,
-                Ksm.name,
-                Region.timezone,
-                Ksm.reminder_time,
-                Region.name,
-                func.min(Activity.start_date),
-                func.max(Activity.end_date),
+            join_kelurahan(
+                select(
+                    Ksm.id,
+                    Ksm.code,
+                    Ksm.name,
+                    Region.timezone,
+                    Ksm.reminder_time,
+                    Region.name,
+                    func.min(Activity.start_date),
+                    func.max(Activity.end_date),
+                )
             )
-            .join(Bkm, Bkm.id == Ksm.bkm_id)
-            .join(Region, Region.id == Bkm.kelurahan_id)
             .join(Activity, Activity.ksm_id == Ksm.id)
             .group_by(Ksm.id, Ksm.code, Ksm.name, Region.timezone, Ksm.reminder_time, Region.name)
             .order_by(Ksm.code)
@@ -314,42 +319,36 @@ def _buttons(lang: str, personal: bool) -> list[dict[str, str]]:
     return buttons
 
 
+def _reminder_payload(slot: Slot, ksm: Ksm, lang: str, personal: bool) -> dict[str, Any]:
+    return {
+        "text": catalogue.t(
+            f"pengingat.{slot.kind}", lang, ksm=ksm.name, date=fmt_date(slot.local_date, lang)
+        ),
+        "choices": _buttons(lang, personal=personal),
+        "columns": 2,
+        "ksm_id": ksm.id,
+    }
+
+
 async def _queue_reminder(session: AsyncSession, settings: Settings, slot: Slot, now: datetime) -> int:
     ksm = await session.get(Ksm, slot.ksm_id)
     assert ksm is not None
     key = f"reminder:{slot.kind}:ksm{ksm.id}:{slot.local_date.isoformat()}"
     if slot.chat is not None:
-        lang = settings.app.language
-        payload = {
-            "text": catalogue.t(
-                f"pengingat.{slot.kind}", lang, ksm=ksm.name, date=fmt_date(slot.local_date, lang)
-            ),
-            "choices": _buttons(lang, personal=False),
-            "columns": 2,
-            "ksm_id": ksm.id,
-        }
         channel, chat_id = slot.chat
         msg = await enqueue_to_chat(
             session,
             channel=Channel(channel),
             chat_id=chat_id,
             kind="reminder",
-            payload=payload,
+            payload=_reminder_payload(slot, ksm, settings.app.language, personal=False),
             dedup_key=key,
             now=now,
         )
         return 1 if msg else 0
     person = await session.get(Person, slot.person_id)
     assert person is not None
-    lang = person.language or settings.app.language
-    payload = {
-        "text": catalogue.t(
-            f"pengingat.{slot.kind}", lang, ksm=ksm.name, date=fmt_date(slot.local_date, lang)
-        ),
-        "choices": _buttons(lang, personal=True),
-        "columns": 2,
-        "ksm_id": ksm.id,
-    }
+    payload = _reminder_payload(slot, ksm, person.language or settings.app.language, personal=True)
     return await notify_people(session, [person], kind="reminder", payload=payload, dedup_key=key, now=now)
 
 
@@ -366,10 +365,7 @@ async def _queue_digest(session: AsyncSession, settings: Settings, slot: Slot, n
     summary = await scope_summary(session, settings, scope, now)
     done = [k for k in statuses if k.reported]
     missing = [k for k in statuses if not k.reported]
-    scope_label = summary.scope_label if not scope.is_national else "nasional"
-    if scope.region_id is not None:
-        region = await session.get(Region, scope.region_id)
-        scope_label = region.name if region else scope_label
+    scope_label = await _scope_label(session, scope, summary)
     lines = [
         catalogue.t("pengingat.digest_title", lang, date=fmt_date(slot.local_date, lang), scope=scope_label),
         catalogue.t("pengingat.digest_count", lang, done=len(done), total=len(statuses)),
@@ -405,6 +401,15 @@ async def _queue_digest(session: AsyncSession, settings: Settings, slot: Slot, n
     }
     key = f"digest:p{person.id}:{slot.local_date.isoformat()}"
     return await notify_people(session, [person], kind="digest", payload=payload, dedup_key=key, now=now)
+
+
+async def _scope_label(session: AsyncSession, scope: Scope, summary: ScopeSummary) -> str:
+    """How a digest or weekly summary names its scope: the region's bare name, else the summary's label."""
+    if scope.region_id is not None:
+        region = await session.get(Region, scope.region_id)
+        if region is not None:
+            return region.name
+    return "nasional" if scope.is_national else summary.scope_label
 
 
 async def report_days(session: AsyncSession, ksm_ids: list[int], since: date) -> dict[int, set[date]]:
@@ -530,10 +535,7 @@ async def _queue_weekly(session: AsyncSession, settings: Settings, slot: Slot, n
     lang = person.language or settings.app.language
     scope = scope_of(person)
     summary = await scope_summary(session, settings, scope, now)
-    scope_label = "nasional" if scope.is_national else summary.scope_label
-    if scope.region_id is not None:
-        region = await session.get(Region, scope.region_id)
-        scope_label = region.name if region else scope_label
+    scope_label = await _scope_label(session, scope, summary)
     text = "\n".join(
         [
             catalogue.t(

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from kotaku import clock
 from kotaku.config import Settings
+from kotaku.domain.plan import Status, assess, planned_percent, project_finish
+from kotaku.domain.regions import within
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -35,8 +37,17 @@ from kotaku.models import (
     RegionLevel,
     Worker,
 )
-from kotaku.monitoring.plan import Status, assess, planned_percent, project_finish
-from kotaku.services.scope import Scope, resolve_scope, scope_contains_ksm, scope_of
+from kotaku.services.scope import (
+    Scope,
+    join_kelurahan,
+    ksm_ids_in_scope,
+    local_today_sql,
+    region_path_within,
+    resolve_scope,
+    scope_contains_ksm,
+    scope_of,
+    scope_place,
+)
 
 # Reports this many days back feed the trend used by the "will finish late" part of the rule.
 TREND_DAYS = 14
@@ -145,38 +156,17 @@ class ScopeSummary:
 # --- scope and local dates ------------------------------------------------------------------------
 
 
-def _ksms_in_scope_stmt(scope: Scope, region_path: str | None) -> Select[Any]:
+def _ksms_in_scope_stmt(scope: Scope, region_path: str | None) -> Select[int, str, str, str]:
     """KSM id, code, name and time zone for every KSM in the scope."""
-    stmt = (
-        select(Ksm.id, Ksm.code, Ksm.name, Region.timezone)
-        .join(Bkm, Bkm.id == Ksm.bkm_id)
-        .join(Region, Region.id == Bkm.kelurahan_id)
-    )
+    stmt = join_kelurahan(select(Ksm.id, Ksm.code, Ksm.name, Region.timezone))
     if scope.ksm_id is not None:
         stmt = stmt.where(Ksm.id == scope.ksm_id)
     elif scope.bkm_id is not None:
         stmt = stmt.where(Ksm.bkm_id == scope.bkm_id)
     elif scope.region_id is not None:
         assert region_path is not None
-        stmt = stmt.where((Region.path == region_path) | Region.path.startswith(region_path + "/"))
+        stmt = stmt.where(region_path_within(region_path))
     return stmt
-
-
-async def _region_path(session: AsyncSession, scope: Scope) -> str | None:
-    if scope.region_id is None:
-        return None
-    region = await session.get(Region, scope.region_id)
-    if region is None:
-        raise LookupError(f"region {scope.region_id} not found")
-    return region.path
-
-
-def _local_today_expr(today_by_tz: dict[str, date]) -> ColumnElement[Any]:
-    """SQL for "the KSM's local today": a CASE over its region's time zone."""
-    whens = [(Region.timezone == tz, literal(d, Date)) for tz, d in sorted(today_by_tz.items())]
-    if len(whens) == 1:
-        return literal(next(iter(today_by_tz.values())), Date)
-    return case(*whens[:-1], else_=whens[-1][1])
 
 
 @dataclass
@@ -187,25 +177,18 @@ class _ScopeKsms:
 
     @property
     def today_expr(self) -> ColumnElement[Any]:
-        return _local_today_expr(self.today_by_tz)
+        return local_today_sql(self.today_by_tz)
 
 
 async def _scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> _ScopeKsms:
-    path = await _region_path(session, scope)
+    path = await _scope_path(session, scope)
+    if scope.region_id is not None and path is None:
+        raise LookupError(f"region {scope.region_id} not found")
     stmt = _ksms_in_scope_stmt(scope, path)
     rows = [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt.order_by(Ksm.name, Ksm.code)))]
     today_by_tz = {tz: clock.local_today(tz, now) for tz in {r[3] for r in rows}}
     ids = _ksms_in_scope_stmt(scope, path).with_only_columns(Ksm.id).correlate(None)
     return _ScopeKsms(rows=rows, today_by_tz=today_by_tz, scope_ids=ids)
-
-
-def _ksm_tz_join(stmt: Select[Any], ksm_col: Any) -> Select[Any]:
-    """Join the KSM's region so `Region.timezone` (and the local-today CASE) can be used."""
-    return (
-        stmt.join(Ksm, Ksm.id == ksm_col)
-        .join(Bkm, Bkm.id == Ksm.bkm_id)
-        .join(Region, Region.id == Bkm.kelurahan_id)
-    )
 
 
 # --- who reported today ---------------------------------------------------------------------------
@@ -218,43 +201,22 @@ async def reporting_status(session: AsyncSession, scope: Scope, now: datetime) -
         return []
     today = sk.today_expr
 
-    acts = dict(
-        (
-            await session.execute(
-                select(Activity.ksm_id, func.count(Activity.id))
-                .where(Activity.ksm_id.in_(sk.scope_ids))
-                .group_by(Activity.ksm_id)
-            )
-        ).all()
+    in_scope = Activity.ksm_id.in_(sk.scope_ids)
+    acts = await _count_by_ksm(
+        session, select(Activity.ksm_id, func.count(Activity.id)).where(in_scope), Activity.ksm_id
     )
-    progress_stmt = _ksm_tz_join(
+    progress_stmt = join_kelurahan(
         select(Activity.ksm_id, func.count(func.distinct(ProgressReport.activity_id)))
         .select_from(ProgressReport)
         .join(Activity, Activity.id == ProgressReport.activity_id),
         Activity.ksm_id,
-    )
-    progress = dict(
-        (
-            await session.execute(
-                progress_stmt.where(
-                    Activity.ksm_id.in_(sk.scope_ids), ProgressReport.report_date == today
-                ).group_by(Activity.ksm_id)
-            )
-        ).all()
-    )
+    ).where(in_scope, ProgressReport.report_date == today)
+    progress = await _count_by_ksm(session, progress_stmt, Activity.ksm_id)
     attendance = await _workers_today_by_ksm(session, sk)
-    obstacle_stmt = _ksm_tz_join(
+    obstacle_stmt = join_kelurahan(
         select(Obstacle.ksm_id, func.count(Obstacle.id)).select_from(Obstacle), Obstacle.ksm_id
-    )
-    obstacles = dict(
-        (
-            await session.execute(
-                obstacle_stmt.where(
-                    Obstacle.ksm_id.in_(sk.scope_ids), Obstacle.report_date == today
-                ).group_by(Obstacle.ksm_id)
-            )
-        ).all()
-    )
+    ).where(Obstacle.ksm_id.in_(sk.scope_ids), Obstacle.report_date == today)
+    obstacles = await _count_by_ksm(session, obstacle_stmt, Obstacle.ksm_id)
     result = [
         KsmStatus(
             ksm_id=ksm_id,
@@ -262,11 +224,11 @@ async def reporting_status(session: AsyncSession, scope: Scope, now: datetime) -
             name=name,
             timezone=tz,
             today=sk.today_by_tz[tz],
-            activities=int(acts.get(ksm_id, 0)),
-            progress_reported=int(progress.get(ksm_id, 0)),
+            activities=acts.get(ksm_id, 0),
+            progress_reported=progress.get(ksm_id, 0),
             attendance_reported=ksm_id in attendance,
             workers=attendance.get(ksm_id, 0),
-            obstacles=int(obstacles.get(ksm_id, 0)),
+            obstacles=obstacles.get(ksm_id, 0),
         )
         for ksm_id, code, name, tz in sk.rows
     ]
@@ -274,9 +236,14 @@ async def reporting_status(session: AsyncSession, scope: Scope, now: datetime) -
     return result
 
 
+async def _count_by_ksm(session: AsyncSession, stmt: Select[int, int], ksm_col: Any) -> dict[int, int]:
+    """KSM id -> count, for a statement selecting (KSM id, count), grouped by `ksm_col`."""
+    return {ksm_id: int(n) for ksm_id, n in (await session.execute(stmt.group_by(ksm_col))).all()}
+
+
 async def _workers_today_by_ksm(session: AsyncSession, sk: _ScopeKsms) -> dict[int, int]:
     """KSM id -> workers present on its local today (roster: records; count mode: the counts)."""
-    stmt = _ksm_tz_join(
+    stmt = join_kelurahan(
         select(
             AttendanceDay.ksm_id,
             AttendanceDay.mode,
@@ -385,7 +352,7 @@ async def _activity_statuses(
         points[activity_id].append((plan_date, pct))
 
     # The latest report on or before each KSM's today.
-    latest_date = _ksm_tz_join(
+    latest_date = join_kelurahan(
         select(ProgressReport.activity_id, func.max(ProgressReport.report_date).label("d"))
         .select_from(ProgressReport)
         .join(Activity, Activity.id == ProgressReport.activity_id),
@@ -413,7 +380,7 @@ async def _activity_statuses(
     # Recent history for the trend (bounded window, so the query stays small at national scale).
     oldest = min(sk.today_by_tz.values()) - timedelta(days=TREND_DAYS)
     history: dict[int, list[tuple[date, float]]] = defaultdict(list)
-    hist_stmt = _ksm_tz_join(
+    hist_stmt = join_kelurahan(
         select(ProgressReport.activity_id, ProgressReport.report_date, ProgressReport.percent)
         .select_from(ProgressReport)
         .join(Activity, Activity.id == ProgressReport.activity_id),
@@ -471,7 +438,7 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
         return [summary.to_date_work, *([summary.today_work] if work_date == today else [])]
 
     roster = (
-        _ksm_tz_join(
+        join_kelurahan(
             select(
                 AttendanceDay.work_date,
                 Region.timezone,
@@ -506,7 +473,7 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
         summary.wages_paid += int(paid)
 
     counted = (
-        _ksm_tz_join(
+        join_kelurahan(
             select(
                 AttendanceDay.work_date,
                 Region.timezone,
@@ -540,7 +507,7 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
         summary.wages_to_date += int(wages)
         summary.wages_paid += int(paid)
 
-    distinct = _ksm_tz_join(
+    distinct = join_kelurahan(
         select(func.count(func.distinct(AttendanceRecord.worker_id)))
         .select_from(AttendanceRecord)
         .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id),
@@ -560,7 +527,40 @@ def _add_phk(summary: ScopeSummary, is_today: bool, is_phk: bool | None, n: int)
             split.unknown += n
 
 
+# --- the activities of a scope --------------------------------------------------------------------
+
+
+async def activities_in_scope(
+    session: AsyncSession, scope: Scope, text: str = ""
+) -> list[tuple[Activity, str]]:
+    """Activities in a scope with their KSM's name, by KSM name and code. With `text`: the activity whose
+    code it is, else those whose code is it or whose name contains it (any case)."""
+    stmt = select(Activity, Ksm.name).join(Ksm, Ksm.id == Activity.ksm_id)
+    if not scope.is_national:
+        stmt = stmt.where(Activity.ksm_id.in_(await ksm_ids_in_scope(session, scope)))
+    wanted = text.lower()
+    if wanted:
+        stmt = stmt.where(
+            or_(
+                func.lower(Activity.code) == wanted,
+                func.lower(Activity.name).contains(wanted, autoescape=True),
+            )
+        )
+    rows = [(a, k) for a, k in (await session.execute(stmt.order_by(Ksm.name, Activity.code))).all()]
+    exact = [(a, k) for a, k in rows if a.code.lower() == wanted]
+    return exact or rows
+
+
+async def activity_by_code(session: AsyncSession, code: str) -> Activity | None:
+    """The activity with this code (any case), in whatever scope."""
+    stmt = select(Activity).where(func.lower(Activity.code) == code.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 # --- which scope a person may look at -------------------------------------------------------------
+
+# What asks for one's own whole scope instead of a code (`/rekap semua`, the "my whole scope" button).
+OWN_SCOPE_WORDS = frozenset({"semua", "all", "*"})
 
 
 class OutsideScope(PermissionError):
@@ -569,16 +569,15 @@ class OutsideScope(PermissionError):
 
 async def labelled_scope(session: AsyncSession, scope: Scope) -> Scope:
     """The same scope with a human label: the KSM's or BKM's name, or the region's level and name."""
+    if scope.is_national:
+        return Scope(label="nasional")
+    place = await scope_place(session, scope)
+    label = "-" if place is None else region_label(place) if isinstance(place, Region) else place.name
     if scope.ksm_id is not None:
-        ksm = await session.get(Ksm, scope.ksm_id)
-        return Scope(ksm_id=scope.ksm_id, label=ksm.name if ksm else "-")
+        return Scope(ksm_id=scope.ksm_id, label=label)
     if scope.bkm_id is not None:
-        bkm = await session.get(Bkm, scope.bkm_id)
-        return Scope(bkm_id=scope.bkm_id, label=bkm.name if bkm else "-")
-    if scope.region_id is not None:
-        region = await session.get(Region, scope.region_id)
-        return Scope(region_id=scope.region_id, label=region_label(region) if region else "-")
-    return Scope(label="nasional")
+        return Scope(bkm_id=scope.bkm_id, label=label)
+    return Scope(region_id=scope.region_id, label=label)
 
 
 def region_label(region: Region) -> str:
@@ -619,12 +618,12 @@ async def _within(session: AsyncSession, own: Scope, wanted: Scope) -> bool:
                 select(Region.path).join(Bkm, Bkm.kelurahan_id == Region.id).where(Bkm.id == wanted.bkm_id)
             )
         ).scalar_one_or_none()
-        return kel_path is not None and (kel_path == own_path or kel_path.startswith(own_path + "/"))
+        return kel_path is not None and within(kel_path, own_path)
     own_path = await _scope_path(session, own)
     wanted_path = await _scope_path(session, wanted)
     if own_path is None or wanted_path is None:
         return False
-    return wanted_path == own_path or wanted_path.startswith(own_path + "/")
+    return within(wanted_path, own_path)
 
 
 async def view_scope(session: AsyncSession, person: Person, wanted: str = "") -> Scope:
@@ -634,7 +633,7 @@ async def view_scope(session: AsyncSession, person: Person, wanted: str = "") ->
     """
     own = await labelled_scope(session, scope_of(person))
     text = wanted.strip()
-    if not text or text.lower() in {"semua", "all", "*"}:
+    if not text or text.lower() in OWN_SCOPE_WORDS:
         return own
     requested = await labelled_scope(session, await resolve_scope(session, text))
     if not await _within(session, own, requested):

@@ -24,14 +24,15 @@ from kotaku.cli import app
 from kotaku.config import MonitoringConfig, Settings, load_settings
 from kotaku.db import Database
 from kotaku.demo import (
+    CALENDAR,
     DemoNotEmpty,
     DemoSummary,
     is_empty,
-    previous_work_days,
     reset_program,
     seed_demo,
     summarize,
 )
+from kotaku.domain.plan import Status, assess, planned_percent
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -54,8 +55,9 @@ from kotaku.models import (
     Skill,
     Worker,
 )
-from kotaku.monitoring.plan import Status, assess, planned_percent
 from kotaku.security import NikVault, generate_key, normalize_nik, normalize_phone
+
+previous_work_days = CALENDAR.days_before
 
 # Thursday 26 November 2026, 16:00 WIB (17:00 WITA).
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

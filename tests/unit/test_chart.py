@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from kotaku.config import MonitoringConfig
+from kotaku.domain.plan import default_plan_points
 from kotaku.monitoring.chart import HEIGHT_PX, WIDTH_PX, CriticalBand, render_scurve
-from kotaku.monitoring.plan import default_plan_points
 
 START = date(2026, 11, 6)
 END = START + timedelta(days=60)

@@ -10,6 +10,7 @@ import pytest
 
 from kotaku import catalogue
 from kotaku.config import MonitoringConfig, RemindersConfig
+from kotaku.domain.calendar import WorkCalendar
 from kotaku.models import AlertSeverity
 from kotaku.monitoring.checks import (
     ActivityFacts,
@@ -19,7 +20,6 @@ from kotaku.monitoring.checks import (
     check_no_report,
     check_progress_steps,
 )
-from kotaku.reminders.calendar import WorkCalendar
 
 CFG = MonitoringConfig()
 START = date(2026, 10, 1)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from kotaku.config import MonitoringConfig
+from kotaku.domain.phash import photo_phash
 from kotaku.monitoring.checks import (
     PhotoFacts,
     PlacedMedia,
@@ -18,7 +19,6 @@ from kotaku.monitoring.checks import (
     check_photo_far,
     duplicate_pairs,
 )
-from kotaku.monitoring.phash import photo_phash
 
 CFG = MonitoringConfig()  # phash_distance 3, photo_radius_m 500
 D1, D2 = date(2026, 11, 19), date(2026, 11, 20)

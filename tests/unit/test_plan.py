@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from kotaku.config import MonitoringConfig
-from kotaku.monitoring.plan import (
+from kotaku.domain.plan import (
     Status,
     assess,
     default_plan_points,

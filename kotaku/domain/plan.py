@@ -1,8 +1,9 @@
 """Planned S-curves and the deviation rule: one pure function shared by replies, summaries, alerts and exports.
 
-The rule is the public-works "kontrak kritis" rule (see DOMAIN.md): with planned progress up to 70%, an
-activity is critical when actual is more than 10 points behind; above 70%, more than 5 points behind, or
-when its recent trend would finish after the end date. Thresholds come from `monitoring.*` settings.
+The rule is the public-works "kontrak kritis" rule (README, "Deviation rule"): with planned progress up
+to 70%, an activity is critical when actual is more than 10 points behind; above 70%, more than 5 points
+behind, or when its recent trend would finish after the end date. Thresholds come from `monitoring.*`
+settings (`MonitoringConfig` has every attribute `DeviationLimits` names).
 """
 
 from __future__ import annotations
@@ -12,8 +13,20 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
-from kotaku.config import MonitoringConfig
+
+class DeviationLimits(Protocol):
+    """The thresholds of the rule, in percentage points (`monitoring.critical_*`, `on_plan_tolerance`)."""
+
+    @property
+    def critical_low_plan_max(self) -> float: ...
+    @property
+    def critical_behind_low(self) -> float: ...
+    @property
+    def critical_behind_high(self) -> float: ...
+    @property
+    def on_plan_tolerance(self) -> float: ...
 
 
 class Status(enum.StrEnum):
@@ -116,7 +129,7 @@ def assess(
     *,
     planned: float,
     actual: float | None,
-    cfg: MonitoringConfig,
+    cfg: DeviationLimits,
     end: date | None = None,
     projected_finish: date | None = None,
 ) -> Assessment:
@@ -143,7 +156,7 @@ def assess(
     return Assessment(planned, actual, deviation, status, projected_finish, reason)
 
 
-def _status_for_gap(planned: float, deviation: float, cfg: MonitoringConfig) -> Status:
+def _status_for_gap(planned: float, deviation: float, cfg: DeviationLimits) -> Status:
     deviation = round(deviation, 2)
     limit = (
         cfg.critical_behind_low
