@@ -27,9 +27,9 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram import build_application, handlers_of
+from kotaku.bootstrap import bootstrap
 from kotaku.config import load_settings
 from kotaku.db import Database
-from kotaku.dialog.engine import Engine
 from kotaku.models import (
     Base,
     Bkm,
@@ -220,7 +220,9 @@ async def run_kotaku(n: int, ksms: int, db_path: Path) -> tuple[float, list[dict
         await conn.run_sync(Base.metadata.create_all)
     users = await seed(db, ksms)
     request = MemoryRequest()
-    application = build_application(settings, Engine(db), request=request, rate_limiter=False, polling=False)
+    application = build_application(
+        settings, bootstrap(settings, db=db).engine, request=request, rate_limiter=False, polling=False
+    )
     done = {"n": 0}
 
     async def count(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

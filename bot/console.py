@@ -24,102 +24,34 @@ import shlex
 import sys
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from kotaku import catalogue
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
-from kotaku.models import Channel, ChannelIdentity, Person
+from kotaku.models import Channel
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
+from kotaku.services import people
+from kotaku.services.people import PersonEntry
 
 EXIT_WORDS = {"/keluar", "/exit", "/quit"}
 
 
-@dataclass(frozen=True)
-class ConsolePerson:
-    id: int
-    code: str
-    name: str
-    role: str
-    scope: str
-    language: str
-    phone: str | None = None
-
-    @property
-    def who(self) -> str:
-        return f"{self.name} ({self.code}, {self.role}, {self.scope})"
-
-
-def scope_text(person: Person) -> str:
-    if person.scope_ksm is not None:
-        return person.scope_ksm.name
-    if person.scope_bkm is not None:
-        return person.scope_bkm.name
-    if person.scope_region is not None:
-        return person.scope_region.name
-    return "nasional"
-
-
-def _people_stmt():  # type: ignore[no-untyped-def]
-    return select(Person).options(
-        selectinload(Person.scope_ksm), selectinload(Person.scope_bkm), selectinload(Person.scope_region)
-    )
-
-
-def _as_console_person(p: Person) -> ConsolePerson:
-    return ConsolePerson(
-        id=p.id,
-        code=p.code,
-        name=p.name,
-        role=p.role.value,
-        scope=scope_text(p),
-        language=p.language or "id",
-        phone=p.phone,
-    )
-
-
-async def list_people(db: Database) -> list[ConsolePerson]:
+async def list_people(db: Database) -> list[PersonEntry]:
     """Every person, by role and code (for `kotaku chat --list` and the `kotaku run` picker)."""
     async with db.session() as s:
-        people = (await s.execute(_people_stmt().order_by(Person.id))).scalars().all()
-    return [_as_console_person(p) for p in people]
+        return await people.directory(s)
 
 
-async def ensure_console_identity(db: Database, code: str) -> ConsolePerson | None:
+async def ensure_console_identity(db: Database, code: str) -> PersonEntry | None:
     """The person with this code, with a console identity (external id = code) created when missing."""
     async with db.transaction() as s:
-        person = (await s.execute(_people_stmt().where(Person.code == code))).scalar_one_or_none()
-        if person is None:
-            return None
-        identity = (
-            await s.execute(
-                select(ChannelIdentity).where(
-                    ChannelIdentity.channel == Channel.CONSOLE, ChannelIdentity.external_id == code
-                )
-            )
-        ).scalar_one_or_none()
-        if identity is None:
-            s.add(
-                ChannelIdentity(
-                    person_id=person.id,
-                    channel=Channel.CONSOLE,
-                    external_id=code,
-                    chat_id=code,
-                    display_name=person.name,
-                )
-            )
-        elif identity.person_id != person.id:
-            # The code was given to someone else's console identity: the code wins.
-            identity.person_id = person.id
-        return _as_console_person(person)
+        return await people.identity_by_code(s, Channel.CONSOLE, code)
 
 
 class _LineReader:
@@ -202,7 +134,7 @@ class ConsoleChat:
         self.engine = engine
         self.db = engine.db
         self.code = person_code
-        self.person: ConsolePerson | None = None
+        self.person: PersonEntry | None = None
         self.stdin = stdin if stdin is not None else sys.stdin
         self.stdout = stdout if stdout is not None else sys.stdout
         self.out_dir = out_dir or Path(engine.settings.app.data_dir) / "console-out"

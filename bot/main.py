@@ -18,16 +18,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.console import ConsoleChat, ConsolePerson, list_people
+from bot.console import ConsoleChat, list_people
 from bot.console_sender import ConsoleSender
 from kotaku import clock
+from kotaku.bootstrap import bootstrap
 from kotaku.cli import app, err, out, run_async, state
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.dialog.engine import Engine
 from kotaku.models import Channel
-from kotaku.reminders.scheduler import Background, start_background
+from kotaku.reminders.scheduler import Background
 from kotaku.security import mask_phone
+from kotaku.services.people import PersonEntry
 
 __all__ = ["app"]
 
@@ -62,22 +63,21 @@ async def _chat(
     settings: Settings, code: str, now: Callable[[], datetime] | None, background: bool = False
 ) -> int:
     """The console chat; with `background`, reminders and outbox delivery run beside it (`kotaku run`)."""
-    db = Database(settings)
+    kotaku = bootstrap(settings, now=now)
     bg: Background | None = None
     try:
-        engine = Engine(db, now=now)
-        chat = ConsoleChat(engine, code)
+        chat = ConsoleChat(kotaku.engine, code)
         if background:
-            senders = {Channel.CONSOLE: ConsoleSender(db, chat.notify)}
-            bg = await start_background(db, settings, senders, now=now or clock.now)
+            kotaku.add_sender(Channel.CONSOLE, ConsoleSender(kotaku.db, chat.notify))
+            bg = await kotaku.start_background()
         return await chat.run()
     finally:
         if bg is not None:
             await bg.stop()
-        await db.dispose()
+        await kotaku.close()
 
 
-async def _people(settings: Settings) -> list[ConsolePerson]:
+async def _people(settings: Settings) -> list[PersonEntry]:
     db = Database(settings)
     try:
         return await list_people(db)
@@ -85,7 +85,7 @@ async def _people(settings: Settings) -> list[ConsolePerson]:
         await db.dispose()
 
 
-def _people_table(people: list[ConsolePerson], numbered: bool = False) -> Table:
+def _people_table(people: list[PersonEntry], numbered: bool = False) -> Table:
     table = Table(title="Orang / People")
     if numbered:
         table.add_column("#", justify="right")
@@ -183,7 +183,7 @@ def run(as_: AsOption = None, at: AtOption = None) -> None:
     _run_chat(settings, code, at, background=True)
 
 
-def _pick_person(people: list[ConsolePerson]) -> str:
+def _pick_person(people: list[PersonEntry]) -> str:
     """Ask on a terminal; otherwise the first KSM coordinator (or the first person)."""
     default = next((p for p in people if p.role == "ketua_ksm"), people[0])
     if not sys.stdin.isatty():
@@ -234,6 +234,27 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+def _source_checkout(*needed: str) -> None:
+    """Put the source checkout on sys.path for a benchmark, or exit 2 saying that one is needed.
+
+    Benchmarks are a development feature: they import `benchmarks/` (and `tests/fake_botapi.py`), which
+    only a source checkout has; an installed wheel ships neither.
+    """
+    root = Path(__file__).resolve().parents[1]
+    missing = [path for path in needed if not (root / path).is_file()]
+    if missing:
+        err.print(
+            "Benchmark hanya bisa dijalankan dari checkout sumber kotaku (perlu "
+            f"{', '.join(missing)}); paket kotaku yang terpasang (wheel) tidak membawanya. "
+            "Jalankan dari checkout: make install, lalu .venv/bin/kotaku bench ...\n"
+            "Benchmarks need a kotaku source checkout; an installed wheel does not ship benchmarks/ "
+            "or tests/."
+        )
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+
 @bench_app.command("delivery")
 def bench_delivery(
     rate: Annotated[float, typer.Option(help="Limit R of the fake Bot API, messages per second.")] = 1000.0,
@@ -248,15 +269,7 @@ def bench_delivery(
 ) -> None:
     """N reminders through the outbox dispatcher to a rate-limiting fake Bot API: rate ÷ R, 429s, drain time,
     and exactly-once delivery with injected failures (benchmarks/delivery.py)."""
-    root = Path(__file__).resolve().parents[1]
-    if (
-        not (root / "benchmarks" / "delivery.py").is_file()
-        or not (root / "tests" / "fake_botapi.py").is_file()
-    ):
-        err.print("Benchmark ini perlu checkout sumber (benchmarks/ dan tests/fake_botapi.py).")
-        raise typer.Exit(2)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    _source_checkout("benchmarks/delivery.py", "tests/fake_botapi.py")
     from benchmarks.delivery import render, run_bench
 
     result = run_async(run_bench(rate, messages, failures, sender=sender))
@@ -274,12 +287,7 @@ def bench_telegram(
 ) -> None:
     """N updates (quick commands and button presses) through the real PTB Application with an in-memory
     Bot API: updates/s and the ratio to PTB's own floor (benchmarks/bench_telegram.py)."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks" / "bench_telegram.py").is_file():
-        err.print("Benchmark ini perlu checkout sumber (benchmarks/).")
-        raise typer.Exit(2)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    _source_checkout("benchmarks/bench_telegram.py")
     from benchmarks.bench_telegram import render as render_tg
     from benchmarks.bench_telegram import run_bench as run_tg
 
@@ -305,12 +313,7 @@ def bench_monitoring(
 ) -> None:
     """A full monitoring sweep of a synthetic national program on SQLite (and PostgreSQL): time, peak
     memory, ratio to one plain aggregate query, scaling table (benchmarks/bench_monitoring.py)."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks" / "bench_monitoring.py").is_file():
-        err.print("Benchmark ini perlu checkout sumber (benchmarks/).")
-        raise typer.Exit(2)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    _source_checkout("benchmarks/bench_monitoring.py")
     from benchmarks.bench_monitoring import run as run_monitoring
 
     url = database_url or os.environ.get("KOTAKU_TEST_DATABASE_URL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock, migrate
+from kotaku.bootstrap import bootstrap
 from kotaku.config import ConfigError, Settings, load_settings
 from kotaku.db import Database
 from kotaku.logs import configure_logging
@@ -65,22 +67,44 @@ def main(
     configure_logging(log_level)
 
 
+def _scope_not_found(exc: ScopeNotFound) -> typer.Exit:
+    """Say that a `--scope` names nothing; the exit to raise (code 2)."""
+    err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
+    return typer.Exit(2)
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def run_with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the database of a freshly wired program, and dispose of it."""
+
+    async def _go() -> T:
+        async with bootstrap(settings) as kotaku:
+            return await work(kotaku.db)
+
+    return run_async(_go())
 
 
 def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one unit of work in one transaction on a fresh engine, and dispose of it."""
 
-    async def _go() -> T:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
+    async def _go(db: Database) -> T:
+        async with db.transaction() as session:
+            return await work(session)
 
-    return run_async(_go())
+    return run_with_db(settings, _go)
+
+
+def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run a read on a fresh engine (a session without a transaction of its own), and dispose of it."""
+
+    async def _go(db: Database) -> T:
+        async with db.session() as session:
+            return await work(session)
+
+    return run_with_db(settings, _go)
 
 
 # --- database -------------------------------------------------------------------------------------
@@ -144,28 +168,22 @@ def invite(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
 
-    async def _go() -> invite_service.CreatedInvite:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                sc = await resolve_scope(session, scope)
-                return await invite_service.create_invite(
-                    session,
-                    role=role,
-                    scope=sc,
-                    valid_days=days or settings.invite.valid_days,
-                    name=name,
-                    phone=phone,
-                    at=clock.parse_at(at, settings.app.default_timezone),
-                )
-        finally:
-            await db.dispose()
+    async def _create(session: AsyncSession) -> invite_service.CreatedInvite:
+        sc = await resolve_scope(session, scope)
+        return await invite_service.create_invite(
+            session,
+            role=role,
+            scope=sc,
+            valid_days=days or settings.invite.valid_days,
+            name=name,
+            phone=phone,
+            at=clock.parse_at(at, settings.app.default_timezone),
+        )
 
     try:
-        created = run_async(_go())
+        created = run_in_transaction(settings, _create)
     except ScopeNotFound as exc:
-        err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
-        raise typer.Exit(2) from exc
+        raise _scope_not_found(exc) from exc
     except invite_service.InviteScopeMismatch as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -256,26 +274,22 @@ def import_program_cmd(
             tasks[sheet] = progress.add_task(msg("reading", lang, sheet=sheet), total=max(total, 1))
         progress.update(tasks[sheet], completed=done, total=max(total, done, 1))
 
-    async def _go() -> importer.ImportReport:
-        db = Database(settings)
-        try:
-            return await importer.import_program(
-                db,
-                source,
-                vault=vault,
-                settings=settings,
-                lang=lang,
-                on_progress=on_progress if progress is not None else None,
-            )
-        finally:
-            await db.dispose()
+    def _load(db: Database) -> Awaitable[importer.ImportReport]:
+        return importer.import_program(
+            db,
+            source,
+            vault=vault,
+            settings=settings,
+            lang=lang,
+            on_progress=on_progress if progress is not None else None,
+        )
 
     try:
         if progress is not None:
             with progress:
-                report = run_async(_go())
+                report = run_with_db(settings, _load)
         else:
-            report = run_async(_go())
+            report = run_with_db(settings, _load)
     except importer.ImportFailed as exc:
         code = exc.exit_code
         if as_json:
@@ -324,12 +338,17 @@ app.add_typer(alerts_app, name="alerts")
 _ALERT_STATUSES = {"open", "acknowledged", "resolved", "active", "all"}
 
 
-def _alert_at(at: str | None, settings: Settings) -> Any:
+def _parse_at(at: str | None, settings: Settings) -> datetime | None:
+    """`--at` as a moment (no zone: the default zone); None without it; exit 2 when unreadable."""
     try:
-        return clock.parse_at(at, settings.app.default_timezone) or clock.now()
+        return clock.parse_at(at, settings.app.default_timezone)
     except ValueError as exc:
         err.print(f"[red]--at tidak dapat dibaca: {at} (contoh: 2021-12-02T16:00)[/red]")
         raise typer.Exit(2) from exc
+
+
+def _alert_at(at: str | None, settings: Settings) -> datetime:
+    return _parse_at(at, settings) or clock.now()
 
 
 def _alert_dict(a: Any, ksm_names: dict[int, str], lang: str) -> dict[str, Any]:
@@ -388,20 +407,14 @@ def alerts_list(
         "all": list(AlertStatus),
     }.get(status, [AlertStatus(status)] if status in {s.value for s in AlertStatus} else [])
 
-    async def _go() -> lifecycle.AlertPage:
-        db = Database(settings)
-        try:
-            async with db.session() as session:
-                sc = await resolve_scope(session, scope)
-                return await lifecycle.list_alerts(session, sc, statuses=statuses, limit=limit)
-        finally:
-            await db.dispose()
+    async def _list(session: AsyncSession) -> lifecycle.AlertPage:
+        sc = await resolve_scope(session, scope)
+        return await lifecycle.list_alerts(session, sc, statuses=statuses, limit=limit)
 
     try:
-        page = run_async(_go())
+        page = run_in_session(settings, _list)
     except ScopeNotFound as exc:
-        err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
-        raise typer.Exit(2) from exc
+        raise _scope_not_found(exc) from exc
     rows = [_alert_dict(a, page.ksm_names, lang) for a in page.alerts]
     if as_json:
         print(json.dumps({"total": page.total, "alerts": rows}, ensure_ascii=False))
@@ -432,23 +445,18 @@ def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | N
     settings = state.settings
     when = _alert_at(at, settings)
 
-    async def _go() -> Any:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                person = (
-                    await session.execute(select(Person).where(Person.code == person_code))
-                ).scalar_one_or_none()
-                if person is None:
-                    raise LookupError(person_code)
-                if resolve:
-                    return await lifecycle.resolve_by_hand(session, alert_id, person, note or "", when)
-                return await lifecycle.acknowledge(session, alert_id, person, note, when)
-        finally:
-            await db.dispose()
+    async def _act(session: AsyncSession) -> Any:
+        person = (
+            await session.execute(select(Person).where(Person.code == person_code))
+        ).scalar_one_or_none()
+        if person is None:
+            raise LookupError(person_code)
+        if resolve:
+            return await lifecycle.resolve_by_hand(session, alert_id, person, note or "", when)
+        return await lifecycle.acknowledge(session, alert_id, person, note, when)
 
     try:
-        alert = run_async(_go())
+        alert = run_in_transaction(settings, _act)
     except LookupError as exc:
         err.print(
             f"[red]Orang dengan kode {person_code} tidak ditemukan (lihat `kotaku chat` untuk kode).[/red]"
@@ -493,16 +501,10 @@ def alerts_escalate(
     settings = state.settings
     when = _alert_at(at, settings)
 
-    async def _go() -> list[tuple[int, int]]:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                done = await lifecycle.escalate_due(session, settings, when)
-                return [(a.id, a.escalation_level) for a in done]
-        finally:
-            await db.dispose()
+    async def _escalate(session: AsyncSession) -> list[tuple[int, int]]:
+        return [(a.id, a.escalation_level) for a in await lifecycle.escalate_due(session, settings, when)]
 
-    done = run_async(_go())
+    done = run_in_transaction(settings, _escalate)
     if as_json:
         print(json.dumps({"escalated": [{"id": i, "level": lvl} for i, lvl in done]}))
         return
@@ -550,27 +552,22 @@ def alerts_evaluate(
     settings = state.settings
     when = _alert_at(at, settings)
 
-    async def _go() -> tuple[list[Any], dict[str, Any] | None, float]:
-        db = Database(settings)
+    async def _sweep(db: Database) -> tuple[list[Any], dict[str, Any] | None, float]:
         started = _time.perf_counter()
-        try:
+        async with db.session() as session:
+            sc = await resolve_scope(session, scope)
+            ksm_ids = None if sc.kind == "nasional" else await ksm_ids_in_scope(session, sc)
+        if dry_run:
             async with db.session() as session:
-                sc = await resolve_scope(session, scope)
-                ksm_ids = None if sc.kind == "nasional" else await ksm_ids_in_scope(session, sc)
-            if dry_run:
-                async with db.session() as session:
-                    found = await evaluation.evaluate(session, settings, when, ksm_ids)
-                return found, None, _time.perf_counter() - started
-            result = await evaluation.evaluate_and_apply(db, settings, when, ksm_ids)
-            return result.findings, result.applied.to_dict(), _time.perf_counter() - started
-        finally:
-            await db.dispose()
+                found = await evaluation.evaluate(session, settings, when, ksm_ids)
+            return found, None, _time.perf_counter() - started
+        result = await evaluation.evaluate_and_apply(db, settings, when, ksm_ids)
+        return result.findings, result.applied.to_dict(), _time.perf_counter() - started
 
     try:
-        findings, applied, seconds = run_async(_go())
+        findings, applied, seconds = run_with_db(settings, _sweep)
     except ScopeNotFound as exc:
-        err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
-        raise typer.Exit(2) from exc
+        raise _scope_not_found(exc) from exc
     by_kind: dict[str, int] = {}
     for f in findings:
         by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
@@ -638,28 +635,20 @@ def demo_cmd(
     if reset and not yes:
         err.print("[red]--reset menghapus semua data program; ulangi dengan --reset --yes untuk yakin.[/red]")
         raise typer.Exit(2)
-    try:
-        when = clock.parse_at(at, settings.app.default_timezone)
-    except ValueError as exc:
-        err.print(f"[red]--at tidak dapat dibaca: {at} (contoh: 2021-12-02T16:00)[/red]")
-        raise typer.Exit(2) from exc
+    when = _parse_at(at, settings)
     try:
         vault = vault_from_settings(settings)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 
-    async def _go() -> demo.DemoSummary | None:
-        db = Database(settings)
-        try:
-            if if_empty and not reset and not await demo.is_empty(db):
-                return None
-            return await demo.seed_demo(db, settings, at=when, reset=reset, vault=vault)
-        finally:
-            await db.dispose()
+    async def _seed(db: Database) -> demo.DemoSummary | None:
+        if if_empty and not reset and not await demo.is_empty(db):
+            return None
+        return await demo.seed_demo(db, settings, at=when, reset=reset, vault=vault)
 
     try:
-        summary = run_async(_go())
+        summary = run_with_db(settings, _seed)
     except demo.DemoNotEmpty as exc:
         if as_json:
             print(json.dumps({"seeded": False, "reason": "not_empty", "message": str(exc)}))
@@ -719,15 +708,7 @@ def reminders_plan(
         err.print(f"[red]--date tidak dapat dibaca: {day} (contoh: 2026-12-22)[/red]")
         raise typer.Exit(2) from exc
 
-    async def _go():  # type: ignore[no-untyped-def]
-        db = Database(settings)
-        try:
-            async with db.session() as s:
-                return await plan_day(s, settings, when)
-        finally:
-            await db.dispose()
-
-    slots, skipped = run_async(_go())
+    slots, skipped = run_in_session(settings, lambda s: plan_day(s, settings, when))
     if as_json:
         doc = {
             "date": when.isoformat(),
@@ -775,15 +756,7 @@ def reminders_run(
         raise typer.Exit(2) from exc
     assert when is not None
 
-    async def _go():  # type: ignore[no-untyped-def]
-        db = Database(settings)
-        try:
-            async with db.transaction() as s:
-                return await run_due(s, settings, when)
-        finally:
-            await db.dispose()
-
-    report = run_async(_go())
+    report = run_in_transaction(settings, lambda s: run_due(s, settings, when))
     if as_json:
         print(json.dumps(report.as_dict()))
         return
@@ -832,18 +805,12 @@ def outbox_list(
         err.print(f"[red]status tidak dikenal: {status}[/red]")
         raise typer.Exit(2) from exc
 
-    async def _go():  # type: ignore[no-untyped-def]
-        db = Database(settings)
-        try:
-            async with db.session() as s:
-                return await admin.counts(s), [
-                    _outbox_row(m)
-                    for m in await admin.list_messages(s, status=wanted, kind=kind, limit=limit)
-                ]
-        finally:
-            await db.dispose()
+    async def _read(s: AsyncSession) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        totals = await admin.counts(s)
+        messages = await admin.list_messages(s, status=wanted, kind=kind, limit=limit)
+        return totals, [_outbox_row(m) for m in messages]
 
-    totals, rows = run_async(_go())
+    totals, rows = run_in_session(settings, _read)
     if as_json:
         print(json.dumps({"counts": totals, "messages": rows}, ensure_ascii=False))
         return

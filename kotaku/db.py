@@ -78,8 +78,6 @@ class Database:
         self.engine = create_engine(settings, url, connect_args)
         self.sessionmaker = session_factory(self.engine)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
-        # Services that run follow-up work after a save (monitoring) read the settings from the session.
-        self.sessionmaker.configure(info={"settings": settings})
 
     @property
     def is_sqlite(self) -> bool:

@@ -30,9 +30,22 @@ def _mask_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
     return event
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is when a line is logged (a CLI runner or a test may have swapped
+    it since logging was configured, and the old stream may be closed)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(
-        stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO), format="%(message)s"
+        stream=_CurrentStderr(),  # type: ignore[arg-type]
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(message)s",
     )
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -46,6 +59,6 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

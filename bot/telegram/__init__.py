@@ -25,11 +25,9 @@ from bot.telegram.app import (
 from bot.telegram.convert import FileTooLarge, to_inbound
 from bot.telegram.render import CallbackData, Renderer, keyboard, split_text
 from bot.telegram.sender import TelegramSender
+from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings
-from kotaku.db import Database
-from kotaku.dialog.engine import Engine
 from kotaku.models import Channel
-from kotaku.reminders.scheduler import start_background
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -80,18 +78,19 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
     from bot.web import create_app
 
-    db = Database(settings)
+    kotaku = bootstrap(settings)
     metrics = Metrics()
-    application = build_application(settings, Engine(db), metrics=metrics, polling=polling)
+    application = build_application(settings, kotaku.engine, metrics=metrics, polling=polling)
     try:
         async with application:
             await set_commands(application)
             delivery = delivery_bot(settings)
             await delivery.initialize()
             sender = TelegramSender(
-                delivery, db, renderer=Renderer(delivery, callback=handlers_of(application).renderer.callback)
+                delivery, renderer=Renderer(delivery, callback=handlers_of(application).renderer.callback)
             )
-            background = await start_background(db, settings, {Channel.TELEGRAM: sender})
+            kotaku.add_sender(Channel.TELEGRAM, sender)
+            background = await kotaku.start_background()
             await application.start()
             server = uvicorn.Server(
                 uvicorn.Config(
@@ -129,4 +128,4 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await delivery.shutdown()
             await application.stop()
     finally:
-        await db.dispose()
+        await kotaku.close()

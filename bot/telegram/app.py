@@ -5,7 +5,6 @@ answered with a short apology; the commands menu in Indonesian and English.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 from collections.abc import Awaitable
@@ -22,8 +21,8 @@ from bot.telegram.render import Renderer
 from kotaku import catalogue
 from kotaku.config import Settings
 from kotaku.dialog.engine import Engine
-from kotaku.dialog.flow import FLOWS
-from kotaku.dialog.flows import load_flows
+from kotaku.dialog.flow import FlowRegistry
+from kotaku.locks import KeyedLocks
 from kotaku.models import Role
 from kotaku.services.media import human_size
 
@@ -59,19 +58,14 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._locks: KeyedLocks[tuple[int, int]] = KeyedLocks()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = (0, 0)
         if isinstance(update, Update):
             chat, user = update.effective_chat, update.effective_user
             key = (chat.id if chat else 0, user.id if user else 0)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:
+        async with self._locks.hold(key):
             await coroutine
 
     async def initialize(self) -> None:
@@ -192,7 +186,6 @@ def build_application(
     it without an Updater (webhook mode: bot/web.py feeds `application.update_queue`).
     """
     assert settings.telegram.token is not None
-    load_flows()
     builder = (
         Application.builder()
         .token(settings.telegram.token.get_secret_value())
@@ -235,13 +228,12 @@ def handlers_of(application: Application) -> TelegramHandlers:
     return application.bot_data["handlers"]  # type: ignore[no-any-return]
 
 
-def command_list(lang: str, *, group: bool = False) -> list[BotCommand]:
+def command_list(flows: FlowRegistry, lang: str, *, group: bool = False) -> list[BotCommand]:
     """The menu: each flow's first command with its summary, then the global commands."""
-    load_flows()
     commands: list[BotCommand] = []
     seen: set[str] = set()
     reporter_roles = {Role.WORKER, Role.KETUA_KSM, Role.BKM, Role.FASILITATOR}
-    for flow in FLOWS.values():
+    for flow in flows:
         name = flow.commands[0]
         if name in seen or (group and name not in GROUP_COMMANDS):
             continue
@@ -257,14 +249,17 @@ def command_list(lang: str, *, group: bool = False) -> list[BotCommand]:
 async def set_commands(application: Application) -> None:
     """setMyCommands for private chats and for groups, in Indonesian (default) and English."""
     bot = application.bot
+    flows = handlers_of(application).engine.flows
     for lang in ("id", "en"):
         code = None if lang == "id" else "en"
         try:
             await bot.set_my_commands(
-                command_list(lang), scope=BotCommandScopeAllPrivateChats(), language_code=code
+                command_list(flows, lang), scope=BotCommandScopeAllPrivateChats(), language_code=code
             )
             await bot.set_my_commands(
-                command_list(lang, group=True), scope=BotCommandScopeAllGroupChats(), language_code=code
+                command_list(flows, lang, group=True),
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=code,
             )
         except TelegramError as exc:
             log.warning("setMyCommands failed: %s", exc)

@@ -1,6 +1,6 @@
 """`TelegramSender`: the outbox dispatcher's port to Telegram. Never raises for delivery problems.
 
-403 Forbidden (blocked, kicked) -> PERMANENT, and the person's identity is marked unreachable;
+403 Forbidden (blocked, kicked) -> PERMANENT and unreachable (the dispatcher marks the identity);
 429 RetryAfter -> RATE_LIMITED with retry_after; network errors, timeouts and 5xx -> RETRY;
 other 400s (chat not found ...) -> PERMANENT.
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import (
@@ -24,12 +23,9 @@ from telegram.error import (
 )
 
 from bot.telegram.render import Renderer
-from kotaku import clock
-from kotaku.db import Database
 from kotaku.models import Channel
 from kotaku.notify.ports import SendResult, SendStatus
 from kotaku.schemas import Outbound
-from kotaku.services.reachability import mark_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +45,11 @@ class TelegramSender:
     def __init__(
         self,
         bot: Bot,  # without a rate limiter (bot.telegram.app.delivery_bot): the dispatcher paces and retries
-        db: Database | None = None,
         *,
         renderer: Renderer | None = None,
-        now: Callable[[], datetime] = clock.now,
     ) -> None:
         self.bot = bot
-        self.db = db
         self.renderer = renderer or Renderer(bot)
-        self.now = now
-        self.unreachable: set[str] = set()
 
     async def send(self, recipient: str, messages: list[Outbound]) -> SendResult:
         try:
@@ -67,8 +58,7 @@ class TelegramSender:
             wait = retry_seconds(exc)
             return SendResult(SendStatus.RATE_LIMITED, retry_after=wait, reason=f"429 retry_after={wait:g}")
         except Forbidden as exc:
-            await self._unreachable(recipient, f"403 {exc.message}")
-            return SendResult(SendStatus.PERMANENT, reason=f"403 {exc.message}"[:500])
+            return SendResult(SendStatus.PERMANENT, reason=f"403 {exc.message}"[:500], unreachable=True)
         except ChatMigrated as exc:
             return SendResult(SendStatus.PERMANENT, reason=f"chat migrated to {exc.new_chat_id}")
         except (BadRequest, InvalidToken) as exc:
@@ -78,14 +68,3 @@ class TelegramSender:
         except TelegramError as exc:
             return SendResult(SendStatus.RETRY, reason=f"{type(exc).__name__}: {exc.message}"[:500])
         return SendResult.ok()
-
-    async def _unreachable(self, recipient: str, reason: str) -> None:
-        self.unreachable.add(recipient)
-        if self.db is None:
-            return
-        try:
-            async with self.db.transaction() as session:
-                n = await mark_unreachable(session, Channel.TELEGRAM, recipient, reason, self.now())
-            log.info("telegram recipient unreachable", extra={"chat": recipient, "identities": n})
-        except Exception:
-            log.exception("could not mark recipient unreachable", extra={"chat": recipient})

@@ -114,3 +114,8 @@ def keys() -> list[str]:
 
 def all_messages() -> dict[str, dict[str, str]]:
     return default().messages()
+
+
+def role_label(role: str, lang: str = DEFAULT_LANG) -> str:
+    """How a role is named to people (`ketua KSM`, `Askot`); `role` is a `Role` or its value."""
+    return t(f"role.{role}", lang)

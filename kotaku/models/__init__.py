@@ -17,7 +17,14 @@ from kotaku.models.enums import (
     Severity,
     Skill,
 )
-from kotaku.models.ops import Alert, AuditLog, ConversationState, OutboxMessage, ProcessedInbound
+from kotaku.models.ops import (
+    Alert,
+    AuditLog,
+    ConversationState,
+    MonitoringMark,
+    OutboxMessage,
+    ProcessedInbound,
+)
 from kotaku.models.people import AuthFailure, ChannelIdentity, GroupBinding, Invite, Person, Worker
 from kotaku.models.program import Activity, Bkm, Ksm, PlanPoint, Region
 from kotaku.models.reports import AttendanceDay, AttendanceRecord, Media, Obstacle, ProgressReport
@@ -44,6 +51,7 @@ __all__ = [
     "Ksm",
     "Media",
     "MediaKind",
+    "MonitoringMark",
     "Obstacle",
     "ObstacleCategory",
     "ObstacleStatus",

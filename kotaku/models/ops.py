@@ -138,3 +138,13 @@ class ProcessedInbound(Base):
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     message_id: Mapped[str] = mapped_column(String(100))
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MonitoringMark(Base):
+    """A KSM whose reports changed since monitoring last evaluated it. Written in the report's own
+    transaction, so a crash between the save and the evaluation loses nothing: the next sweep finds it."""
+
+    __tablename__ = "monitoring_mark"
+
+    ksm_id: Mapped[int] = mapped_column(ForeignKey("ksm.id", ondelete="CASCADE"), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select, text
+from sqlalchemy import Date, Integer, and_, cast, delete, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,14 +26,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from kotaku import clock
 from kotaku.config import Settings
 from kotaku.db import Database
+from kotaku.domain.calendar import WorkCalendar
+from kotaku.domain.geo import METERS_PER_DEGREE_LAT
 from kotaku.models import (
     Activity,
     AttendanceDay,
     AttendanceRecord,
-    Bkm,
     Ksm,
     Media,
     MediaKind,
+    MonitoringMark,
     Obstacle,
     ObstacleStatus,
     PlanPoint,
@@ -52,7 +54,7 @@ from kotaku.monitoring.checks import (
     WorkDays,
 )
 from kotaku.monitoring.findings import Finding
-from kotaku.reminders.calendar import WorkCalendar
+from kotaku.services.scope import by_timezone, join_kelurahan, local_today_sql
 
 log = structlog.get_logger(__name__)
 
@@ -87,17 +89,11 @@ class _Ctx:
 
     def place(self, stmt: Any, ksm_col: Any) -> Any:
         """Join to the KSM's kelurahan when "today" depends on the time zone; skip the joins otherwise."""
-        return stmt if self.uniform else _ksm_place(stmt, ksm_col)
+        return stmt if self.uniform else join_kelurahan(stmt, ksm_col)
 
     def today_expr(self) -> ColumnElement[Any]:
         """The site's local date, as SQL: a CASE over its kelurahan's time zone (a constant when uniform)."""
-        items = sorted(self.today_by_tz.items())
-        if self.uniform:
-            return literal(items[0][1], Date)
-        return case(
-            *[(Region.timezone == tz, literal(d, Date)) for tz, d in items[:-1]],
-            else_=literal(items[-1][1], Date),
-        )
+        return local_today_sql(self.today_by_tz)
 
     def ksm_filter(self, col: Any) -> list[ColumnElement[bool]]:
         return [col.in_(self.ksm_ids)] if self.ksm_ids is not None else []
@@ -112,16 +108,7 @@ class _Ctx:
         """The local date (of the row's site) of a UTC timestamp column."""
         if self.dialect == "sqlite":
             offsets = {tz: _offset_modifier(tz, self.at) for tz in self.today_by_tz}
-            items = sorted(offsets.items())
-            modifier: Any = (
-                literal(items[0][1])
-                if len(items) == 1
-                else case(
-                    *[(Region.timezone == tz, literal(mod)) for tz, mod in items[:-1]],
-                    else_=literal(items[-1][1]),
-                )
-            )
-            return func.date(ts, modifier)
+            return func.date(ts, by_timezone(offsets))
         return cast(func.timezone(Region.timezone, ts), Date)
 
 
@@ -131,24 +118,12 @@ def _offset_modifier(tz: str, at: datetime) -> str:
     return f"{'+' if minutes >= 0 else '-'}{abs(minutes)} minutes"
 
 
-def _ksm_place(stmt: Any, ksm_col: Any) -> Any:
-    """Join a statement to the KSM's kelurahan (for its time zone)."""
-    return (
-        stmt.join(Ksm, Ksm.id == ksm_col)
-        .join(Bkm, Bkm.id == Ksm.bkm_id)
-        .join(Region, Region.id == Bkm.kelurahan_id)
-    )
-
-
 # --- the facts --------------------------------------------------------------------------------------
 
 
 async def _ksms(c: _Ctx) -> dict[int, KsmRef]:
-    stmt = (
-        select(Ksm.id, Ksm.code, Ksm.name, Region.code, c.today_expr())
-        .join(Bkm, Bkm.id == Ksm.bkm_id)
-        .join(Region, Region.id == Bkm.kelurahan_id)
-        .where(*c.ksm_filter(Ksm.id))
+    stmt = join_kelurahan(select(Ksm.id, Ksm.code, Ksm.name, Region.code, c.today_expr())).where(
+        *c.ksm_filter(Ksm.id)
     )
     return {r[0]: KsmRef(r[0], r[1], r[2], r[4], r[3]) for r in await c.session.execute(stmt)}
 
@@ -372,7 +347,7 @@ async def _late_entries(c: _Ctx) -> dict[int, tuple[int, int]]:
     pr_delay = c.days_after(c.local_date_of(ProgressReport.entered_at), ProgressReport.report_date)
     ad_delay = c.days_after(c.local_date_of(AttendanceDay.entered_at), AttendanceDay.work_date)
     statements = [
-        _ksm_place(
+        join_kelurahan(
             select(Activity.ksm_id, func.count(), func.max(pr_delay))
             .select_from(ProgressReport)
             .join(Activity, Activity.id == ProgressReport.activity_id),
@@ -385,7 +360,7 @@ async def _late_entries(c: _Ctx) -> dict[int, tuple[int, int]]:
             *c.ksm_filter(Activity.ksm_id),
         )
         .group_by(Activity.ksm_id),
-        _ksm_place(select(AttendanceDay.ksm_id, func.count(), func.max(ad_delay)), AttendanceDay.ksm_id)
+        join_kelurahan(select(AttendanceDay.ksm_id, func.count(), func.max(ad_delay)), AttendanceDay.ksm_id)
         .where(
             AttendanceDay.work_date > lo,
             AttendanceDay.work_date <= today,
@@ -450,7 +425,7 @@ async def _double_presence(c: _Ctx) -> list[DoublePresence]:
         .where(AttendanceRecord.work_date >= lo, AttendanceRecord.work_date <= hi)
     )
     rows = (await c.session.execute(stmt)).all()
-    ksm_names: dict[tuple[str, date], set[str]] = defaultdict(set)
+    ksm_names: dict[tuple[str | None, date], set[str]] = defaultdict(set)
     for _, _, _, ksm_name, work_date, nik in rows:
         ksm_names[(nik, work_date)].add(ksm_name)
     latest: dict[int, DoublePresence] = {}
@@ -478,7 +453,7 @@ async def _photos(c: _Ctx) -> list[PhotoFacts]:
 async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
     site_lat = func.coalesce(Activity.latitude, Ksm.latitude)
     site_lon = func.coalesce(Activity.longitude, Ksm.longitude)
-    near_deg = 0.7 * c.cfg.photo_radius_m / 111_320.0  # meters per degree of latitude
+    near_deg = 0.7 * c.cfg.photo_radius_m / METERS_PER_DEGREE_LAT
     stmt = (
         select(
             Media.id,
@@ -510,13 +485,14 @@ async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
         )
     )
     return [
-        PlacedMedia(r[0], r[1], r[2], r[3], r[4] == MediaKind.LOCATION, r[5], r[6], r[7], r[8])
+        PlacedMedia(r[0], r[1], r[2], r[3], r[4] == MediaKind.LOCATION, lat, lon, r[7], r[8])
         for r in await c.session.execute(stmt)
+        if (lat := r[5]) is not None and (lon := r[6]) is not None  # the query keeps only placed ones
     ]
 
 
 async def _open_obstacles(c: _Ctx) -> list[OpenObstacle]:
-    stmt = _ksm_place(
+    stmt = join_kelurahan(
         select(
             Obstacle.id,
             Obstacle.short_id,
@@ -548,12 +524,7 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 async def _time_zones(session: AsyncSession, ksm_ids: list[int] | None) -> list[str]:
-    stmt = (
-        select(Region.timezone)
-        .distinct()
-        .join(Bkm, Bkm.kelurahan_id == Region.id)
-        .join(Ksm, Ksm.bkm_id == Bkm.id)
-    )
+    stmt = join_kelurahan(select(Region.timezone).distinct().select_from(Ksm))
     if ksm_ids is not None:
         stmt = stmt.where(Ksm.id.in_(ksm_ids))
     return [r[0] for r in await session.execute(stmt)]
@@ -673,6 +644,8 @@ async def evaluate_and_apply(
             now=at,
             ksm_ids=ksm_ids,
         )
+        if ksm_ids is None:  # every KSM evaluated: marks older than this sweep are done
+            await session.execute(delete(MonitoringMark).where(MonitoringMark.marked_at <= at))
     by_kind: dict[str, int] = defaultdict(int)
     for f in findings:
         by_kind[f.kind] += 1
@@ -684,38 +657,3 @@ async def evaluate_and_apply(
         ksms=len(ksm_ids or []) or None,
     )
     return result
-
-
-async def evaluate_after_report(session: AsyncSession, settings: Settings, ksm_id: int, at: datetime) -> Any:
-    """The cheap, incremental evaluation of one KSM after one of its reports is saved, inside the caller's
-    transaction (under a savepoint, so a failure here leaves the report intact)."""
-    async with session.begin_nested():
-        findings = await evaluate(session, settings, at, [ksm_id])
-        return await lifecycle.apply_findings(
-            session,
-            settings,
-            findings,
-            kinds=checks.enabled_kinds(settings.monitoring),
-            now=at,
-            ksm_ids=[ksm_id],
-        )
-
-
-async def after_report(
-    session: AsyncSession, *, at: datetime, ksm_id: int | None = None, activity_id: int | None = None
-) -> None:
-    """Hook for the reporting services (progress, attendance, obstacles, media), called after a save:
-    evaluate the report's KSM, never letting a monitoring problem break the report (it is logged).
-    Uses the settings the session was made with (`Database` puts them in `session.info`)."""
-    settings = session.info.get("settings")
-    if not isinstance(settings, Settings) or not settings.monitoring.evaluate_after_report:
-        return
-    try:
-        if ksm_id is None and activity_id is not None:
-            ksm_id = (
-                await session.execute(select(Activity.ksm_id).where(Activity.id == activity_id))
-            ).scalar_one_or_none()
-        if ksm_id is not None:
-            await evaluate_after_report(session, settings, ksm_id, at)
-    except Exception:
-        log.exception("monitoring_after_report_failed", ksm_id=ksm_id, activity_id=activity_id)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import catalogue
 from kotaku.config import MonitoringConfig, Settings
+from kotaku.domain.regions import path_prefixes
 from kotaku.i18n import fmt_number
 from kotaku.models import (
     Alert,
@@ -38,7 +39,7 @@ from kotaku.models import (
     Role,
 )
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL
-from kotaku.services.scope import Scope, ksm_ids_in_scope, scope_contains_ksm, scope_of
+from kotaku.services.scope import Scope, join_kelurahan, ksm_ids_in_scope, scope_contains_ksm, scope_of
 
 if TYPE_CHECKING:  # only the shape is used here; the checks module builds the findings
     from kotaku.monitoring.findings import Finding
@@ -194,10 +195,9 @@ async def _places(session: AsyncSession, ksm_ids: Iterable[int]) -> dict[int, _K
     found: dict[int, _KsmPlace] = {}
     for chunk in _chunks(ids, 5000):
         rows = await session.execute(
-            select(Ksm.id, Ksm.name, Ksm.bkm_id, Bkm.kelurahan_id, Region.path, Region.timezone)
-            .join(Bkm, Bkm.id == Ksm.bkm_id)
-            .join(Region, Region.id == Bkm.kelurahan_id)
-            .where(Ksm.id.in_(chunk))
+            join_kelurahan(
+                select(Ksm.id, Ksm.name, Ksm.bkm_id, Bkm.kelurahan_id, Region.path, Region.timezone)
+            ).where(Ksm.id.in_(chunk))
         )
         for r in rows:
             found[r[0]] = _KsmPlace(r[0], r[1], r[2], r[3], r[4], r[5])
@@ -399,9 +399,8 @@ class _RecipientIndex:
         found = self._cache.get(place.ksm_id)
         if found is None:
             found = [*self.by_ksm.get(place.ksm_id, []), *self.by_bkm.get(place.bkm_id, []), *self.national]
-            parts = place.path.split("/")
-            for i in range(1, len(parts) + 1):
-                found += self.by_path.get("/".join(parts[:i]), [])
+            for path in path_prefixes(place.path):
+                found += self.by_path.get(path, [])
             found.sort(key=lambda r: r.person.id)
             self._cache[place.ksm_id] = found
         return found
@@ -482,8 +481,8 @@ async def apply_findings(
         ).where(Alert.kind.in_(sorted(all_kinds)), Alert.status != AlertStatus.RESOLVED)
         if ksm_ids is not None and len(wanted) <= 5000:
             stmt = stmt.where(or_(Alert.ksm_id.in_(ksm_ids), Alert.dedup_key.in_(list(wanted))))
-        for row in await session.execute(stmt):
-            existing[row.dedup_key] = row
+        for open_row in await session.execute(stmt):
+            existing[open_row.dedup_key] = open_row
 
     places = await _places(session, [f.ksm_id for f in findings if f.ksm_id is not None])
     new_rows: list[dict[str, Any]] = []
@@ -574,6 +573,24 @@ async def _checked(session: AsyncSession, alert_id: int, person: Person) -> Aler
         raise AlertOutsideScope(alert)
     if alert.status == AlertStatus.RESOLVED:
         raise AlertAlreadyResolved(alert)
+    return alert
+
+
+async def acknowledgeable(session: AsyncSession, alert_id: int, person: Person) -> Alert:
+    """The alert, when `person` may acknowledge it now (checked before asking for a note, with the same
+    refusals as `acknowledge`, which checks again when it writes)."""
+    if person.role not in ALERT_ROLES:
+        raise AlertNotAllowed(person.role)
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(alert_id)
+    if alert.status == AlertStatus.RESOLVED:
+        raise AlertAlreadyResolved(alert)
+    if not await alert_in_scope(session, alert, scope_of(person)):
+        raise AlertOutsideScope(alert)
+    if alert.status == AlertStatus.ACKNOWLEDGED:
+        by = await session.get(Person, alert.acknowledged_by_id) if alert.acknowledged_by_id else None
+        raise AlertAlreadyAcknowledged(alert, by.name if by else "-")
     return alert
 
 

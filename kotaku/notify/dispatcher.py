@@ -29,6 +29,7 @@ from kotaku.config import DeliveryConfig
 from kotaku.db import Database
 from kotaku.models import Channel, OutboxMessage, OutboxStatus
 from kotaku.notify.ports import Sender, SendResult, SendStatus
+from kotaku.notify.reachability import mark_unreachable
 from kotaku.schemas import Choice, Outbound, OutboundKind
 
 log = logging.getLogger(__name__)
@@ -317,6 +318,9 @@ class Dispatcher:
                         "attempts": msg.attempts + 1,
                         "last_error": reason,
                     }
+                    if result.unreachable:
+                        marked = await mark_unreachable(s, msg.channel, msg.recipient, reason, now)
+                        log.info("recipient unreachable", extra={"chat": msg.recipient, "identities": marked})
                 values["claimed_by"] = None
                 await s.execute(update(OutboxMessage).where(mine).values(**values))
             if sent_ids:

@@ -23,6 +23,8 @@ class SendResult:
     retry_after: float | None = None
     reason: str | None = None
     external_id: str | None = None
+    # With PERMANENT: the recipient blocked the bot or left the chat; the dispatcher marks the identity.
+    unreachable: bool = False
 
     @classmethod
     def ok(cls, external_id: str | None = None) -> SendResult:

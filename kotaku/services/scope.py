@@ -1,13 +1,22 @@
-"""Scopes: who may see and report what (KSM < BKM/kelurahan < kecamatan < kota < provinsi < national)."""
+"""Scopes: who may see and report what (KSM < BKM/kelurahan < kecamatan < kota < provinsi < national),
+and where a KSM lies: its kelurahan, its time zone and its local today, in Python and in SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import select
+from sqlalchemy import Date, Select, and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
+from kotaku.domain.regions import PATH_SEP, path_codes
 from kotaku.models import Bkm, Ksm, Person, Region, Role
+
+Ts = TypeVarTuple("Ts")
 
 # Which scope each role may have: "ksm", "bkm", a region level, or "nasional" (import and invites alike).
 ROLE_SCOPES: dict[Role, tuple[str, ...]] = {
@@ -21,6 +30,10 @@ ROLE_SCOPES: dict[Role, tuple[str, ...]] = {
     Role.NASIONAL: ("nasional",),
     Role.ADMIN: ("nasional",),
 }
+
+
+# The words that name the whole program (chat, CLI and import sheets alike).
+NATIONAL_WORDS = frozenset({"nasional", "national", "*"})
 
 
 class ScopeNotFound(LookupError):
@@ -59,7 +72,7 @@ async def resolve_scope(session: AsyncSession, text: str) -> Scope:
     if not code:
         kind, code = "", raw
     kind = kind.lower()
-    if raw.lower() in {"nasional", "national", "*"}:
+    if raw.lower() in NATIONAL_WORDS:
         return NATIONAL
     if kind in {"", "ksm"}:
         ksm = (await session.execute(select(Ksm).where(Ksm.code == code))).scalar_one_or_none()
@@ -92,11 +105,7 @@ async def ksm_ids_in_scope(session: AsyncSession, scope: Scope) -> list[int]:
     elif scope.region_id is not None:
         region = await session.get(Region, scope.region_id)
         assert region is not None
-        stmt = (
-            stmt.join(Bkm, Bkm.id == Ksm.bkm_id)
-            .join(Region, Region.id == Bkm.kelurahan_id)
-            .where((Region.path == region.path) | Region.path.startswith(region.path + "/"))
-        )
+        stmt = join_kelurahan(stmt).where(region_path_within(region.path))
     return list((await session.execute(stmt.order_by(Ksm.code))).scalars())
 
 
@@ -113,12 +122,7 @@ DEFAULT_TIMEZONE = "Asia/Jakarta"
 
 async def ksm_timezone(session: AsyncSession, ksm_id: int, default: str = DEFAULT_TIMEZONE) -> str:
     """The time zone of a KSM's kelurahan (WIB, WITA or WIT): where "today" and reminder times are read."""
-    stmt = (
-        select(Region.timezone)
-        .join(Bkm, Bkm.kelurahan_id == Region.id)
-        .join(Ksm, Ksm.bkm_id == Bkm.id)
-        .where(Ksm.id == ksm_id)
-    )
+    stmt = join_kelurahan(select(Region.timezone).select_from(Ksm)).where(Ksm.id == ksm_id)
     return (await session.execute(stmt)).scalar_one_or_none() or default
 
 
@@ -135,3 +139,98 @@ async def person_timezone(session: AsyncSession, person: Person, default: str = 
         if region is not None:
             return region.timezone
     return default
+
+
+# Indonesia's three zones by their usual names (Asia/Pontianak is WIB too).
+ZONE_ABBREVIATIONS = {
+    "Asia/Jakarta": "WIB",
+    "Asia/Pontianak": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}
+
+
+def zone_abbreviation(tz: str) -> str:
+    """`WIB`, `WITA`, `WIT` for an Indonesian time zone; the zone's own name otherwise."""
+    return ZONE_ABBREVIATIONS.get(tz, tz)
+
+
+async def scope_place(session: AsyncSession, scope: Scope) -> Ksm | Bkm | Region | None:
+    """The KSM, BKM or region a scope is (in that order); None for the whole program or when it is gone."""
+    if scope.ksm_id is not None:
+        return await session.get(Ksm, scope.ksm_id)
+    if scope.bkm_id is not None:
+        return await session.get(Bkm, scope.bkm_id)
+    if scope.region_id is not None:
+        return await session.get(Region, scope.region_id)
+    return None
+
+
+async def place_name(session: AsyncSession, scope: Scope) -> str | None:
+    """The own name of the KSM, BKM or region a scope is ("-" when it is gone); None for the whole program."""
+    if scope.is_national:
+        return None
+    place = await scope_place(session, scope)
+    return place.name if place is not None else "-"
+
+
+# --- the same in SQL ------------------------------------------------------------------------------
+
+
+def join_kelurahan(stmt: Select[*Ts], ksm_col: Any = None) -> Select[*Ts]:
+    """Join a statement to the KSM's BKM and kelurahan (`Region`): from `Ksm` already in the statement,
+    or, given `ksm_col` (a column holding a KSM id), joining `Ksm` on it first."""
+    if ksm_col is not None:
+        stmt = stmt.join(Ksm, Ksm.id == ksm_col)
+    return stmt.join(Bkm, Bkm.id == Ksm.bkm_id).join(Region, Region.id == Bkm.kelurahan_id)
+
+
+def region_path_within(path: str) -> ColumnElement[bool]:
+    """SQL: `Region.path` is `path` or lies below it (`kotaku.domain.regions.within` for a query)."""
+    return (Region.path == path) | Region.path.startswith(path + PATH_SEP)
+
+
+def by_timezone(values: Mapping[str, Any], type_: TypeEngine[Any] | None = None) -> ColumnElement[Any]:
+    """SQL: the value for the row's `Region.timezone` (a CASE; a constant when every zone has the same)."""
+    items = sorted(values.items())
+    if len({v for _, v in items}) == 1:
+        return literal(items[0][1], type_)
+    return case(
+        *[(Region.timezone == tz, literal(v, type_)) for tz, v in items[:-1]],
+        else_=literal(items[-1][1], type_),
+    )
+
+
+def local_today_sql(today_by_tz: Mapping[str, date]) -> ColumnElement[Any]:
+    """SQL: the local today of the row's site, given the local today of each time zone."""
+    return by_timezone(today_by_tz, Date())
+
+
+async def people_in_scope_of_ksm(session: AsyncSession, ksm_id: int, roles: Sequence[Role]) -> list[Person]:
+    """Active people with one of `roles` whose scope contains the KSM: the KSM itself, its BKM, one of
+    the regions above it (by the region path), or the whole program. One query."""
+    place = (
+        await session.execute(join_kelurahan(select(Ksm.bkm_id, Region.path)).where(Ksm.id == ksm_id))
+    ).one_or_none()
+    if place is None:
+        return []
+    bkm_id, path = place
+    regions_above = select(Region.id).where(Region.code.in_(path_codes(path)))
+    national = and_(
+        Person.scope_ksm_id.is_(None), Person.scope_bkm_id.is_(None), Person.scope_region_id.is_(None)
+    )
+    stmt = (
+        select(Person)
+        .where(
+            Person.role.in_(list(roles)),
+            Person.active.is_(True),
+            or_(
+                Person.scope_ksm_id == ksm_id,
+                Person.scope_bkm_id == bkm_id,
+                Person.scope_region_id.in_(regions_above),
+                national,
+            ),
+        )
+        .order_by(Person.id)
+    )
+    return list((await session.execute(stmt)).scalars())

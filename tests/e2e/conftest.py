@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.channel import TestChannel
+from kotaku.bootstrap import Kotaku, bootstrap
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
 from kotaku.security import NikVault
+from tests.channel import TestChannel
 from tests.factories import Program, build_program
 
 # Thursday 16:00 WIB: a work day, late afternoon, when KSMs report.
@@ -33,10 +34,14 @@ class Clock:
 @dataclass
 class World:
     db: Database
-    engine: Engine
+    kotaku: Kotaku
     clock: Clock
     program: Program
     vault: NikVault
+
+    @property
+    def engine(self) -> Engine:
+        return self.kotaku.engine
 
     def channel(self, user: str | None = None) -> TestChannel:
         ch = TestChannel(self.engine)
@@ -46,7 +51,7 @@ class World:
 
     def restart(self) -> None:
         """A new engine on the same database, as after a process restart."""
-        self.engine = Engine(self.db, now=self.clock)
+        self.kotaku.new_engine()
 
 
 @pytest.fixture
@@ -59,4 +64,5 @@ async def world(db: Database, vault: NikVault, clock: Clock) -> AsyncIterator[Wo
     program = await build_program(
         db, vault, clock().astimezone(__import__("zoneinfo").ZoneInfo("Asia/Jakarta")).date()
     )
-    yield World(db=db, engine=Engine(db, now=clock), clock=clock, program=program, vault=vault)
+    kotaku = bootstrap(db.settings, db=db, now=clock)
+    yield World(db=db, kotaku=kotaku, clock=clock, program=program, vault=vault)

@@ -25,9 +25,9 @@ def jpeg() -> bytes:
 
 
 async def _yesterday_progress(world: World) -> None:
-    async with world.db.transaction() as s:
+    async with world.kotaku.uow() as uow:
         await save_progress(
-            s,
+            uow,
             activity_id=world.program["road"],
             report_date=TODAY - timedelta(days=1),
             percent=18.0,

@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import structlog
-from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from kotaku.cli import app
 from kotaku.config import load_settings
 from kotaku.db import Database
 from kotaku.models import Alert, AlertSeverity, AlertStatus, Base, OutboxMessage
 from kotaku.security import NikVault, generate_key
+from tests.cli import clean_env, run
 from tests.factories import Program, build_program
 
-runner = CliRunner()
 OPENED = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith("KOTAKU_"):
-            monkeypatch.delenv(key, raising=False)
-    yield {
-        "KOTAKU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "KOTAKU_APP__DATA_DIR": str(tmp_path / "var"),
-    }
-    structlog.reset_defaults()
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return runner.invoke(app, list(args), env=env)
+    yield from clean_env(tmp_path, monkeypatch)
 
 
 def seed(env: dict[str, str]) -> tuple[Program, list[int]]:

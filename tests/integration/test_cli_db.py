@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
-from click.testing import Result
-from typer.testing import CliRunner
 
 from kotaku import migrate
-from kotaku.cli import app
 from kotaku.services.invites import INVITE_ALPHABET
-
-runner = CliRunner()
+from tests.cli import clean_env, run
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith("KOTAKU_"):
-            monkeypatch.delenv(key, raising=False)
-    yield {
-        "KOTAKU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "KOTAKU_APP__DATA_DIR": str(tmp_path / "var"),
-    }
-    structlog.reset_defaults()
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return runner.invoke(app, list(args), env=env)
+    yield from clean_env(tmp_path, monkeypatch)
 
 
 def current(env: dict[str, str]) -> dict[str, object]:

@@ -4,43 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
-from click.testing import Result
 from sqlalchemy import update
-from typer.testing import CliRunner
 
 from kotaku.cli import app
 from kotaku.config import load_settings
 from kotaku.db import Database
 from kotaku.models import OutboxMessage, OutboxStatus
-
-runner = CliRunner()
+from tests.cli import clean_env, run, runner
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith("KOTAKU_"):
-            monkeypatch.delenv(key, raising=False)
-    env = {
-        "KOTAKU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "KOTAKU_APP__DATA_DIR": str(tmp_path / "var"),
-        "KOTAKU_MEDIA__DIR": str(tmp_path / "media"),
-    }
+    cleaned = clean_env(tmp_path, monkeypatch)
+    env = next(cleaned)
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
     assert runner.invoke(app, ["demo", "--at", "2026-12-22T10:00"], env=env).exit_code == 0
     yield env
-    structlog.reset_defaults()
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return runner.invoke(app, list(args), env=env)
+    next(cleaned, None)
 
 
 def doc(env: dict[str, str], *args: str) -> dict:  # type: ignore[type-arg]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.models import Channel, OutboxMessage, OutboxStatus
+from kotaku.models import Channel, ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
 from kotaku.notify.dispatcher import Dispatcher, Pacer, backoff_delay, render_payload
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_LOW, enqueue_to_chat
 from kotaku.notify.ports import SendResult, SendStatus
@@ -243,3 +243,23 @@ async def test_pacer_never_exceeds_the_rate_in_a_sliding_second() -> None:
             await pacer.acquire()
             times.append(t[0])
     assert all(sum(1 for x in times if s <= x < s + 1.0) <= 5 for s in times)
+
+
+async def test_an_unreachable_recipient_is_marked_and_skipped(db: Database, settings: Settings) -> None:
+    """A send answered "blocked" marks that identity only (tests/e2e/test_reachability.py: writing clears it)."""
+    async with db.transaction() as s:
+        person = Person(code="p1", name="Pak Satu", role=Role.FASILITATOR)
+        s.add(person)
+        await s.flush()
+        s.add(ChannelIdentity(person_id=person.id, channel=Channel.TEST, external_id="r0", chat_id="r0"))
+        s.add(ChannelIdentity(person_id=person.id, channel=Channel.TEST, external_id="r1", chat_id="r1"))
+    await queue(db, 2)
+    sender = FakeSender(
+        script={"r0": [SendResult(SendStatus.PERMANENT, reason="403 Forbidden: blocked", unreachable=True)]}
+    )
+    stats = await Dispatcher(db, {Channel.TEST: sender}, delivery(settings), now=Clock()).drain()
+    assert stats.failed == 1 and stats.sent == 1
+    async with db.session() as s:
+        marks = {i.external_id: i for i in (await s.execute(select(ChannelIdentity))).scalars()}
+    assert marks["r0"].unreachable_at == T0 and "403" in (marks["r0"].unreachable_reason or "")
+    assert marks["r1"].unreachable_at is None

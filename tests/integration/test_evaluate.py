@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
+from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.models import (
@@ -218,9 +219,10 @@ async def test_reports_evaluate_their_ksm_after_saving(
     db: Database, settings: Settings, program: Program
 ) -> None:
     p = program
-    async with db.transaction() as s:
+    kotaku = bootstrap(settings, db=db)
+    async with kotaku.uow() as uow:
         first = await store_media(
-            s,
+            uow,
             settings,
             kind=MediaKind.PHOTO,
             ksm_id=p["ksm_a"],
@@ -231,10 +233,10 @@ async def test_reports_evaluate_their_ksm_after_saving(
             content=jpeg(),
             mime_type="image/jpeg",
         )
-    async with db.transaction() as s:
+    async with kotaku.uow() as uow:
         # The same scene, recompressed, for another site the next day, sent from 2 km away.
         second = await store_media(
-            s,
+            uow,
             settings,
             kind=MediaKind.PHOTO,
             ksm_id=p["ksm_b"],
@@ -249,7 +251,7 @@ async def test_reports_evaluate_their_ksm_after_saving(
             longitude=110.4000,
         )
         await create_obstacle(
-            s,
+            uow,
             ksm_id=p["ksm_b"],
             category="dana",
             severity=Severity.TINGGI,
@@ -280,9 +282,9 @@ async def test_a_monitoring_failure_never_breaks_a_report(
         raise RuntimeError("monitoring is down")
 
     monkeypatch.setattr(evaluation, "evaluate", broken)
-    async with db.transaction() as s:
+    async with bootstrap(settings, db=db).uow() as uow:
         await save_progress(
-            s,
+            uow,
             activity_id=program["road"],
             report_date=TODAY,
             percent=30.0,
@@ -293,7 +295,7 @@ async def test_a_monitoring_failure_never_breaks_a_report(
             now=MORNING,
         )
         await save_attendance(
-            s,
+            uow,
             ksm_id=program["ksm_b"],
             sheet=Sheet(work_date=TODAY, mode=AttendanceMode.COUNT, count_male=3, rate=90_000),
             entered_by_id=None,

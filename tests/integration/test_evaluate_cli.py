@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import structlog
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from kotaku.cli import app
 from kotaku.config import load_settings
 from kotaku.db import Database
 from kotaku.models import Alert, Base
 from kotaku.security import NikVault, generate_key
+from tests.cli import clean_env, runner
 from tests.factories import build_program
-
-runner = CliRunner()
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith("KOTAKU_"):
-            monkeypatch.delenv(key, raising=False)
-    env = {
-        "KOTAKU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "KOTAKU_APP__DATA_DIR": str(tmp_path / "var"),
-    }
+    cleaned = clean_env(tmp_path, monkeypatch)
+    env = next(cleaned)
 
     async def seed() -> None:
         db = Database(load_settings(database={"url": env["KOTAKU_DATABASE__URL"]}))
@@ -44,7 +34,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
 
     asyncio.run(seed())
     yield env
-    structlog.reset_defaults()
+    next(cleaned, None)
 
 
 def alerts(env: dict[str, str]) -> int:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from telegram import Update
 from telegram.ext import Application
 
@@ -25,15 +25,16 @@ from bot.telegram import (
     split_text,
 )
 from bot.telegram.convert import pick_photo, to_inbound
+from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.dialog.engine import Engine
 from kotaku.models import Channel, ChannelIdentity, ProcessedInbound
 from kotaku.notify.ports import SendStatus
 from kotaku.schemas import Choice, InboundKind, Outbound, OutboundKind
 from kotaku.security import NikVault
 from kotaku.services import invites as invite_service
 from kotaku.services.scope import resolve_scope
+from tests.catalogue_keys import keys_in
 from tests.factories import Program, build_program
 from tests.fake_botapi import TOKEN, FakeBotApi
 
@@ -81,7 +82,7 @@ async def program(db: Database, vault: NikVault) -> Program:
 async def app(tg_settings: Settings, db: Database, program: Program) -> AsyncIterator[Application]:
     application = build_application(
         tg_settings.model_copy(update={"database": tg_settings.database}),
-        Engine(db, now=lambda: NOW),
+        bootstrap(db.settings, db=db, now=lambda: NOW).engine,
         rate_limiter=False,
         polling=False,
     )
@@ -158,7 +159,7 @@ async def test_onboarding_by_deep_link_then_duplicate_update_is_ignored(
     await app.process_update(Update.de_json(update, app.bot))
     await app.process_update(Update.de_json(update, app.bot))  # redelivered: same update_id
     texts = fake.texts_to(5005)
-    assert sum("Selamat datang" in t for t in texts) == 1
+    assert sum("engine.welcome" in keys_in(t) for t in texts) == 1
     async with db.session() as s:
         ident = (
             await s.execute(select(ChannelIdentity).where(ChannelIdentity.external_id == "5005"))
@@ -221,7 +222,7 @@ async def test_file_over_the_limit_is_refused_without_download(
     fake.document(KETUA, b"x" * 5000, "besar.jpg", "image/jpeg")
     await feed(app, fake)
     assert not fake.calls_to("getFile")
-    assert "terlalu besar" in fake.texts_to(KETUA)[-1]
+    assert "telegram.file_too_large" in keys_in(fake.texts_to(KETUA)[-1])
 
 
 async def test_handler_error_is_logged_and_the_user_gets_an_apology(
@@ -235,7 +236,7 @@ async def test_handler_error_is_logged_and_the_user_gets_an_apology(
     handlers.engine.handle = boom
     fake.message(KETUA, "/rekap")
     await feed(app, fake)
-    assert "Maaf, terjadi gangguan" in fake.texts_to(KETUA)[-1]
+    assert "engine.error" in keys_in(fake.texts_to(KETUA)[-1])
     assert any("telegram handler failed" in r.message and r.exc_info for r in caplog.records)
     assert handlers.metrics.counters["kotaku_telegram_errors_total"] == 1
 
@@ -275,7 +276,7 @@ async def test_sender_maps_bot_api_answers(
     bot = delivery_bot(tg_settings)
     await bot.initialize()
     try:
-        sender = TelegramSender(bot, db, now=lambda: NOW)
+        sender = TelegramSender(bot)
         msg = [Outbound(text="Pengingat: laporan hari ini belum masuk.")]
         assert (await sender.send(str(FASIL), msg)).status == SendStatus.SENT
         fake.fail_next(429, retry_after=7)
@@ -286,23 +287,12 @@ async def test_sender_maps_bot_api_answers(
         fake.fail_next(502)
         assert (await sender.send(str(FASIL), msg)).status == SendStatus.RETRY
         fake.fail_next(400)
-        assert (await sender.send("999", msg)).status == SendStatus.PERMANENT
-        async with db.session() as s:
-            assert (
-                await s.scalar(select(func.count()).where(ChannelIdentity.unreachable_at.is_not(None)))
-            ) == 0
+        result = await sender.send("999", msg)
+        assert result.status == SendStatus.PERMANENT and not result.unreachable
         fake.fail_next(403)
         result = await sender.send(str(KETUA), msg)
         assert result.status == SendStatus.PERMANENT and "blocked" in (result.reason or "")
-        async with db.session() as s:
-            ident = (
-                await s.execute(select(ChannelIdentity).where(ChannelIdentity.external_id == str(KETUA)))
-            ).scalar_one()
-            assert ident.unreachable_at is not None and "403" in (ident.unreachable_reason or "")
-            other = (
-                await s.execute(select(ChannelIdentity).where(ChannelIdentity.external_id == str(FASIL)))
-            ).scalar_one()
-            assert other.unreachable_at is None
+        assert result.unreachable  # the dispatcher marks the identity (tests/integration/test_dispatcher.py)
         assert len(fake.texts_to(FASIL)) == 1
     finally:
         await bot.shutdown()

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from bot.telegram import build_application, handlers_of
 from bot.web import create_app
+from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.dialog.engine import Engine
 from kotaku.models import ProcessedInbound
 from tests.fake_botapi import FakeBotApi
 from tests.integration.test_telegram_channel import NOW, fake, program, tg_settings  # noqa: F401
@@ -28,7 +28,9 @@ async def test_webhook_secret_and_duplicate_update(
 ) -> None:
     tg = tg_settings.telegram.model_copy(update={"mode": "webhook", "webhook_secret": SecretStr(SECRET)})
     settings = tg_settings.model_copy(update={"telegram": tg})
-    application = build_application(settings, Engine(db, now=lambda: NOW), rate_limiter=False, polling=False)
+    application = build_application(
+        settings, bootstrap(db.settings, db=db, now=lambda: NOW).engine, rate_limiter=False, polling=False
+    )
     metrics = handlers_of(application).metrics
     web = create_app(settings, application, metrics)
     fake.message(1001, "/bantuan")

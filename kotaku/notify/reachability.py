@@ -1,5 +1,6 @@
-"""Whether a person can be reached on a channel: a user who blocked the bot is marked unreachable, so
-notifications stop going there (the outbox skips identities with `unreachable_at`)."""
+"""Whether a person can be reached on a channel: a user who blocked the bot is marked unreachable when a
+send says so, and notifications stop going there (the outbox skips identities with `unreachable_at`);
+writing to the bot again clears the mark (the engine does, on every message)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,5 @@ async def mark_unreachable(
             ChannelIdentity.unreachable_at.is_(None),
         )
         .values(unreachable_at=now, unreachable_reason=reason[:200])
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def mark_reachable(session: AsyncSession, channel: Channel, external_id: str) -> int:
-    """The user wrote again (unblocked the bot): notifications may go there again."""
-    result = await session.execute(
-        update(ChannelIdentity)
-        .where(
-            ChannelIdentity.channel == channel,
-            ChannelIdentity.external_id == external_id,
-            ChannelIdentity.unreachable_at.is_not(None),
-        )
-        .values(unreachable_at=None, unreachable_reason=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

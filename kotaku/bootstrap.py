@@ -1,0 +1,118 @@
+"""The composition root: the one place that wires settings, database, clock, catalogue, flows, event
+handlers and senders. The CLI, every channel, the tests and the benches call `bootstrap()`; nothing else
+wires. Tests pass fakes (a clock, a database on another URL, senders, another list of flows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from kotaku import catalogue as catalogue_module
+from kotaku import clock
+from kotaku.catalogue import Catalogue
+from kotaku.config import Settings, load_settings
+from kotaku.db import Database
+from kotaku.dialog.engine import Engine
+from kotaku.dialog.flow import Flow, FlowRegistry
+from kotaku.dialog.flows import default_flows
+from kotaku.events import EventBus
+from kotaku.models import Channel
+from kotaku.monitoring import marks
+from kotaku.notify.ports import Sender
+from kotaku.reminders.scheduler import Background, start_background
+from kotaku.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Kotaku:
+    """The wired program: what a channel, a CLI command, a test or a bench works with."""
+
+    settings: Settings
+    db: Database
+    now: Callable[[], datetime]
+    catalogue: Catalogue
+    flows: FlowRegistry
+    bus: EventBus
+    senders: dict[Channel, Sender] = field(default_factory=dict)
+    _engine: Engine | None = field(default=None, init=False)
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work: one transaction whose domain events reach the registered handlers."""
+        return UnitOfWork(self.db, self.bus)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(
+                settings=self.settings, db=self.db, flows=self.flows, unit_of_work=self.uow, now=self.now
+            )
+        return self._engine
+
+    def new_engine(self) -> Engine:
+        """A fresh engine on the same database (what a process restart gives)."""
+        self._engine = None
+        return self.engine
+
+    def add_sender(self, channel: Channel, sender: Sender) -> None:
+        self.senders[channel] = sender
+
+    async def start_background(self) -> Background:
+        """Monitoring of KSMs still marked from before (a crash, a failed evaluation), then the reminder
+        scheduler and the outbox dispatcher for the senders added so far."""
+        if self.settings.monitoring.evaluate_after_report:
+            pending = await marks.evaluate_pending(self.db, self.settings, self.now())
+            if pending:
+                log.info("monitoring_pending_evaluated", ksms=pending)
+        return await start_background(self.db, self.settings, self.senders, now=self.now)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def __aenter__(self) -> Kotaku:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def event_bus(settings: Settings, db: Database) -> EventBus:
+    """The domain events' handlers: monitoring marks a KSM in the report's transaction and evaluates it
+    once the report is committed."""
+    bus = EventBus()
+    if settings.monitoring.evaluate_after_report:
+        for event_type in marks.MARKING_EVENTS:
+            bus.on(event_type, marks.on_event)
+        bus.after_commit(marks.MARKING_EVENTS, marks.AfterReport(db, settings))
+    return bus
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    now: Callable[[], datetime] | None = None,
+    flows: Iterable[Flow[Any]] | None = None,
+    senders: dict[Channel, Sender] | None = None,
+) -> Kotaku:
+    """Wire the program. Everything has a default: settings from config.toml and the environment, the
+    configured database, the real clock, every flow, no senders (channels add theirs)."""
+    settings = settings or load_settings()
+    db = db or Database(settings)
+    return Kotaku(
+        settings=settings,
+        db=db,
+        now=now or clock.now,
+        catalogue=catalogue_module.default(),
+        flows=FlowRegistry(default_flows() if flows is None else flows),
+        bus=event_bus(settings, db),
+        senders=dict(senders or {}),
+    )
