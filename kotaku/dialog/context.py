@@ -1,11 +1,17 @@
-"""What a flow sees while handling one inbound message: who, where, the draft, and how to reply."""
+"""What a flow sees while handling one inbound message: who, where, the draft, and how to reply.
+
+The conversation state (flow, named state, draft) is kept here while the message is handled and written
+to its row once, by the engine, at the end (`store()`), not after every query.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -15,19 +21,54 @@ from kotaku.config import Settings
 from kotaku.models import ChannelIdentity, ConversationState, Ksm, Person
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.services.scope import ksm_timezone, person_timezone
+from kotaku.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from kotaku.dialog.flow import FlowRegistry
+
+
+class Draft(BaseModel):
+    """What a flow has gathered so far; each flow subclasses it with its own typed fields. Saved as JSON
+    with the conversation, so it survives a restart."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ksm_id: int | None = None  # the KSM a writing flow reports for (resolved before start())
+    pending_args: str = ""  # what followed the command while the KSM is being chosen
+
+
+D = TypeVar("D", bound=Draft)
+
+
+class DraftUnreadable(Exception):
+    """A saved draft that does not fit its flow's draft any more (e.g. after an upgrade)."""
 
 
 @dataclass
 class Context:
-    session: AsyncSession
+    uow: UnitOfWork
     settings: Settings
     inbound: Inbound
     conv: ConversationState
     now: datetime
+    flows: FlowRegistry | None = None
     person: Person | None = None
     identity: ChannelIdentity | None = None
     group_ksm_id: int | None = None
     replies: list[Outbound] = field(default_factory=list)
+    _flow: str | None = field(init=False, default=None)
+    _state: str | None = field(init=False, default=None)
+    _data: dict[str, Any] = field(init=False, default_factory=dict)  # the saved draft, until typed
+    _draft: Draft | None = field(init=False, default=None)
+    _touched: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self._flow, self._state = self.conv.flow, self.conv.state
+        self._data = copy.deepcopy(self.conv.data or {})
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow.session
 
     # --- language and replies ------------------------------------------------------------------
 
@@ -84,39 +125,59 @@ class Context:
 
     @property
     def flow(self) -> str | None:
-        return self.conv.flow
+        return self._flow
 
     @property
     def state(self) -> str | None:
-        return self.conv.state
+        return self._state
 
-    @property
-    def data(self) -> dict[str, Any]:
-        if self.conv.data is None:
-            self.conv.data = {}
-        return self.conv.data
+    def draft(self, model: type[D]) -> D:
+        """The draft as the flow's typed model; changes to it are saved at the end of the message."""
+        if isinstance(self._draft, model):
+            return self._draft
+        raw = self._draft.model_dump(mode="json") if self._draft is not None else self._data
+        try:
+            typed = model.model_validate(raw)
+        except ValidationError as exc:
+            raise DraftUnreadable(str(exc)) from exc
+        self._draft = typed
+        return typed
 
     def touch(self) -> None:
-        """Mark the draft changed so it is saved, and push its expiry forward."""
-        flag_modified(self.conv, "data")
-        self.conv.updated_at = self.now
-        self.conv.expires_at = self.now + timedelta(hours=self.settings.dialog.draft_ttl_hours)
+        """Push the draft's expiry forward (any step of a flow does; kept for flows that say so)."""
+        self._touched = True
 
     def goto(self, flow: str, state: str, **data: Any) -> None:
-        if self.conv.flow != flow:
-            self.conv.data = {}
-        self.conv.flow = flow
-        self.conv.state = state
-        self.data.update(data)
-        self.touch()
+        if self._flow != flow:
+            self._data, self._draft = {}, None
+        self._flow = flow
+        self._state = state
+        if data:
+            if self._draft is not None:
+                for key, value in data.items():
+                    setattr(self._draft, key, value)
+            else:
+                self._data.update(data)
+        self._touched = True
 
     def finish(self) -> None:
-        self.conv.flow = None
-        self.conv.state = None
-        self.conv.data = {}
-        self.conv.expires_at = None
-        flag_modified(self.conv, "data")
-        self.conv.updated_at = self.now
+        self._flow = self._state = None
+        self._data, self._draft = {}, None
+        self._touched = True
+
+    def store(self) -> None:
+        """Write the conversation state to its row, once, if it changed (called by the engine)."""
+        data = self._draft.model_dump(mode="json") if self._draft is not None else self._data
+        conv = self.conv
+        changed = (conv.flow, conv.state, conv.data or {}) != (self._flow, self._state, data)
+        if not (changed or (self._touched and self._flow)):
+            return
+        conv.flow, conv.state, conv.data = self._flow, self._state, copy.deepcopy(data)
+        flag_modified(conv, "data")
+        conv.updated_at = self.now
+        conv.expires_at = (
+            self.now + timedelta(hours=self.settings.dialog.draft_ttl_hours) if self._flow else None
+        )
 
     # --- where and when --------------------------------------------------------------------------
 

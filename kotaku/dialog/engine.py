@@ -8,7 +8,6 @@ nothing and a crash loses at most the step being typed.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -16,24 +15,21 @@ from datetime import datetime
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import catalogue, clock
+from kotaku.catalogue import role_label
+from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.dialog.context import Context
-from kotaku.dialog.flow import COMMANDS, FLOWS, reporting_ksm_ids
-from kotaku.dialog.flows import load_flows
-from kotaku.dialog.roles import role_label
-from kotaku.models import (
-    AuditLog,
-    ChannelIdentity,
-    ConversationState,
-    GroupBinding,
-    Person,
-    ProcessedInbound,
-    Role,
-)
+from kotaku.dialog.context import Context, DraftUnreadable
+from kotaku.dialog.flow import FlowRegistry, UnknownState
+from kotaku.locks import KeyedLocks
+from kotaku.models import ChannelIdentity, ConversationState, Person, ProcessedInbound
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
+from kotaku.services.groups import BindRefused, GroupBindingRefused, bind_group, group_ksm_id
 from kotaku.services.onboarding import RedeemError, redeem_invite
+from kotaku.services.scope import place_name, scope_of
+from kotaku.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -50,26 +46,27 @@ GLOBAL_START = {"start", "daftar"}
 
 
 class Engine:
-    """Turns one `Inbound` into replies; safe to call concurrently from many chats."""
+    """Turns one `Inbound` into replies; safe to call concurrently from many chats. Built by
+    `kotaku.bootstrap`, which gives it the flows and the unit of work (transaction plus event handlers)."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        flows: FlowRegistry,
+        unit_of_work: Callable[[], UnitOfWork],
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.db = db
-        self.settings = db.settings
+        self.settings = settings
+        self.flows = flows
+        self._unit_of_work = unit_of_work
         self._now = now or clock.now
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
-        load_flows()
-
-    def _lock_for(self, inbound: Inbound) -> asyncio.Lock:
-        key = (inbound.channel.value, inbound.chat_id, inbound.user_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+        self._locks: KeyedLocks[tuple[str, str, str]] = KeyedLocks()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        async with self._lock_for(inbound):
+        async with self._locks.hold((inbound.channel.value, inbound.chat_id, inbound.user_id)):
             try:
                 return await self._handle_once(inbound)
             except IntegrityError:
@@ -110,7 +107,8 @@ class Engine:
 
     async def _handle_once(self, inbound: Inbound) -> list[Outbound]:
         now = self._now()
-        async with self.db.transaction() as session:
+        async with self._unit_of_work() as uow:
+            session = uow.session
             if await session.get(ProcessedInbound, (inbound.channel, inbound.message_id)) is not None:
                 log.info("inbound_duplicate", channel=inbound.channel.value, message_id=inbound.message_id)
                 return []
@@ -119,7 +117,9 @@ class Engine:
             )
             await session.flush()
             conv = await self._conversation(session, inbound, now)
-            ctx = Context(session=session, settings=self.settings, inbound=inbound, conv=conv, now=now)
+            ctx = Context(
+                uow=uow, settings=self.settings, inbound=inbound, conv=conv, now=now, flows=self.flows
+            )
             ctx.identity = (
                 await session.execute(
                     select(ChannelIdentity).where(
@@ -131,21 +131,25 @@ class Engine:
             if ctx.identity is not None:
                 ctx.person = await session.get(Person, ctx.identity.person_id)
                 ctx.identity.last_seen_at = now
+                if ctx.identity.unreachable_at is not None:  # they wrote again: notices may go there again
+                    ctx.identity.unreachable_at = ctx.identity.unreachable_reason = None
                 if ctx.person is not None and not ctx.person.active:
                     ctx.person = None
             if inbound.is_group:
-                binding = (
-                    await session.execute(
-                        select(GroupBinding).where(
-                            GroupBinding.channel == inbound.channel, GroupBinding.chat_id == inbound.chat_id
-                        )
-                    )
-                ).scalar_one_or_none()
-                ctx.group_ksm_id = binding.ksm_id if binding else None
-            await self._route(ctx)
+                ctx.group_ksm_id = await group_ksm_id(session, inbound.channel, inbound.chat_id)
+            try:
+                await self._route(ctx)
+            except (UnknownState, DraftUnreadable) as exc:
+                # A draft saved by another version, or a state no handler knows: say so, start afresh.
+                log.error("conversation_state_invalid", flow=ctx.flow, state=ctx.state, error=str(exc))
+                ctx.finish()
+                ctx.replies.append(Outbound(text=ctx.t("engine.state_lost")))
+            ctx.store()
             return ctx.replies
 
-    async def _conversation(self, session, inbound: Inbound, now: datetime) -> ConversationState:  # type: ignore[no-untyped-def]
+    async def _conversation(
+        self, session: AsyncSession, inbound: Inbound, now: datetime
+    ) -> ConversationState:
         stmt = (
             select(ConversationState)
             .where(
@@ -188,16 +192,20 @@ class Engine:
         if daftar:
             ctx.say(ctx.t("engine.already_registered", name=ctx.person.name))
             return
-        if ctx.flow and ctx.flow in FLOWS:
-            await FLOWS[ctx.flow].step(ctx)
+        current = self.flows.get(ctx.flow)
+        if current is not None:
+            await current.step(ctx)
             self._offer_next(ctx)
             return
+        if ctx.flow:
+            raise UnknownState(ctx.flow, ctx.state)
+        photo = self.flows.get("foto")
         if (
             ctx.inbound.kind
             in (InboundKind.PHOTO, InboundKind.LOCATION, InboundKind.DOCUMENT, InboundKind.VOICE)
-            and "foto" in FLOWS
+            and photo is not None
         ):
-            await FLOWS["foto"].begin(ctx, "")
+            await photo.begin(ctx, "")
             return
         if ctx.inbound.is_group:
             return  # ordinary chatter in a KSM group is not for the bot
@@ -230,7 +238,7 @@ class Engine:
         if command in GLOBAL_GROUP:
             await self._bind_group(ctx)
             return
-        flow = COMMANDS.get(command)
+        flow = self.flows.for_command(command)
         if flow is None:
             ctx.say(ctx.t("engine.unknown_command", command=command))
             return
@@ -284,7 +292,8 @@ class Engine:
             return
         assert result.person is not None
         ctx.person = result.person
-        scope = await scope_label(ctx)
+        place = await place_name(ctx.session, scope_of(result.person))
+        scope = place if place is not None else ctx.t("engine.scope_national")
         ctx.say(
             ctx.t(
                 "engine.welcome",
@@ -300,26 +309,26 @@ class Engine:
         if ctx.flow is None and ctx.person is not None and ctx.replies and not ctx.replies[-1].choices:
             last = ctx.replies[-1]
             if last.kind == OutboundKind.TEXT:
-                last.choices = menu_choices(ctx)
+                last.choices = menu_choices(ctx, self.flows)
                 last.columns = 2
 
     # --- global commands -------------------------------------------------------------------------
 
     def _menu(self, ctx: Context, *, hint: bool) -> None:
-        choices = menu_choices(ctx)
+        choices = menu_choices(ctx, self.flows)
         ctx.say(ctx.t("engine.hint" if hint else "engine.menu"), choices, columns=2)
 
     def _help(self, ctx: Context) -> None:
-        if ctx.flow and ctx.flow in FLOWS:
-            ctx.say(ctx.t("engine.help_in_flow", help=FLOWS[ctx.flow].help(ctx)))
+        current = self.flows.get(ctx.flow)
+        if current is not None:
+            ctx.say(ctx.t("engine.help_in_flow", help=current.help(ctx)))
             return
         assert ctx.person is not None
-        lines = []
-        seen: set[str] = set()
-        for flow in FLOWS.values():
-            if ctx.person.role in flow.roles and flow.name not in seen:
-                seen.add(flow.name)
-                lines.append(f"/{flow.commands[0]} — {ctx.t(f'{flow.name}.summary')}")
+        lines = [
+            f"/{flow.commands[0]} — {ctx.t(f'{flow.name}.summary')}"
+            for flow in self.flows
+            if ctx.person.role in flow.roles
+        ]
         ctx.say(ctx.t("engine.help", commands="\n".join(lines)))
 
     async def _language(self, ctx: Context, args: str) -> None:
@@ -341,50 +350,20 @@ class Engine:
 
     async def _bind_group(self, ctx: Context) -> None:
         assert ctx.person is not None
-        if not ctx.inbound.is_group:
-            ctx.say(ctx.t("engine.group_only"))
-            return
-        if ctx.person.role not in (Role.KETUA_KSM, Role.FASILITATOR) or (
-            ctx.person.scope_ksm_id is None and ctx.person.role == Role.KETUA_KSM
-        ):
-            ctx.say(ctx.t("engine.group_not_allowed"))
-            return
-        ksm_ids = (
-            await reporting_ksm_ids(ctx) if ctx.person.role == Role.FASILITATOR else [ctx.person.scope_ksm_id]
-        )
-        if len(ksm_ids) != 1 or ksm_ids[0] is None:
-            ctx.say(ctx.t("engine.group_not_allowed"))
-            return
-        ksm = await ctx.ksm(ksm_ids[0])
-        binding = (
-            await ctx.session.execute(
-                select(GroupBinding).where(
-                    GroupBinding.channel == ctx.inbound.channel, GroupBinding.chat_id == ctx.inbound.chat_id
-                )
+        try:
+            ksm = await bind_group(
+                ctx.uow,
+                person=ctx.person,
+                channel=ctx.inbound.channel,
+                chat_id=ctx.inbound.chat_id,
+                is_group=ctx.inbound.is_group,
+                current_ksm_id=ctx.group_ksm_id,
+                now=ctx.now,
             )
-        ).scalar_one_or_none()
-        if binding is None:
-            ctx.session.add(
-                GroupBinding(
-                    channel=ctx.inbound.channel,
-                    chat_id=ctx.inbound.chat_id,
-                    ksm_id=ksm.id,
-                    bound_by_id=ctx.person.id,
-                    bound_at=ctx.now,
-                )
-            )
-        else:
-            binding.ksm_id, binding.bound_by_id, binding.bound_at = ksm.id, ctx.person.id, ctx.now
-        ctx.session.add(
-            AuditLog(
-                at=ctx.now,
-                actor_id=ctx.person.id,
-                action="group_bound",
-                entity="ksm",
-                entity_id=ksm.id,
-                new={"chat_id": ctx.inbound.chat_id},
-            )
-        )
+        except GroupBindingRefused as exc:
+            key = "engine.group_only" if exc.reason == BindRefused.NOT_A_GROUP else "engine.group_not_allowed"
+            ctx.say(ctx.t(key))
+            return
         ctx.group_ksm_id = ksm.id
         ctx.say(ctx.t("engine.group_bound", ksm=ksm.name))
 
@@ -397,32 +376,12 @@ def parse_command(text: str) -> tuple[str | None, str]:
     return m.group(1).lower(), (m.group(2) or "").strip()
 
 
-MENU_ORDER = ["hadir", "progres", "kendala", "foto", "status", "rekap", "selesai", "ubah"]
-
-
-def menu_choices(ctx: Context) -> list[Choice]:
+def menu_choices(ctx: Context, flows: FlowRegistry) -> list[Choice]:
     assert ctx.person is not None
-    choices = []
-    ordered = sorted(FLOWS.values(), key=lambda f: MENU_ORDER.index(f.name) if f.name in MENU_ORDER else 99)
-    for flow in ordered:
-        if ctx.person.role in flow.roles and getattr(flow, "in_menu", True):
-            choices.append(Choice(label=ctx.t(f"{flow.name}.menu"), value=f"/{flow.commands[0]}"))
+    choices = [
+        Choice(label=ctx.t(f"{flow.name}.menu"), value=f"/{flow.commands[0]}")
+        for flow in flows.menu_for(ctx.person.role)
+        if flow.in_menu
+    ]
     choices.append(Choice(label=ctx.t("engine.menu_help"), value="/bantuan"))
     return choices
-
-
-async def scope_label(ctx: Context) -> str:
-    from kotaku.models import Bkm, Ksm, Region
-
-    p = ctx.person
-    assert p is not None
-    if p.scope_ksm_id is not None:
-        ksm = await ctx.session.get(Ksm, p.scope_ksm_id)
-        return ksm.name if ksm else "-"
-    if p.scope_bkm_id is not None:
-        bkm = await ctx.session.get(Bkm, p.scope_bkm_id)
-        return bkm.name if bkm else "-"
-    if p.scope_region_id is not None:
-        region = await ctx.session.get(Region, p.scope_region_id)
-        return region.name if region else "-"
-    return ctx.t("engine.scope_national")

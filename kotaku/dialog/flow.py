@@ -1,56 +1,75 @@
-"""What every flow is: a command, the roles that may use it, named states, and a handler per state.
+"""What every flow is: a command, the roles that may use it, named states with a handler each, a typed
+draft; and the registry the composition root builds from the list of flows.
 
-A flow module defines `class State(StrEnum)`, a `Flow` subclass with `start()` and one `on_<state>()` per
-state, registers its sentences in the catalogue, and decorates the class with `@register_flow`. The engine
-persists `ctx.conv.flow/state/data` after every message, so any step can resume after a restart.
+A flow package (`kotaku/dialog/flows/<name>/`) defines `class State(StrEnum)`, a `Draft` subclass with the
+fields it gathers, and a `Flow` subclass with `start()`, one handler per state and the table `steps`
+mapping each state to its handler. Its sentences are in the catalogue (`kotaku/catalogue/<name>.toml`).
+The engine saves the state and the draft after every message, so any step resumes after a restart.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Generic
 
 from sqlalchemy import select
 
 from kotaku import catalogue
-from kotaku.dialog.context import Context
+from kotaku.dialog.context import Context, D, Draft
 from kotaku.models import Ksm, Role
 from kotaku.schemas import Choice
 from kotaku.services.scope import ksm_ids_in_scope, scope_of
 
-FLOWS: dict[str, Flow] = {}
-COMMANDS: dict[str, Flow] = {}
-
 STATE_CHOOSE_KSM = "pilih_ksm"
+STATE_START = "mulai"
+
+Step = Callable[[Any, Context], Awaitable[None]]
 
 
-class Flow(ABC):
+class UnknownState(Exception):
+    """A saved state that the flow has no handler for."""
+
+    def __init__(self, flow: str, state: str | None) -> None:
+        super().__init__(f"flow {flow!r} has no state {state!r}")
+        self.flow, self.state = flow, state
+
+
+class Flow(ABC, Generic[D]):
     name: ClassVar[str]
     commands: ClassVar[tuple[str, ...]]
     roles: ClassVar[frozenset[Role]]
-    # Flows that write for a KSM resolve which KSM before start(); ctx.data["ksm_id"] holds it.
+    # Flows that write for a KSM resolve which KSM before start(); the draft's `ksm_id` holds it. When the
+    # person may report for several, the chooser asks `choose_ksm_key` and waits in `choose_ksm_state`.
     needs_ksm: ClassVar[bool] = False
+    choose_ksm_key: ClassVar[str] = "flow.choose_ksm"
+    choose_ksm_state: ClassVar[str] = STATE_CHOOSE_KSM
+    in_menu: ClassVar[bool] = True
+    # The flow's typed draft, and its transition table: state -> handler.
+    draft_type: type[D]
+    steps: ClassVar[Mapping[str, Step]] = {}
 
     @abstractmethod
     async def start(self, ctx: Context, args: str) -> None:
         """Begin the flow; `args` is what followed the command (quick form)."""
 
+    def draft(self, ctx: Context) -> D:
+        return ctx.draft(self.draft_type)
+
     async def step(self, ctx: Context) -> None:
-        """Handle input in the current state by calling `on_<state>`."""
-        if ctx.state == STATE_CHOOSE_KSM:
+        """Handle input in the current state with its handler from `steps` (UnknownState if none)."""
+        if ctx.state == self.choose_ksm_state:
             await self._on_choose_ksm(ctx)
             return
-        handler: Callable[[Context], Awaitable[None]] | None = getattr(self, f"on_{ctx.state}", None)
+        handler = self.steps.get(ctx.state or "")
         if handler is None:
-            ctx.finish()
-            return
-        await handler(ctx)
+            raise UnknownState(self.name, ctx.state)
+        await handler(self, ctx)
 
     def help(self, ctx: Context) -> str:
         """Help for where the user is: `<flow>.help.<state>` when present, else `<flow>.help`."""
         key = f"{self.name}.help.{ctx.state}"
-        if key in catalogue.default():
+        if catalogue.has(key):
             return ctx.t(key)
         return ctx.t(f"{self.name}.help")
 
@@ -66,15 +85,25 @@ class Flow(ABC):
             ctx.say(ctx.t("flow.no_ksm"))
             ctx.finish()
             return
+        ctx.goto(self.name, STATE_START)
+        if not await self.hold(ctx, args):
+            ctx.finish()
+            return
         if len(candidates) == 1:
-            ctx.goto(self.name, "mulai", ksm_id=candidates[0])
+            ctx.goto(self.name, STATE_START, ksm_id=candidates[0])
             await self.start(ctx, args)
             return
         rows = (
             await ctx.session.execute(select(Ksm).where(Ksm.id.in_(candidates)).order_by(Ksm.name))
         ).scalars()
-        ctx.goto(self.name, STATE_CHOOSE_KSM, pending_args=args)
-        ctx.say(ctx.t("flow.choose_ksm"), [Choice(label=k.name, value=f"ksm:{k.id}") for k in rows])
+        ctx.goto(self.name, self.choose_ksm_state, pending_args=args)
+        ctx.say(ctx.t(self.choose_ksm_key), [Choice(label=k.name, value=f"ksm:{k.id}") for k in rows])
+
+    async def hold(self, ctx: Context, args: str) -> bool:
+        """Called by begin() before the KSM is resolved: check what this message brought and keep in the
+        draft what start() needs of it (after a choice of KSM, start() runs on the message with the
+        choice). False, after saying why, ends the flow. The default keeps nothing."""
+        return True
 
     async def _on_choose_ksm(self, ctx: Context) -> None:
         candidates = await reporting_ksm_ids(ctx)
@@ -90,9 +119,10 @@ class Flow(ABC):
         if chosen is None or chosen not in candidates:
             ctx.say(ctx.t("flow.bad_ksm"))
             return
-        args = ctx.data.get("pending_args", "")
-        ctx.conv.data = {}
-        ctx.goto(self.name, "mulai", ksm_id=chosen)
+        # The draft is kept, with what hold() put in it (flows not yet typed have no draft_type).
+        draft = ctx.draft(getattr(self, "draft_type", Draft))
+        args, draft.pending_args, draft.ksm_id = draft.pending_args, "", chosen
+        ctx.goto(self.name, STATE_START)
         await self.start(ctx, args)
 
 
@@ -107,11 +137,41 @@ async def reporting_ksm_ids(ctx: Context) -> list[int]:
     return await ksm_ids_in_scope(ctx.session, scope)
 
 
-def register_flow(cls: type[Flow]) -> type[Flow]:
-    flow = cls()
-    FLOWS[cls.name] = flow
-    for command in cls.commands:
-        if command in COMMANDS:
-            raise ValueError(f"command /{command} registered twice")
-        COMMANDS[command] = flow
-    return cls
+# The order of the menu; flows not listed come after, in registry order.
+MENU_ORDER = ("hadir", "progres", "kendala", "foto", "status", "rekap", "selesai", "ubah")
+
+
+class FlowRegistry:
+    """The flows of this program by name and by command; built once by the composition root."""
+
+    def __init__(self, flows: Iterable[Flow[Any]]) -> None:
+        self._by_name: dict[str, Flow[Any]] = {}
+        self._by_command: dict[str, Flow[Any]] = {}
+        for flow in flows:
+            if flow.name in self._by_name:
+                raise ValueError(f"flow {flow.name!r} registered twice")
+            self._by_name[flow.name] = flow
+            for command in flow.commands:
+                if command in self._by_command:
+                    raise ValueError(f"command /{command} registered twice")
+                self._by_command[command] = flow
+
+    def __iter__(self) -> Iterator[Flow[Any]]:
+        return iter(self._by_name.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def get(self, name: str | None) -> Flow[Any] | None:
+        return self._by_name.get(name or "")
+
+    def for_command(self, command: str) -> Flow[Any] | None:
+        return self._by_command.get(command)
+
+    def menu_for(self, role: Role) -> list[Flow[Any]]:
+        """The flows a role may use, in menu order."""
+
+        def rank(flow: Flow[Any]) -> int:
+            return MENU_ORDER.index(flow.name) if flow.name in MENU_ORDER else len(MENU_ORDER)
+
+        return sorted((f for f in self if role in f.roles), key=rank)

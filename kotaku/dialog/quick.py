@@ -7,7 +7,9 @@ Pure functions, no database: the attendance flow (and anything else) passes the 
   punctuation, first names, prefixes of 3+ letters and typos (difflib similarity).
 - Dates: `hari ini`/`today`, `kemarin`/`yesterday`, `24/11`, `24-11`, `24/11/2026`, `24-11-26`,
   `24.11.2026`, `2026-11-24` (day first; without a year, the year of `today`).
-- Rupiah: `85000`, `85.000`, `Rp 85.000`, `Rp85.000,-`, `85rb`, `85 ribu`, `85k`, `1,5 juta`.
+- Rupiah: `85000`, `85.000`, `Rp 85.000`, `Rp85.000,-`, `85rb`, `85 ribu`, `85k`, `1,5 juta`; wages
+  `total 1.955.000` (the day's total).
+- A new worker's gender (`L`, `laki-laki`, `P`, `wanita`, ...) and skill (`pekerja`, `buruh`, `tukang`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 
 from kotaku.i18n import parse_number
+from kotaku.models import Gender, Skill
 
 ALL_WORDS = {"semua", "semua hadir", "semuanya", "all", "everyone", "lengkap"}
 
@@ -89,14 +92,6 @@ def parse_count(text: str) -> Count:
     if rest.strip() or (male is None and female is None):
         raise CountError("format")
     return Count(total=(male or 0) + (female or 0), male=male or 0, female=female or 0)
-
-
-def looks_like_count(text: str) -> bool:
-    try:
-        parse_count(text)
-    except CountError as exc:
-        return exc.code == "negative"
-    return True
 
 
 def is_all(text: str) -> bool:
@@ -224,3 +219,38 @@ def parse_rupiah(text: str) -> int | None:
         m.group(2) or "", 1
     )
     return round(value * factor)
+
+
+_TOTAL_WORD_RE = re.compile(r"^\s*(total|jumlah)\b", re.IGNORECASE)
+_TOTAL_PREFIX_RE = re.compile(r"^\s*(total|jumlah)\s*:?\s*", re.IGNORECASE)
+
+
+def parse_wages(text: str) -> tuple[int | None, bool]:
+    """A typed wage amount (as `parse_rupiah`) and whether it is the day's total: `total 1.955.000`,
+    `jumlah: 2 juta`; otherwise it is for the caller to read (a rate per worker, or a large total)."""
+    is_total = _TOTAL_WORD_RE.match(text) is not None
+    return parse_rupiah(_TOTAL_PREFIX_RE.sub("", text)), is_total
+
+
+# --- a new worker --------------------------------------------------------------------------------
+
+_GENDER_WORDS = {
+    Gender.L: frozenset({"l", "lk", "laki", "laki laki", "pria", "male", "m"}),
+    Gender.P: frozenset({"p", "pr", "perempuan", "wanita", "female", "f"}),
+}
+_SKILL_WORDS = {
+    Skill.PEKERJA: frozenset({"pekerja", "buruh", "labourer", "laborer", "worker"}),
+    Skill.TUKANG: frozenset({"tukang", "skilled"}),
+}
+
+
+def parse_gender(text: str) -> Gender | None:
+    """`L`, `laki-laki`, `pria` -> L; `P`, `perempuan`, `wanita` -> P; None otherwise."""
+    word = normalize_name(text)
+    return next((g for g, words in _GENDER_WORDS.items() if word in words), None)
+
+
+def parse_skill(text: str) -> Skill | None:
+    """`pekerja`, `buruh`, `labourer` -> pekerja; `tukang`, `skilled` -> tukang; None otherwise."""
+    word = normalize_name(text)
+    return next((s for s, words in _SKILL_WORDS.items() if word in words), None)

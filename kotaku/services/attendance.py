@@ -10,8 +10,9 @@ Rules kept here so the chat flow, the CLI, the importer and the scheduler agree:
   (`rate`, default `DEFAULT_COUNT_RATE`) or the day's total (`total_wages`).
 - Count mode with only a total (gender not given): the total is stored in `count_male` and
   `count_female` is 0 — the table has no "unknown gender" column; the flow says so before saving.
-- Dates: not in the future (local to the KSM); older than yesterday needs a reason (`late_reason`);
-  older than `MAX_BACK_DAYS` is refused (ask the facilitator to correct it).
+- Dates: not in the future (local to the KSM); older than yesterday needs a reason (`late_reason`, at
+  least `REASON_MIN_LETTERS` letters); older than `MAX_BACK_DAYS` is refused (ask the facilitator).
+- Names on the roster: `NAME_MIN_CHARS` to `NAME_MAX_CHARS` characters, letters and no digits.
 - Saving again for the same KSM and date is a correction: the old figures go to the audit log and
   `revision` is bumped; the records are replaced.
 """
@@ -27,6 +28,7 @@ from enum import StrEnum
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kotaku.events import ReportKind, ReportSaved, WorkerAdded
 from kotaku.models import (
     AttendanceDay,
     AttendanceMode,
@@ -37,6 +39,7 @@ from kotaku.models import (
     Skill,
     Worker,
 )
+from kotaku.uow import UnitOfWork
 
 # Sanity cap on workers in one sheet (KOTAKU sites have tens of workers, not hundreds).
 MAX_WORKERS_PER_DAY = 500
@@ -56,6 +59,11 @@ DEFAULT_RATES = {Skill.PEKERJA: 85_000, Skill.TUKANG: 120_000, Skill.MANDOR: 135
 HOK_PER_DAY = 1.0
 # A typed amount in count mode up to this is a rate per worker; above it, the day's total wages.
 MAX_RATE_GUESS = 500_000
+# A worker's name (spaces collapsed): this many characters, at least NAME_MIN_LETTERS letters, no digit.
+NAME_MIN_CHARS, NAME_MAX_CHARS, NAME_MIN_LETTERS = 2, 80, 2
+# The reason for a late sheet: at least this many letters; longer reasons are cut to REASON_MAX_CHARS.
+REASON_MIN_LETTERS = 3
+REASON_MAX_CHARS = 500
 
 
 class AttendanceError(ValueError):
@@ -145,16 +153,58 @@ class SaveResult:
     summary: AttendanceSummary
 
 
+def valid_daily_rate(amount: int) -> bool:
+    return 0 < amount <= MAX_DAILY_RATE
+
+
 def interpret_amount(amount: int, workers: int, *, total: bool = False) -> tuple[int | None, int | None]:
     """(rate, total_wages) for an amount typed in count mode: a rate per worker unless it is larger
-    than `MAX_RATE_GUESS` (or `total` says so), then the day's total."""
+    than `MAX_RATE_GUESS` (or `total` says so), then the day's total. A rate must be a valid daily rate."""
     if amount < 0:
         raise AttendanceError("negative")
     if total or (amount > MAX_RATE_GUESS and workers > 1):
         return None, amount
-    if amount > MAX_DAILY_RATE:
+    if not valid_daily_rate(amount):
         raise AttendanceError("bad_rate")
     return amount, None
+
+
+def offered_rates(first: int, skill: Skill) -> list[int]:
+    """The daily rates offered as buttons: `first` (the suggestion), then the usual rates of the skill."""
+    return [first, *(r for r in USUAL_RATES[skill] if r != first)]
+
+
+def count_rates() -> list[int]:
+    """The rates per worker offered in count mode: the default rate first, then a labourer's usual ones."""
+    return offered_rates(DEFAULT_COUNT_RATE, Skill.PEKERJA)
+
+
+def fill_split(total: int, male: int, female: int) -> tuple[int, int]:
+    """The men/women split of `total` workers from the figures typed: one gender alone (`5 P`) means the
+    rest are the other. The caller checks that the result adds up to `total`."""
+    if (male == 0) != (female == 0) and male + female <= total:
+        return (total - female, female) if female else (male, total - male)
+    return male, female
+
+
+def clean_worker_name(text: str) -> str | None:
+    """A new worker's name with its spaces collapsed, or None when it is not a plausible name."""
+    name = " ".join(text.split())
+    if (
+        not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS
+        or sum(ch.isalpha() for ch in name) < NAME_MIN_LETTERS
+        or any(ch.isdigit() for ch in name)
+    ):
+        return None
+    return name
+
+
+def clean_late_reason(text: str) -> str | None:
+    """The reason given for a late sheet, cut to `REASON_MAX_CHARS`; None when it is too short."""
+    reason = text.strip()
+    if sum(ch.isalpha() for ch in reason) < REASON_MIN_LETTERS:
+        return None
+    return reason[:REASON_MAX_CHARS]
 
 
 # --- roster ------------------------------------------------------------------------------------------
@@ -193,7 +243,7 @@ async def worker_with_nik(session: AsyncSession, ksm_id: int, nik_hash: str) -> 
 
 
 async def add_worker(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     ksm_id: int,
     name: str,
@@ -206,14 +256,18 @@ async def add_worker(
     now: datetime,
 ) -> Worker:
     """Put a worker on the KSM's roster; a NIK already on this roster raises DuplicateNik."""
+    session = uow.session
     existing = await worker_with_nik(session, ksm_id, nik_hash)
     if existing is not None:
         raise DuplicateNik(existing.name)
-    if not 0 < daily_rate <= MAX_DAILY_RATE:
+    if not valid_daily_rate(daily_rate):
         raise AttendanceError("bad_rate")
+    clean_name = clean_worker_name(name)
+    if clean_name is None:
+        raise AttendanceError("bad_name")
     worker = Worker(
         ksm_id=ksm_id,
-        name=name.strip(),
+        name=clean_name,
         gender=gender,
         skill=skill,
         nik_encrypted=nik_encrypted,
@@ -234,6 +288,7 @@ async def add_worker(
             new={"ksm_id": ksm_id, "name": worker.name, "skill": skill.value, "daily_rate": daily_rate},
         )
     )
+    uow.record(WorkerAdded(at=now, worker_id=worker.id, ksm_id=ksm_id))
     return worker
 
 
@@ -249,6 +304,22 @@ async def get_attendance(session: AsyncSession, ksm_id: int, work_date: date) ->
 async def attendance_worker_ids(session: AsyncSession, day_id: int) -> list[int]:
     stmt = select(AttendanceRecord.worker_id).where(AttendanceRecord.attendance_day_id == day_id)
     return list((await session.execute(stmt.order_by(AttendanceRecord.id))).scalars())
+
+
+async def recent_sheets(session: AsyncSession, ksm_id: int, since: date) -> list[tuple[AttendanceDay, int]]:
+    """The KSM's sheets from `since` on, newest first, each with its number of workers."""
+    records = (
+        select(AttendanceRecord.attendance_day_id, func.count(AttendanceRecord.id).label("n"))
+        .group_by(AttendanceRecord.attendance_day_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(AttendanceDay, func.coalesce(records.c.n, 0))
+        .outerjoin(records, records.c.attendance_day_id == AttendanceDay.id)
+        .where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date >= since)
+        .order_by(AttendanceDay.work_date.desc())
+    )
+    return [(day, int(on_roster) or day.count_male + day.count_female) for day, on_roster in rows]
 
 
 async def attendance_summary(
@@ -374,7 +445,7 @@ async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> Attendanc
 
 
 async def save_attendance(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     ksm_id: int,
     sheet: Sheet,
@@ -383,6 +454,7 @@ async def save_attendance(
     now: datetime,
 ) -> SaveResult:
     """Create or replace the KSM's sheet for `sheet.work_date`; a replacement is audited and bumps revision."""
+    session = uow.session
     workers: list[Worker] = []
     if sheet.mode == AttendanceMode.ROSTER:
         workers = await _roster_workers(session, ksm_id, sheet.worker_ids)
@@ -455,7 +527,13 @@ async def save_attendance(
     await session.flush()
     summary = await attendance_summary(session, ksm_id, sheet.work_date)
     assert summary is not None
-    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
-
-    await after_report(session, ksm_id=ksm_id, at=now)
+    uow.record(
+        ReportSaved(
+            at=now,
+            ksm_id=ksm_id,
+            kind=ReportKind.ATTENDANCE,
+            report_date=sheet.work_date,
+            corrected=not created,
+        )
+    )
     return SaveResult(day_id=day.id, created=created, revision=day.revision, summary=summary)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -19,9 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
+from kotaku.domain.geo import distance_m
+from kotaku.domain.phash import photo_phash
+from kotaku.events import ReportKind, ReportSaved
 from kotaku.models import Activity, Channel, Ksm, Media, MediaKind
-from kotaku.monitoring.phash import photo_phash
 from kotaku.services.scope import ksm_timezone
+from kotaku.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +137,7 @@ async def find_same_file(
 
 
 async def store_media(
-    session: AsyncSession,
+    uow: UnitOfWork,
     settings: Settings,
     *,
     kind: MediaKind,
@@ -154,6 +156,7 @@ async def store_media(
     taken_at: datetime | None = None,
 ) -> Media:
     """Record one media item (file content optional, for locations). Raises MediaTooLarge / NotAnImage."""
+    session = uow.session
     sha = rel = None
     size = None
     if content is not None:
@@ -190,16 +193,17 @@ async def store_media(
     session.add(media)
     await session.flush()
     log.info("media_stored", kind=kind.value, ksm_id=ksm_id, size=size, sha256=sha)
-    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
-
-    await after_report(session, ksm_id=ksm_id, at=now)
+    uow.record(
+        ReportSaved(
+            at=now, ksm_id=ksm_id, kind=ReportKind.MEDIA, report_date=report_date, activity_id=activity_id
+        )
+    )
     return media
 
 
 # --- attaching to a day's report ------------------------------------------------------------------
 
 MILESTONE_RE = re.compile(r"#\s*(\d{1,3})\s*%?")
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def parse_milestone(caption: str | None, milestones: list[int]) -> tuple[int | None, str | None]:
@@ -209,14 +213,6 @@ def parse_milestone(caption: str | None, milestones: list[int]) -> tuple[int | N
         return None, None
     value = int(m.group(1))
     return (value, None) if value in milestones else (None, m.group(1))
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in meters."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 async def site_distance(
@@ -238,7 +234,7 @@ async def site_distance(
 
 
 async def attach_staged(
-    session: AsyncSession,
+    uow: UnitOfWork,
     settings: Settings,
     *,
     staged: dict[str, Any],
@@ -255,7 +251,7 @@ async def attach_staged(
     The same file sent again for the same KSM and day is not stored twice; the first row gains the
     activity and milestone when it had none.
     """
-    same = await find_same_file(session, ksm_id=ksm_id, report_date=report_date, sha256=staged["sha256"])
+    same = await find_same_file(uow.session, ksm_id=ksm_id, report_date=report_date, sha256=staged["sha256"])
     if same is not None:
         if same.activity_id is None:
             same.activity_id = activity_id
@@ -264,7 +260,7 @@ async def attach_staged(
         return same, True
     taken_at = staged.get("taken_at")
     media = await store_media(
-        session,
+        uow,
         settings,
         kind=MediaKind.PHOTO,
         ksm_id=ksm_id,

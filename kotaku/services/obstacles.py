@@ -20,7 +20,8 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku import catalogue
+from kotaku import catalogue, clock
+from kotaku.events import ObstacleClosed, ObstacleOpened
 from kotaku.i18n import fmt_date
 from kotaku.models import (
     Activity,
@@ -33,9 +34,17 @@ from kotaku.models import (
     Role,
     Severity,
 )
-from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL, notify_people, people_in_scope_of_ksm
+from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL, notify_people
 from kotaku.security import random_code
-from kotaku.services.scope import ksm_timezone, scope_contains_ksm, scope_of
+from kotaku.services.progress import activities_of_ksm
+from kotaku.services.scope import (
+    ksm_ids_in_scope,
+    ksm_timezone,
+    people_in_scope_of_ksm,
+    scope_contains_ksm,
+    scope_of,
+)
+from kotaku.uow import UnitOfWork
 
 # Read aloud and typed on phones: no 0/O, 1/I/L. "K-" + 4 characters: 31**4 ≈ 920,000 ids.
 SHORT_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -44,6 +53,8 @@ SHORT_ID_LENGTH = 4
 SHORT_ID_RE = re.compile(r"^K?-?([2-9A-HJKMNP-Z]{4})$")
 
 VOICE_DESCRIPTION = "(pesan suara)"
+# A description or a closing note says something: at least this many letters or digits.
+MIN_TEXT_CHARS = 3
 CLOSER_ROLES = frozenset({Role.FASILITATOR, Role.ASKOT, Role.KORKOT, Role.ADMIN})
 NOTIFIED_ROLES = (Role.FASILITATOR,)
 NOTIFIED_ROLES_HIGH = (Role.FASILITATOR, Role.BKM)
@@ -208,6 +219,11 @@ def normalize_short_id(text: str) -> str | None:
     return f"{SHORT_ID_PREFIX}{m.group(1)}" if m else None
 
 
+def is_meaningful(text: str) -> bool:
+    """Whether a typed description or closing note is long enough to say anything (`MIN_TEXT_CHARS`)."""
+    return len(re.findall(r"\w", text)) >= MIN_TEXT_CHARS
+
+
 def category_label(category: ObstacleCategory | str, lang: str) -> str:
     return catalogue.t(f"kendala.cat.{ObstacleCategory(category).value}", lang)
 
@@ -224,8 +240,7 @@ async def find_activity_in_text(session: AsyncSession, ksm_id: int, text: str) -
     upper = text.upper()
     if not upper:
         return None
-    activities = (await session.execute(select(Activity).where(Activity.ksm_id == ksm_id))).scalars()
-    for a in activities:
+    for a in await activities_of_ksm(session, ksm_id):
         if re.search(rf"(?<![\w-]){re.escape(a.code.upper())}(?![\w-])", upper):
             return a
     return None
@@ -254,6 +269,30 @@ async def open_obstacles(session: AsyncSession, ksm_ids: list[int] | None) -> li
     return list((await session.execute(stmt)).scalars())
 
 
+@dataclass(frozen=True)
+class OpenObstacle:
+    obstacle: Obstacle
+    ksm_name: str
+    days_open: int  # at the KSM's local date
+
+
+async def open_in_scope(
+    session: AsyncSession, person: Person, *, now: datetime, default_tz: str
+) -> list[OpenObstacle]:
+    """The open obstacles in a person's scope (in the order of `open_obstacles`), with their KSM's name
+    and how long each has been open."""
+    scope = scope_of(person)
+    ksm_ids = None if scope.is_national else await ksm_ids_in_scope(session, scope)
+    obstacles = await open_obstacles(session, ksm_ids)
+    if not obstacles:
+        return []
+    ids = {o.ksm_id for o in obstacles}
+    rows = await session.execute(select(Ksm.id, Ksm.name).where(Ksm.id.in_(ids)))
+    names: dict[int, str] = {kid: name for kid, name in rows.all()}
+    todays = {kid: clock.local_today(await ksm_timezone(session, kid, default_tz), now) for kid in ids}
+    return [OpenObstacle(o, names.get(o.ksm_id, "-"), days_open(o, todays[o.ksm_id])) for o in obstacles]
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 
@@ -272,7 +311,7 @@ class Reported:
 
 
 async def create_obstacle(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     ksm_id: int,
     category: ObstacleCategory | str,
@@ -287,6 +326,7 @@ async def create_obstacle(
     notify: bool = True,
 ) -> Reported:
     """Record an open obstacle with a fresh short id and queue the notices (see the module docstring)."""
+    session = uow.session
     description = description.strip()
     if not description:
         raise ValueError("an obstacle needs a description")
@@ -320,9 +360,7 @@ async def create_obstacle(
     else:
         raise RuntimeError("could not allocate a unique obstacle id")
     notified = await notify_obstacle(session, obstacle, now=now) if notify else 0
-    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
-
-    await after_report(session, ksm_id=ksm_id, at=now)
+    uow.record(ObstacleOpened(at=now, obstacle_id=obstacle.id, ksm_id=ksm_id, report_date=report_date))
     return Reported(obstacle=obstacle, notified=notified)
 
 
@@ -400,12 +438,13 @@ async def check_closable(session: AsyncSession, closer: Person, short_id: str) -
 
 
 async def close_obstacle(
-    session: AsyncSession, *, closer: Person, short_id: str, note: str, now: datetime
+    uow: UnitOfWork, *, closer: Person, short_id: str, note: str, now: datetime
 ) -> Obstacle:
     """Close an open obstacle in the closer's scope, audit it and tell the reporter.
 
     Raises NotACloser, ObstacleNotFound, ObstacleOutsideScope or ObstacleAlreadyClosed.
     """
+    session = uow.session
     note = note.strip()
     if not note:
         raise ValueError("closing an obstacle needs a note")
@@ -456,6 +495,7 @@ async def close_obstacle(
                 dedup_key=f"obstacle-closed:{obstacle.short_id}",
                 now=now,
             )
+    uow.record(ObstacleClosed(at=now, obstacle_id=obstacle.id, ksm_id=obstacle.ksm_id))
     return obstacle
 
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
+from kotaku.domain.plan import Assessment, assess, planned_percent, project_finish
+from kotaku.events import ReportKind, ReportSaved
 from kotaku.i18n import parse_number
 from kotaku.models import Activity, AuditLog, Channel, Ksm, Media, MediaKind, PlanPoint, ProgressReport
-from kotaku.monitoring.plan import Assessment, assess, planned_percent, project_finish
+from kotaku.uow import UnitOfWork
 
 # Spellings of the units activities use, folded to one canonical word.
 UNIT_ALIASES: dict[str, str] = {
@@ -38,6 +40,8 @@ UNIT_ALIASES: dict[str, str] = {
 PERCENT_WORDS = {"%", "persen", "percent", "pct"}
 
 _AMOUNT_RE = re.compile(r"^(?P<num>[+-]?[\d.,]*\d[\d.,]*)\s*(?P<unit>[^\d\s].*?)?$")
+# `drainase 120 m`, `ACT-BJL-01 45`, `45,5%`: an optional activity hint, then the amount.
+_QUICK_RE = re.compile(r"^(?:(?P<act>.*?)\s+)?(?P<amt>[+-]?[\d.,]*\d[\d.,]*\s*(?:%|[^\W\d_][\w²³']*)?)$")
 
 
 def canonical_unit(unit: str) -> str:
@@ -63,10 +67,6 @@ class Amount:
     unit: str | None = None
 
 
-def looks_like_amount(text: str) -> bool:
-    return _AMOUNT_RE.match(text.strip()) is not None
-
-
 def parse_amount(text: str, unit: str, target_volume: float) -> Amount:
     """`45`, `45%`, `45,5` -> percent; `120 m`, `120m`, `4 unit` -> volume converted with the target."""
     m = _AMOUNT_RE.match(text.strip())
@@ -89,6 +89,21 @@ def parse_amount(text: str, unit: str, target_volume: float) -> Amount:
     return Amount(percent=round(value / target_volume * 100, 2), volume=value)
 
 
+def looks_like_amount(text: str) -> bool:
+    """Whether a text is a figure at all (right or wrong for an activity): `45`, `120 m`, `-5`."""
+    return parse_amount(text, "", 1).error != AmountError.NOT_A_NUMBER
+
+
+def split_quick_form(text: str) -> tuple[str, str]:
+    """What follows `/progres`: (activity hint, amount). `drainase 120 m` -> ("drainase", "120 m"),
+    `45` -> ("", "45"), `drainase` -> ("drainase", "")."""
+    text = text.strip()
+    m = _QUICK_RE.match(text)
+    if not m:
+        return text, ""
+    return (m.group("act") or "").strip(), m.group("amt").strip()
+
+
 def match_activities(activities: Sequence[Activity], text: str) -> list[Activity]:
     """Activities named in `text` by code (`ACT-BJL-02`) or by a word of their name (`drainase`)."""
     words = [w.strip(".,;:!?#()").lower() for w in text.split()]
@@ -104,6 +119,14 @@ def match_activities(activities: Sequence[Activity], text: str) -> list[Activity
     return found
 
 
+def named_activity(activities: Sequence[Activity], text: str) -> Activity | None:
+    """The one activity `text` names: by its whole name (any case), else as `match_activities` finds it;
+    None when it names none or several."""
+    folded = text.strip().lower()
+    matches = [a for a in activities if a.name.lower() == folded] or match_activities(activities, text)
+    return matches[0] if len(matches) == 1 else None
+
+
 async def other_ksm_activity(session: AsyncSession, ksm_id: int, text: str) -> tuple[Activity, Ksm] | None:
     """An activity code of another KSM named in `text` (to refuse it with the reason), with its KSM."""
     codes = [w.strip(".,;:#").upper() for w in text.split()]
@@ -117,6 +140,12 @@ async def other_ksm_activity(session: AsyncSession, ksm_id: int, text: str) -> t
 
 
 # --- reading -------------------------------------------------------------------------------------
+
+
+async def activities_of_ksm(session: AsyncSession, ksm_id: int) -> list[Activity]:
+    """The activities of one KSM, by code (the order the chat offers them in)."""
+    stmt = select(Activity).where(Activity.ksm_id == ksm_id).order_by(Activity.code)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def last_progress(
@@ -224,11 +253,21 @@ async def has_milestone_photo(session: AsyncSession, activity_id: int, milestone
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
+async def milestone_photo(
+    session: AsyncSession, settings: Settings, activity_id: int, previous: float | None, percent: float
+) -> tuple[int | None, bool]:
+    """The milestone a report reaches (`dialog.photo_milestones`, see `crossed_milestone`) and whether a
+    photo is required for it: when the activity has no photo of that milestone yet."""
+    milestone = crossed_milestone(settings.dialog.photo_milestones, previous, percent)
+    required = milestone is not None and not await has_milestone_photo(session, activity_id, milestone)
+    return milestone, required
+
+
 # --- writing -------------------------------------------------------------------------------------
 
 
 async def save_progress(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     activity_id: int,
     report_date: date,
@@ -245,6 +284,17 @@ async def save_progress(
         raise ValueError(f"percent out of range: {percent}")
     if volume is not None and volume < 0:
         raise ValueError(f"negative volume: {volume}")
+    session = uow.session
+    activity = await session.get(Activity, activity_id)
+    if activity is None:
+        raise ValueError(f"no activity {activity_id}")
+    saved = ReportSaved(
+        at=now,
+        ksm_id=activity.ksm_id,
+        kind=ReportKind.PROGRESS,
+        report_date=report_date,
+        activity_id=activity_id,
+    )
     stmt = (
         select(ProgressReport)
         .where(ProgressReport.activity_id == activity_id, ProgressReport.report_date == report_date)
@@ -265,9 +315,7 @@ async def save_progress(
         )
         session.add(report)
         await session.flush()
-        from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
-
-        await after_report(session, activity_id=activity_id, at=now)
+        uow.record(saved)
         return report
     old = {
         "percent": report.percent,
@@ -291,7 +339,5 @@ async def save_progress(
         )
     )
     await session.flush()
-    from kotaku.monitoring.evaluate import after_report  # late: monitoring reads this module
-
-    await after_report(session, activity_id=activity_id, at=now)
+    uow.record(replace(saved, corrected=True))
     return report

@@ -1,11 +1,36 @@
-"""One module per flow; importing them registers their commands and sentences."""
+"""The conversation flows, one module (or package) each; `default_flows()` is the list the composition
+root registers."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from typing import Any
+
+from kotaku.dialog.flow import Flow
 
 
-def load_flows() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+def default_flows() -> list[Flow[Any]]:
+    from kotaku.dialog.flows.alerts import AlertsFlow
+    from kotaku.dialog.flows.attendance import AttendanceFlow
+    from kotaku.dialog.flows.close_obstacle import CloseObstacleFlow
+    from kotaku.dialog.flows.correction import CorrectionFlow
+    from kotaku.dialog.flows.curve import CurveFlow
+    from kotaku.dialog.flows.obstacle import ObstacleFlow
+    from kotaku.dialog.flows.photo import PhotoFlow
+    from kotaku.dialog.flows.progress import ProgressFlow
+    from kotaku.dialog.flows.reminder import ReminderFlow
+    from kotaku.dialog.flows.status import StatusFlow
+    from kotaku.dialog.flows.summary import SummaryFlow
+
+    return [
+        AttendanceFlow(),
+        ProgressFlow(),
+        ObstacleFlow(),
+        PhotoFlow(),
+        StatusFlow(),
+        SummaryFlow(),
+        CloseObstacleFlow(),
+        CorrectionFlow(),
+        AlertsFlow(),
+        CurveFlow(),
+        ReminderFlow(),
+    ]

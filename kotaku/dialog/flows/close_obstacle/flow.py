@@ -1,23 +1,19 @@
-"""/selesai (/close): a facilitator or manager closes an obstacle in their scope with a follow-up note.
-
-`/selesai K-7F3Q semen sudah dikirim` closes at once; `/selesai K-7F3Q` asks for the note; `/selesai` alone
-lists the open obstacles in scope (most severe, then oldest first) with a button each.
-"""
+"""The /selesai flow: pick the obstacle (by id, or from the list of open ones in scope), write the note,
+close it; a refusal says why (unknown, outside the scope, already closed, not a closer)."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from enum import StrEnum
-
-from sqlalchemy import select
+from typing import ClassVar
 
 from kotaku import clock
 from kotaku.dialog.context import Context
-from kotaku.dialog.flow import Flow, register_flow
+from kotaku.dialog.flow import Flow
+from kotaku.dialog.flows.close_obstacle.states import CloseDraft, State
+from kotaku.dialog.inputs import has_text, is_text, kind_word
 from kotaku.i18n import fmt_date
-from kotaku.models import Ksm, Obstacle, Person
-from kotaku.schemas import Choice, InboundKind
+from kotaku.models import Person
+from kotaku.schemas import Choice
 from kotaku.services.obstacles import (
     CLOSER_ROLES,
     NotACloser,
@@ -28,39 +24,23 @@ from kotaku.services.obstacles import (
     category_label,
     check_closable,
     close_obstacle,
-    days_open,
+    is_meaningful,
     normalize_short_id,
-    open_obstacles,
+    open_in_scope,
     severity_label,
 )
-from kotaku.services.scope import ksm_ids_in_scope, ksm_timezone, scope_of
 
 MAX_LISTED = 20
 MAX_BUTTONS = 10
-MIN_NOTE_CHARS = 3
+BUTTON_CHARS = 40
 
 
-class State(StrEnum):
-    PICK = "pilih"
-    NOTE = "catatan"
-
-
-def _kind_word(ctx: Context) -> str:
-    words = {
-        InboundKind.PHOTO: ("foto", "photo"),
-        InboundKind.VOICE: ("pesan suara", "voice note"),
-        InboundKind.LOCATION: ("lokasi", "location"),
-        InboundKind.DOCUMENT: ("dokumen", "document"),
-    }.get(ctx.inbound.kind, ("pesan kosong", "empty message"))
-    return words[0] if ctx.lang == "id" else words[1]
-
-
-@register_flow
-class CloseObstacleFlow(Flow):
+class CloseObstacleFlow(Flow[CloseDraft]):
     name = "selesai"
     commands = ("selesai", "close")
     roles = CLOSER_ROLES
     needs_ksm = False
+    draft_type = CloseDraft
 
     async def start(self, ctx: Context, args: str) -> None:
         args = args.strip()
@@ -73,8 +53,7 @@ class CloseObstacleFlow(Flow):
     # --- helpers -----------------------------------------------------------------------------------
 
     async def _local_date(self, ctx: Context, ksm_id: int, at: datetime | None) -> str:
-        tz = await ksm_timezone(ctx.session, ksm_id, ctx.settings.app.default_timezone)
-        return fmt_date(clock.local_today(tz, at or ctx.now), ctx.lang)
+        return fmt_date(clock.local_today(await ctx.timezone_of_ksm(ksm_id), at or ctx.now), ctx.lang)
 
     async def _refuse(self, ctx: Context, exc: ObstacleError) -> None:
         if isinstance(exc, ObstacleNotFound):
@@ -109,7 +88,7 @@ class CloseObstacleFlow(Flow):
             else:
                 ctx.finish()
             return
-        if note and len(re.findall(r"\w", note)) >= MIN_NOTE_CHARS:
+        if is_meaningful(note):
             await self._close(ctx, obstacle.short_id, note)
             return
         ksm = await ctx.ksm(obstacle.ksm_id)
@@ -129,7 +108,7 @@ class CloseObstacleFlow(Flow):
         assert ctx.person is not None
         try:
             obstacle = await close_obstacle(
-                ctx.session, closer=ctx.person, short_id=short_id, note=note, now=ctx.now
+                ctx.uow, closer=ctx.person, short_id=short_id, note=note, now=ctx.now
             )
         except ObstacleError as exc:
             await self._refuse(ctx, exc)
@@ -144,73 +123,63 @@ class CloseObstacleFlow(Flow):
                 told = ctx.t("selesai.told_reporter", name=reporter.name)
         ctx.say(ctx.t("selesai.closed", short_id=obstacle.short_id, ksm=ksm.name, told=told))
 
-    async def _open_in_scope(self, ctx: Context) -> list[Obstacle]:
-        assert ctx.person is not None
-        scope = scope_of(ctx.person)
-        ksm_ids = None if scope.is_national else await ksm_ids_in_scope(ctx.session, scope)
-        return await open_obstacles(ctx.session, ksm_ids)
-
     async def _list(self, ctx: Context, prefix: str | None = None) -> None:
-        obstacles = await self._open_in_scope(ctx)
-        if not obstacles:
+        assert ctx.person is not None
+        rows = await open_in_scope(
+            ctx.session, ctx.person, now=ctx.now, default_tz=ctx.settings.app.default_timezone
+        )
+        if not rows:
             ctx.say(ctx.t("selesai.none_open"))
             ctx.finish()
             return
-        ksm_ids = {o.ksm_id for o in obstacles}
-        rows = (await ctx.session.execute(select(Ksm.id, Ksm.name).where(Ksm.id.in_(ksm_ids)))).all()
-        names = {kid: name for kid, name in rows}
-        todays = {
-            kid: clock.local_today(
-                await ksm_timezone(ctx.session, kid, ctx.settings.app.default_timezone), ctx.now
-            )
-            for kid in ksm_ids
-        }
         lines = [prefix] if prefix else []
-        lines.append(ctx.t("selesai.list_title", n=len(obstacles)))
-        for o in obstacles[:MAX_LISTED]:
+        lines.append(ctx.t("selesai.list_title", n=len(rows)))
+        for row in rows[:MAX_LISTED]:
+            o = row.obstacle
             lines.append(
                 ctx.t(
                     "selesai.list_line",
                     short_id=o.short_id,
-                    ksm=names.get(o.ksm_id, "-"),
+                    ksm=row.ksm_name,
                     category=category_label(o.category, ctx.lang),
                     severity=severity_label(o.severity, ctx.lang),
-                    days=days_open(o, todays[o.ksm_id]),
+                    days=row.days_open,
                 )
             )
-        if len(obstacles) > MAX_LISTED:
-            lines.append(ctx.t("selesai.more", n=len(obstacles) - MAX_LISTED))
+        if len(rows) > MAX_LISTED:
+            lines.append(ctx.t("selesai.more", n=len(rows) - MAX_LISTED))
         choices = [
-            Choice(label=f"{o.short_id} · {names.get(o.ksm_id, '-')}"[:40], value=f"o:{o.short_id}")
-            for o in obstacles[:MAX_BUTTONS]
+            Choice(
+                label=f"{row.obstacle.short_id} · {row.ksm_name}"[:BUTTON_CHARS],
+                value=f"o:{row.obstacle.short_id}",
+            )
+            for row in rows[:MAX_BUTTONS]
         ]
         ctx.goto(self.name, State.PICK)
         ctx.say("\n".join(lines), choices)
 
     # --- steps -------------------------------------------------------------------------------------
 
-    async def on_pilih(self, ctx: Context) -> None:
-        text = ctx.text
-        if ctx.inbound.kind not in (InboundKind.TEXT, InboundKind.CHOICE) or not text:
+    async def on_pick(self, ctx: Context) -> None:
+        if not has_text(ctx):
             await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
             return
-        if text.startswith("o:"):
-            text = text[2:]
-        ref, _, note = text.partition(" ")
+        ref, _, note = ctx.text.removeprefix("o:").partition(" ")
         if normalize_short_id(ref) is None:
             await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
             return
         await self._pick(ctx, ref, note.strip(), relist=True)
 
-    async def on_catatan(self, ctx: Context) -> None:
+    async def on_note(self, ctx: Context) -> None:
         if ctx.is_choice and ctx.text.startswith("o:"):  # another obstacle tapped in the earlier list
-            await self._pick(ctx, ctx.text[2:], "")
+            await self._pick(ctx, ctx.text.removeprefix("o:"), "")
             return
-        if ctx.inbound.kind not in (InboundKind.TEXT, InboundKind.CHOICE):
-            ctx.say(ctx.t("selesai.note_not_text", kind=_kind_word(ctx)))
+        if not is_text(ctx):
+            ctx.say(ctx.t("selesai.note_not_text", kind=kind_word(ctx)))
             return
-        note = ctx.text
-        if len(re.findall(r"\w", note)) < MIN_NOTE_CHARS:
+        if not is_meaningful(ctx.text):
             ctx.say(ctx.t("selesai.bad_note"))
             return
-        await self._close(ctx, ctx.data["short_id"], note)
+        await self._close(ctx, self.draft(ctx).short_id, ctx.text)
+
+    steps: ClassVar = {State.PICK: on_pick, State.NOTE: on_note}
