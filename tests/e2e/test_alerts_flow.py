@@ -13,6 +13,7 @@ from kotaku import catalogue
 from kotaku.models import Alert, AlertSeverity, AlertStatus, AuditLog, ProgressReport
 from kotaku.monitoring.lifecycle import MESSAGE_FIELD
 from kotaku.schemas import OutboundKind
+from tests.catalogue_keys import fills, keys_in, says
 from tests.e2e.conftest import World
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -68,21 +69,23 @@ async def test_paging_and_acknowledge_with_note(world: World) -> None:
     ch = world.channel("fasil")
     await ch.text("/peringatan")
     first = ch.last()
-    assert "Peringatan terbuka: 8 · halaman 1/2" in first.text
-    assert f"#{critical} KRITIS" in first.text.split("\n\n")[1]  # critical first
-    assert "Progres 20% tertinggal 12.5 poin dari rencana." in first.text
+    assert says(first.text, "peringatan.title", n=8, page=1, pages=2)
+    kritis = catalogue.t("alert.severity.critical")
+    first_alert = first.text.split("\n\n")[1]  # critical first
+    assert says(first_alert, "peringatan.line", id=critical, severity=kritis)
+    assert says(first.text, "test.alert.behind", actual=20, gap=12.5)
     assert [c.value for c in first.choices][:5] == [f"ack:{critical}", *[f"ack:{i}" for i in ids[:4]]]
     assert first.choices[-1].value == "hal:2"
 
     await ch.tap("hal:2")
     second = ch.last()
-    assert "halaman 2/2" in second.text
+    assert says(second.text, "peringatan.title", page=2, pages=2)
     assert [c.value for c in second.choices] == [f"ack:{i}" for i in ids[4:]] + ["hal:1"]
 
     await ch.tap(f"ack:{ids[5]}")
-    assert "Tulis catatan tindak lanjut" in ch.last_text()
+    assert says(ch.last_text(), "peringatan.ask_note", id=ids[5])
     await ch.text("Sudah ditelepon, tukang ditambah besok")
-    assert f"Peringatan #{ids[5]}" in ch.last_text() and "ditindaklanjuti oleh Mbak Wulan" in ch.last_text()
+    assert says(ch.last_text(), "peringatan.acknowledged", id=ids[5], name="Mbak Wulan")
 
     a = await alert(world, ids[5])
     assert a.status == AlertStatus.ACKNOWLEDGED
@@ -97,7 +100,8 @@ async def test_paging_and_acknowledge_with_note(world: World) -> None:
 
     # Still listed (not resolved) but marked, and without a button.
     await ch.text("/peringatan hal:2")
-    assert "ditindaklanjuti Mbak Wulan: Sudah ditelepon" in ch.last_text()
+    note = ": Sudah ditelepon, tukang ditambah besok"
+    assert says(ch.last_text(), "peringatan.acked_by", name="Mbak Wulan", note=note)
     assert f"ack:{ids[5]}" not in [c.value for c in ch.last().choices]
 
 
@@ -126,24 +130,25 @@ async def test_refusals_say_why(world: World) -> None:
 
     fasil = world.channel("fasil")
     await fasil.text(f"/peringatan ack:{mariso}")
-    assert "milik KSM Mariso Jaya, di luar cakupan Anda" in fasil.last_text()
+    assert says(fasil.last_text(), "peringatan.outside_scope", id=mariso, ksm="KSM Mariso Jaya")
     assert (await alert(world, mariso)).status == AlertStatus.OPEN
 
     await fasil.text("/peringatan ack:99999")
-    assert "Peringatan #99999 tidak ditemukan" in fasil.last_text()
+    assert says(fasil.last_text(), "peringatan.not_found", id=99999)
 
     ketua = world.channel("ketua-a")
     await ketua.text("/peringatan")
-    assert "/peringatan" in ketua.last_text() and "Peringatan terbuka" not in ketua.last_text()
+    assert says(ketua.last_text(), "engine.not_allowed", command="peringatan")
+    assert "peringatan.title" not in keys_in(ketua.last_text())
 
     await world.channel("korkot").text(f"/peringatan ack:{own} sudah ditangani")
     await fasil.text("/peringatan")
     replies = await fasil.text(str(own))
-    assert "sudah ditindaklanjuti oleh Bu Maya" in replies[0].text
-    assert "Peringatan terbuka" in replies[1].text  # and the list again, to pick another
+    assert says(replies[0].text, "peringatan.already_acked", id=own, name="Bu Maya")
+    assert "peringatan.title" in keys_in(replies[1].text)  # and the list again, to pick another
 
     await fasil.text(f"/peringatan tutup {own}")
-    assert "perlu catatan" in fasil.last_text()
+    assert "peringatan.note_required" in keys_in(fasil.last_text())
     await fasil.text(f"/peringatan tutup {own} tukang sudah ditambah, progres kembali normal")
     closed = await alert(world, own)
     assert closed.status == AlertStatus.RESOLVED
@@ -151,7 +156,8 @@ async def test_refusals_say_why(world: World) -> None:
     assert closed.resolved_at == world.clock()
     assert closed.resolve_note == "tukang sudah ditambah, progres kembali normal"
     await fasil.text(f"/peringatan ack:{own}")
-    assert "sudah selesai" in fasil.last_text() and "oleh Mbak Wulan" in fasil.last_text()
+    by = catalogue.t("peringatan.resolved_by", name="Mbak Wulan")
+    assert says(fasil.last_text(), "peringatan.already_resolved", id=own, how=by)
 
     fasil_m = world.channel("fasil-m")
     await fasil_m.text("/peringatan")
@@ -164,18 +170,20 @@ async def test_english(world: World) -> None:
     await ch.text("/bahasa en")
     await ch.text("/alerts")
     text = ch.last_text()
-    assert "Open alerts: 1 · page 1/1" in text
-    assert "CRITICAL" in text and "Progress 20% is 12.5 points behind plan." in text
+    assert says(text, "peringatan.title", "en", n=1, page=1, pages=1)
+    assert says(text, "peringatan.line", "en", id=a, severity=catalogue.t("alert.severity.critical", "en"))
+    assert says(text, "test.alert.behind", "en", actual=20, gap=12.5)
     await ch.tap(f"ack:{a}")
-    assert "Write a follow-up note" in ch.last_text()
+    assert "peringatan.ask_note" in keys_in(ch.last_text(), "en")
     await ch.tap("No note")
-    assert f"Alert #{a} (KSM Bejalen Makmur) acknowledged by Mbak Wulan." in ch.last_text()
+    acked = {"id": a, "ksm": "KSM Bejalen Makmur", "name": "Mbak Wulan", "note": ""}
+    assert says(ch.last_text(), "peringatan.acknowledged", "en", **acked)
 
 
 async def test_no_alerts(world: World) -> None:
     ch = world.channel("prov")
     await ch.text("/peringatan")
-    assert "Tidak ada peringatan terbuka" in ch.last_text()
+    assert "peringatan.none" in keys_in(ch.last_text())
 
 
 # --- /kurva --------------------------------------------------------------------------------------
@@ -207,8 +215,9 @@ async def test_kurva_activity_by_code_and_by_button(world: World, tmp_path) -> N
     await ch.text("/kurva ACT-BJL-01")
     png = image_of(ch)
     caption = ch.last().text
-    assert caption.startswith("📉 Rabat beton jalan lingkungan (ACT-BJL-01)")
-    assert "Realisasi 14%" in caption and "Status:" in caption and "Deviasi −" in caption
+    [shown] = fills(caption, "kurva.caption")
+    assert shown["title"] == "Rabat beton jalan lingkungan (ACT-BJL-01)"
+    assert shown["actual"] == "14%" and shown["status"] and shown["deviation"].startswith("−")
     (tmp_path / "kurva-activity.png").write_bytes(png)
 
     await ch.text("/kurva")
@@ -218,7 +227,7 @@ async def test_kurva_activity_by_code_and_by_button(world: World, tmp_path) -> N
     ]
     await ch.tap(f"a:{world.program['drain']}")
     image_of(ch)
-    assert "Realisasi 30%" in ch.last().text
+    assert says(ch.last().text, "kurva.caption", actual="30%")
 
     await ch.text("/kurva drainase")
     image_of(ch)
@@ -228,16 +237,16 @@ async def test_kurva_activity_by_code_and_by_button(world: World, tmp_path) -> N
 async def test_kurva_scope_refusals(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/kurva ACT-MRS-01")
-    assert "di luar cakupan Anda" in ch.last_text()
+    assert "kurva.outside_scope" in keys_in(ch.last_text())
     await ch.text("/kurva kelurahan 33.22.05.1001")
-    assert "di luar cakupan Anda" in ch.last_text()
+    assert "kurva.outside_scope" in keys_in(ch.last_text())
     await ch.text("/kurva jembatan")
-    assert "Tidak ada kegiatan 'jembatan'" in ch.last_text()
+    assert says(ch.last_text(), "kurva.not_found", text="jembatan")
     fasil_m = world.channel("fasil-m")
     await fasil_m.text("/kurva kota 33.22")
-    assert "di luar cakupan Anda" in fasil_m.last_text()
+    assert "kurva.outside_scope" in keys_in(fasil_m.last_text())
     await fasil_m.text("/kurva kota 99.99")
-    assert "tidak dikenal" in fasil_m.last_text()
+    assert says(fasil_m.last_text(), "kurva.unknown_area", code="99.99")
 
 
 async def test_kurva_area_is_budget_weighted(world: World, tmp_path) -> None:
@@ -247,11 +256,11 @@ async def test_kurva_area_is_budget_weighted(world: World, tmp_path) -> None:
     png = image_of(ch)
     caption = ch.last().text
     # 4 activities of equal budget in Kabupaten Semarang: (14 + 30 + 0 + 0) / 4 = 11%.
-    assert "Rata-rata tertimbang anggaran dari 4 kegiatan" in caption
-    assert "Realisasi 11%" in caption
+    assert says(caption, "kurva.area_note", n=4)
+    assert says(caption, "kurva.caption", actual="11%")
     (tmp_path / "kurva-area.png").write_bytes(png)
     await ch.text("/bahasa en")
     await ch.text("/curve kelurahan 33.22.05.1001")
     image_of(ch)
-    assert "Budget-weighted average of 3 activities" in ch.last().text
-    assert "Actual 14.67%" in ch.last().text
+    assert says(ch.last().text, "kurva.area_note", "en", n=3)
+    assert says(ch.last().text, "kurva.caption", "en", actual="14.67%")

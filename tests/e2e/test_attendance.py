@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from tests.channel import TestChannel
+from kotaku import catalogue
 from kotaku.models import (
     AttendanceDay,
     AttendanceMode,
@@ -18,6 +18,8 @@ from kotaku.models import (
     Skill,
     Worker,
 )
+from tests.catalogue_keys import keys_in, says
+from tests.channel import TestChannel
 from tests.e2e.conftest import World
 from tests.factories import nik_for
 
@@ -67,26 +69,32 @@ def _ticked(ch: TestChannel) -> list[str]:
 async def test_all_present_by_buttons_15_workers(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir")
-    assert "untuk tanggal berapa" in ch.last_text()
-    assert [c.label for c in ch.last_choices()] == ["Hari ini (Kamis, 26 Nov)", "Kemarin (Rabu, 25 Nov)"]
+    assert "hadir.ask_date" in keys_in(ch.last_text())
+    assert [c.label for c in ch.last_choices()] == [
+        catalogue.t("hadir.today", day="Kamis, 26 Nov"),
+        catalogue.t("hadir.yesterday", day="Rabu, 25 Nov"),
+    ]
     await ch.tap("Hari ini")
     first = ch.last()
     assert first.edit_key == "hadir-roster"
-    assert "✅ 0 dari 15 orang" in first.text and "hal. 1/2" in first.text
+    page = catalogue.t("hadir.page", page=1, pages=2)
+    assert says(first.text, "hadir.checklist", n=0, total=15, page=page)
     assert len([c for c in first.choices if c.value.startswith("t:")]) == 10
     await ch.tap("Semua hadir")
     assert ch.last().edit_key == "hadir-roster"
-    assert "✅ 15 dari 15" in ch.last_text()
+    assert says(ch.last_text(), "hadir.checklist", n=15, total=15)
     await ch.tap("Selesai")
-    assert "Rp1.380.000" in ch.last_text() and "Sudah dibayar?" in ch.last_text()
+    assert says(ch.last_text(), "hadir.ask_paid", wages="Rp1.380.000")
     await ch.tap("Ya, sudah")
     summary = ch.last_text()
     assert "Kamis, 26 November 2026" in summary
-    assert "Hadir: 15 orang (L 9, P 6)" in summary
-    assert "pekerja 12, tukang 3" in summary
-    assert "HOK: 15" in summary and "Rp1.380.000 — sudah dibayar" in summary
+    assert says(summary, "hadir.line_workers", n=15, male=9, female=6)
+    skills = f"{catalogue.t('hadir.skill.pekerja')} 12, {catalogue.t('hadir.skill.tukang')} 3"
+    assert says(summary, "hadir.line_skills", skills=skills)
+    assert says(summary, "hadir.line_hok", hok=15)
+    assert says(summary, "hadir.line_wages", wages="Rp1.380.000", paid=catalogue.t("hadir.paid"))
     await ch.tap("Simpan")
-    assert "tersimpan" in ch.last_text() and "15 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.saved", n=15)
     print(
         f"\n[tap count] /hadir by buttons, 15 workers all present: {ch.taps} taps, {ch.messages_sent} message"
     )
@@ -110,7 +118,8 @@ async def test_all_present_by_buttons_15_workers(world: World) -> None:
 async def test_quick_semua_is_one_message_and_one_tap(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir semua")
-    assert "Hadir: 15 orang" in ch.last_text() and "belum dibayar" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=15)
+    assert says(ch.last_text(), "hadir.line_wages", paid=catalogue.t("hadir.unpaid"))
     await ch.tap("Simpan")
     print(f"\n[tap count] /hadir semua, 15 workers: {ch.taps} tap, {ch.messages_sent} message")
     assert (ch.taps, ch.messages_sent) == (1, 1)
@@ -121,9 +130,9 @@ async def test_quick_semua_is_one_message_and_one_tap(world: World) -> None:
 async def test_quick_names_tolerant(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir budi, SARY, Jokoo dan slamet riyadi")
-    assert "Hadir: 4 orang (L 3, P 1)" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=4, male=3, female=1)
     await ch.tap("Tandai sudah dibayar")
-    assert "sudah dibayar" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_wages", paid=catalogue.t("hadir.paid"))
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
@@ -149,14 +158,14 @@ async def test_quick_names_ambiguous_and_unknown(world: World) -> None:
         )
     ch = world.channel("ketua-a")
     await ch.text("/hadir Budi, Xavier, Sari")
-    assert "'Budi' bisa berarti" in ch.last_text()
+    assert says(ch.last_text(), "hadir.ambiguous", query="Budi")
     assert {c.label for c in ch.last_choices()} >= {"Budi Hartono", "Budi Santoso"}
     await ch.tap("Budi Hartono")
-    assert "'Xavier' tidak ada di daftar pekerja KSM Bejalen Makmur" in ch.last_text()
+    assert says(ch.last_text(), "hadir.unknown_name", query="Xavier", ksm="KSM Bejalen Makmur")
     await ch.text("Zzzz")  # still unknown: asked again, nothing lost
-    assert "'Zzzz' tidak ada" in ch.last_text()
+    assert says(ch.last_text(), "hadir.unknown_name", query="Zzzz")
     await ch.tap("Lewati")
-    assert "Hadir: 2 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=2)
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
@@ -170,7 +179,7 @@ async def test_quick_names_ambiguous_and_unknown(world: World) -> None:
 async def test_roster_ksm_number_opens_checklist(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir 12")
-    assert "Anda menyebut 12 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.target", n=12)
     assert ch.last().edit_key == "hadir-roster"
     assert await _state(world, "ketua-a") == "daftar"
 
@@ -182,7 +191,8 @@ async def test_count_quick_18l_5p(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/hadir 18L 5P")
     text = ch.last_text()
-    assert "Hadir: 23 orang (L 18, P 5)" in text and "HOK: 23" in text and "Rp1.955.000" in text
+    assert says(text, "hadir.line_workers", n=23, male=18, female=5)
+    assert says(text, "hadir.line_hok", hok=23) and "Rp1.955.000" in text
     await ch.tap("Simpan")
     print(f"\n[tap count] /hadir 18L 5P (count mode): {ch.taps} tap, {ch.messages_sent} message")
     [day] = await _days(world, "ksm_b")
@@ -195,13 +205,13 @@ async def test_count_by_buttons_split_skipped_and_given(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/hadir")
     await ch.tap("Hari ini")
-    assert "Berapa pekerja hadir?" in ch.last_text()
+    assert "hadir.ask_count" in keys_in(ch.last_text())
     await ch.text("23")
-    assert "Berapa laki-laki dan perempuan" in ch.last_text()
+    assert says(ch.last_text(), "hadir.ask_split", n=23)
     await ch.tap("Lewati")
     await ch.tap("Rp90.000 per orang")
     await ch.tap("Ya, sudah")
-    assert "semua dicatat sebagai laki-laki" in ch.last_text()
+    assert "hadir.line_no_split" in keys_in(ch.last_text())
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_b")
     assert (day.count_male, day.count_female, day.total_wages, day.wages_paid) == (23, 0, 2_070_000, True)
@@ -212,7 +222,8 @@ async def test_count_by_buttons_split_skipped_and_given(world: World) -> None:
     await ch.text("5 P")  # the rest are men
     await ch.text("total 2.000.000")
     await ch.tap("Belum")
-    assert "Hadir: 23 orang (L 18, P 5)" in ch.last_text() and "Rp2.000.000" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=23, male=18, female=5)
+    assert "Rp2.000.000" in ch.last_text()
     await ch.tap("Simpan")
     days = await _days(world, "ksm_b")
     assert [d.work_date for d in days] == [date(2026, 11, 25), TODAY]
@@ -224,28 +235,29 @@ async def test_count_bad_inputs_keep_the_step(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/hadir")
     await ch.tap("Hari ini")
-    for bad, hint in [
-        ("dua puluh", "tidak terbaca"),
-        ("-5", "tidak boleh negatif"),
-        ("1500 L", "terlalu banyak"),
-        ("150 L 400 P", "terlalu banyak"),
-        ("18 L -5 P", "tidak boleh negatif"),
+    for bad, key in [
+        ("dua puluh", "hadir.count_format"),
+        ("-5", "hadir.count_negative"),
+        ("1500 L", "hadir.too_many"),
+        ("150 L 400 P", "hadir.too_many"),
+        ("18 L -5 P", "hadir.count_negative"),
     ]:
         await ch.text(bad)
-        assert hint in ch.last_text(), bad
+        assert key in keys_in(ch.last_text()), bad
         assert await _state(world, "ketua-b") == "jumlah"
     await ch.photo(PHOTO)
-    assert "Itu foto" in ch.last_text() and "18 L 5 P" in ch.last_text()
+    photo = catalogue.t("input.kind.photo")
+    assert says(ch.last_text(), "hadir.wrong_kind", kind=photo, help=catalogue.t("hadir.help.jumlah"))
     assert await _state(world, "ketua-b") == "jumlah"
     await ch.text("18 L 5 P")
     await ch.text("delapan puluh ribu")
-    assert "tidak terbaca" in ch.last_text()
+    assert "hadir.bad_amount" in keys_in(ch.last_text())
     await ch.text("-85000")
-    assert "lebih dari Rp0" in ch.last_text()
+    assert "hadir.bad_rate" in keys_in(ch.last_text())
     assert await _state(world, "ketua-b") == "upah"
     await ch.text("Rp 80.000")
     await ch.text("hmm")
-    assert "Ya" in ch.last_text() and await _state(world, "ketua-b") == "dibayar"
+    assert "hadir.help.dibayar" in keys_in(ch.last_text()) and await _state(world, "ketua-b") == "dibayar"
     await ch.text("belum")
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_b")
@@ -260,22 +272,23 @@ async def test_future_date_refused_and_week_old_needs_reason(world: World) -> No
     ch = world.channel("ketua-a")
     await ch.text("/hadir")
     await ch.text("27/11/2026")
-    assert "belum terjadi" in ch.last_text()
+    assert "hadir.future_date" in keys_in(ch.last_text())
     await ch.text("31/02")
-    assert "tidak terbaca" in ch.last_text()
+    assert "hadir.bad_date" in keys_in(ch.last_text())
     assert await _state(world, "ketua-a") == "tanggal"
     await ch.text("19/11")
-    assert "Mengapa" in ch.last_text()
+    assert "hadir.ask_reason" in keys_in(ch.last_text())
     await ch.text("ok")
-    assert "terlalu singkat" in ch.last_text()
+    assert "hadir.short_reason" in keys_in(ch.last_text())
     await ch.photo(PHOTO)
-    assert "Itu foto" in ch.last_text() and await _state(world, "ketua-a") == "alasan_terlambat"
+    assert says(ch.last_text(), "hadir.wrong_kind", kind=catalogue.t("input.kind.photo"))
+    assert await _state(world, "ketua-a") == "alasan_terlambat"
     await ch.text("Sinyal hilang seminggu di lokasi")
     assert "Kamis, 19 November 2026" in ch.last_text()
     await ch.tap("Semua hadir")
     await ch.tap("Selesai")
     await ch.tap("Belum")
-    assert "Alasan terlambat: Sinyal hilang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_late", reason="Sinyal hilang seminggu di lokasi")
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_a")
     assert day.work_date == date(2026, 11, 19) and day.late_reason == "Sinyal hilang seminggu di lokasi"
@@ -299,11 +312,11 @@ async def test_second_sheet_is_audited_correction_and_resend_changes_nothing(wor
     await ch.text("/hadir 20")
     await ch.tap("Simpan")
     await ch.text("/hadir 18L 5P")
-    assert "sudah ada (revisi 1): 20 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.exists", revision=1, workers=20)
     await ch.tap("Ganti")
-    assert "Koreksi: menggantikan daftar hadir revisi 1" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_correction", revision=1)
     await ch.tap("Simpan", message_id="save-correction")
-    assert "Koreksi tersimpan (revisi 2)" in ch.last_text()
+    assert says(ch.last_text(), "hadir.saved_correction", revision=2)
     assert await ch.resend("save-correction", "save") == []
 
     [day] = await _days(world, "ksm_b")
@@ -322,11 +335,12 @@ async def test_roster_correction_starts_from_saved_ticks(world: World) -> None:
     await ch.tap("Simpan")
     await ch.text("/hadir")
     await ch.tap("Hari ini")
-    assert "sudah ada" in ch.last_text()
+    assert "hadir.exists" in keys_in(ch.last_text())
     await ch.tap("Ganti")
-    assert "✅ 15 dari 15" in ch.last_text()
+    assert says(ch.last_text(), "hadir.checklist", n=15, total=15)
     await ch.tap("✅ Budi Santoso")
-    assert "✅ 14 dari 15" in ch.last_text() and "⬜ Budi Santoso" in [c.label for c in ch.last_choices()]
+    assert says(ch.last_text(), "hadir.checklist", n=14, total=15)
+    assert "⬜ Budi Santoso" in [c.label for c in ch.last_choices()]
     await ch.tap("Selesai")
     await ch.tap("Belum")
     await ch.tap("Simpan", message_id="fix-1")
@@ -348,11 +362,12 @@ async def test_restart_keeps_ticks_and_photo_keeps_checklist(world: World) -> No
     ch2 = world.channel("ketua-a")
     await ch2.photo(PHOTO)
     hint, checklist = ch2.outbox[-2:]
-    assert "Itu foto" in hint.text and "Ketuk nama" in hint.text
-    assert checklist.edit_key == "hadir-roster" and "✅ 3 dari 15" in checklist.text
+    photo, help_ = catalogue.t("input.kind.photo"), catalogue.t("hadir.help.daftar")
+    assert says(hint.text, "hadir.wrong_kind", kind=photo, help=help_)
+    assert checklist.edit_key == "hadir-roster" and says(checklist.text, "hadir.checklist", n=3, total=15)
     assert set(_ticked(ch2)) == {"Agus Salim", "Budi Santoso", "Dewi Lestari"}
     await ch2.text("Dewi")  # typing a ticked name keeps it ticked
-    assert "✅ 3 dari 15" in ch2.last_text()
+    assert says(ch2.last_text(), "hadir.checklist", n=3, total=15)
     await ch2.tap("Selesai")
     await ch2.tap("Belum")
     await ch2.tap("Simpan")
@@ -367,20 +382,20 @@ async def test_edit_from_confirmation_and_cancel(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir semua")
     await ch.tap("Ubah")
-    assert "✅ 15 dari 15" in ch.last_text()
+    assert says(ch.last_text(), "hadir.checklist", n=15, total=15)
     await ch.tap("Kosongkan")
     await ch.text("Sari, Siti")
-    assert "Dicentang: Sari Wulandari, Siti Aminah" in ch.last_text()
+    assert says(ch.last_text(), "hadir.names_ticked", names="Sari Wulandari, Siti Aminah")
     await ch.tap("Selesai")
     await ch.tap("Belum")
-    assert "Hadir: 2 orang (L 0, P 2)" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=2, male=0, female=2)
     await ch.tap("Batal")
-    assert "Dibatalkan" in ch.last_text()
+    assert "engine.cancelled" in keys_in(ch.last_text())
     await ch.text("/hadir 3")
     await ch.text("/bantuan")
-    assert "Ketuk nama untuk mencentang" in ch.last_text() and await _state(world, "ketua-a") == "daftar"
+    assert "hadir.help.daftar" in keys_in(ch.last_text()) and await _state(world, "ketua-a") == "daftar"
     await ch.text("batal")
-    assert "Dibatalkan" in ch.last_text() and await _state(world, "ketua-a") is None
+    assert "engine.cancelled" in keys_in(ch.last_text()) and await _state(world, "ketua-a") is None
     assert await _days(world, "ksm_a") == []
 
 
@@ -388,10 +403,10 @@ async def test_edit_from_confirmation_and_cancel(world: World) -> None:
 
 
 async def test_roles_refused_with_reason(world: World) -> None:
-    for user, role in (("pekerja-a", "pekerja"), ("askot", "Askot")):
+    for user, role in (("pekerja-a", "role.worker"), ("askot", "role.askot")):
         ch = world.channel(user)
         await ch.text("/hadir 10")
-        assert f"tidak tersedia untuk peran {role}" in ch.last_text()
+        assert says(ch.last_text(), "engine.not_allowed", role=catalogue.t(role))
     async with world.db.session() as s:
         assert (await s.execute(select(func.count(AttendanceDay.id)))).scalar_one() == 0
 
@@ -399,21 +414,21 @@ async def test_roles_refused_with_reason(world: World) -> None:
 async def test_facilitator_chooses_ksm_and_is_recorded(world: World) -> None:
     ch = world.channel("fasil")
     await ch.text("/hadir 10")
-    assert "Untuk KSM mana?" in ch.last_text()
+    assert "flow.choose_ksm" in keys_in(ch.last_text())
     assert {c.label for c in ch.last_choices()} == {
         "KSM Bejalen Makmur",
         "KSM Bejalen Guyub",
         "KSM Tambakboyo Rukun",
     }
     await ch.tap("KSM Bejalen Guyub")
-    assert "Hadir: 10 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=10)
     await ch.tap("Simpan")
     [day] = await _days(world, "ksm_b")
     assert day.entered_by_id == world.program["fasil"]
 
     ketua = world.channel("ketua-a")
     await ketua.text("/hadir")
-    assert "Untuk KSM mana?" not in ketua.all_text()
+    assert "flow.choose_ksm" not in keys_in(ketua.all_text())
     assert "KSM Bejalen Makmur" in ketua.last_text()
 
 
@@ -425,15 +440,15 @@ async def test_ketua_c_cannot_see_or_tick_ksm_a_workers(world: World) -> None:
     labels = [c.label for c in ch.last_choices() if c.value.startswith("t:")]
     assert len(labels) == 5 and all(label.endswith(" Jr") for label in labels)
     await ch.text(f"t:{ksm_a_workers['Agus Salim'].id}")
-    assert "tidak ada di daftar pekerja KSM ini" in ch.last_text()
-    assert "✅ 0 dari 5" in ch.last_text()
+    assert "hadir.not_on_roster" in keys_in(ch.last_text())
+    assert says(ch.last_text(), "hadir.checklist", n=0, total=5)
     await ch.text("/hadir Agus Salim")
-    assert "'Agus Salim' tidak ada di daftar pekerja KSM Tambakboyo Rukun" in ch.last_text()
+    assert says(ch.last_text(), "hadir.unknown_name", query="Agus Salim", ksm="KSM Tambakboyo Rukun")
     assert not any("Agus" in c.label for c in ch.last_choices())
     await ch.text(f"n:{ksm_a_workers['Agus Salim'].id}")
-    assert "tidak ada di daftar pekerja KSM ini" in ch.all_text()
+    assert "hadir.not_on_roster" in keys_in(ch.all_text())
     await ch.text("/hadir semua")
-    assert "Hadir: 5 orang" in ch.last_text()
+    assert says(ch.last_text(), "hadir.line_workers", n=5)
     await ch.tap("Simpan")
     assert await _days(world, "ksm_a") == []
     [day] = await _days(world, "ksm_c")
@@ -450,24 +465,27 @@ async def test_new_worker_added_and_ticked(world: World) -> None:
     await ch.tap("Hari ini")
     await ch.tap("Pekerja baru")
     await ch.text("12345")
-    assert "huruf" in ch.last_text()
+    assert "hadir.bad_name" in keys_in(ch.last_text())
     await ch.text("Rudi Hermawan")
     await ch.tap("Laki-laki")
     await ch.tap("pekerja")
     await ch.text("12345")
-    assert "NIK tidak valid" in ch.last_text()
+    assert "hadir.bad_nik" in keys_in(ch.last_text())
     await ch.photo(PHOTO)
-    assert "Itu foto" in ch.last_text() and "16 angka" in ch.last_text()
+    photo, help_ = catalogue.t("input.kind.photo"), catalogue.t("hadir.help.nik_baru")
+    assert says(ch.last_text(), "hadir.wrong_kind", kind=photo, help=help_)
     await ch.text(nik_for(1))  # Budi Santoso's NIK
-    assert "sudah terdaftar di KSM ini atas nama Budi Santoso" in ch.last_text()
+    assert says(ch.last_text(), "hadir.duplicate_nik", name="Budi Santoso")
     assert "3322••••••••0001" in ch.last_text()
     await ch.text(nik)
-    assert "Biasanya Rp85.000 untuk pekerja" in ch.last_text()
+    pekerja = catalogue.t("hadir.skill.pekerja")
+    assert says(ch.last_text(), "hadir.ask_rate", rate="Rp85.000", skill=pekerja)
     await ch.text("-5")
-    assert "lebih dari Rp0" in ch.last_text() and await _state(world, "ketua-a") == "upah_baru"
+    assert "hadir.bad_rate" in keys_in(ch.last_text()) and await _state(world, "ketua-a") == "upah_baru"
     await ch.text("Rp 90.000")
-    assert "Rudi Hermawan (NIK 3322••••••••0001, pekerja, Rp90.000)" in ch.last_text()
-    assert "✅ 1 dari 16" in ch.last_text()
+    added = {"name": "Rudi Hermawan", "nik": "3322••••••••0001", "skill": pekerja, "rate": "Rp90.000"}
+    assert says(ch.last_text(), "hadir.worker_added", **added)
+    assert says(ch.last_text(), "hadir.checklist", n=1, total=16)
     assert all(nik not in o.text and nik_for(1) not in o.text for o in ch.outbox)
     await ch.tap("Selesai")
     await ch.tap("Belum")
@@ -488,9 +506,7 @@ async def test_english(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/bahasa en")
     await ch.text("/attendance 18L 5P")
-    assert (
-        "Present: 23 workers (M 18, F 5)" in ch.last_text()
-        and "Thursday, November 26, 2026" in ch.last_text()
-    )
+    assert says(ch.last_text(), "hadir.line_workers", "en", n=23, male=18, female=5)
+    assert "Thursday, November 26, 2026" in ch.last_text()
     await ch.tap("Save")
-    assert "Attendance saved" in ch.last_text()
+    assert "hadir.saved" in keys_in(ch.last_text(), "en")

@@ -16,11 +16,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.console import ConsoleChat, match_choice
+from kotaku import catalogue
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
 from kotaku.models import Base, Channel, ChannelIdentity, ConversationState, ProcessedInbound
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.security import NikVault, generate_key
+from tests.catalogue_keys import fills, keys_in, says
 from tests.e2e.conftest import World
 from tests.factories import build_program
 
@@ -71,14 +73,14 @@ async def test_numbered_choices_number_and_label_press_buttons(world: World, tmp
     menu = chat.choices
     rekap = next(i for i, c in enumerate(menu, 1) if c.value == "/rekap")
     text = output(chat)
-    assert "Konsol KOTAKU — Anda: Pak Darto (ketua-a, ketua_ksm, KSM Bejalen Makmur)" in text
-    assert "[1] " + menu[0].label in text and f"[{rekap}] 📊 Rekap" in text
+    assert says(text, "console.banner", who="Pak Darto (ketua-a, ketua_ksm, KSM Bejalen Makmur)")
+    assert "[1] " + menu[0].label in text and f"[{rekap}] {catalogue.t('rekap.menu')}" in text
     assert "  ".join(f"[{i}] {c.label}" for i, c in enumerate(menu, 1)) in text
 
     # The number; then, with the menu on offer again, the label without its emoji.
     for line in (str(rekap), "/menu", "rekap"):
         assert await chat.handle_line(line)
-    assert output(chat).count("📊 Rekap KSM Bejalen Makmur") == 2
+    assert output(chat).count(catalogue.t("rekap.title", scope="KSM Bejalen Makmur")) == 2
     assert [(i.kind, i.choice) for i in spy.seen[1:]] == [
         (InboundKind.CHOICE, "/rekap"),
         (InboundKind.TEXT, None),
@@ -114,18 +116,19 @@ async def test_numbers_are_text_when_no_buttons_and_apostrophe_forces_text(
         (InboundKind.TEXT, "1"),
         (InboundKind.TEXT, "42"),
     ]
-    assert "di luar cakupan Anda" in output(chat)
+    assert "rekap.outside_scope" in keys_in(output(chat))
 
 
 async def test_as_switches_person_and_unknown_code_keeps_current(world: World, tmp_path: Path) -> None:
     chat, spy = console(world, "ketua-a", ["/as askot", "/status", "/as nobody", "/rekap", "/as"], tmp_path)
     assert await chat.run() == 0
     text = output(chat)
-    assert "Sekarang sebagai Pak Hendra (askot, askot, Kabupaten Semarang)" in text
-    assert "0 dari 3 KSM sudah melapor hari ini." in text
-    assert "Kode orang nobody tidak ada" in text
-    assert "📊 Rekap Kabupaten Semarang" in text  # still askot after the unknown code
-    assert "Pakai: /as KODE" in text
+    assert says(text, "console.switched", who="Pak Hendra (askot, askot, Kabupaten Semarang)")
+    assert says(text, "status.count", done=0, total=3)
+    assert says(text, "console.unknown_person", code="nobody")
+    # still askot after the unknown code
+    assert catalogue.t("rekap.title", scope="Kabupaten Semarang") in text
+    assert "console.usage_as" in keys_in(text)
     assert [i.user_id for i in spy.seen] == ["askot", "askot"]
     async with world.db.session() as s:
         console_people = set(
@@ -176,9 +179,9 @@ async def test_foto_lokasi_suara_send_files_and_places(world: World, tmp_path: P
     assert sound.kind == InboundKind.VOICE and sound.file_bytes == voice.read_bytes()
     assert sound.mime_type == "audio/ogg"
     text = output(chat)
-    assert "Berkas tidak ditemukan: /tidak/ada.jpg" in text
-    assert text.count("Pakai: /lokasi LAT LON") == 2
-    assert "📊 Rekap KSM" not in text  # nothing after /keluar was sent
+    assert says(text, "console.no_file", path="/tidak/ada.jpg")
+    assert text.count(catalogue.t("console.usage_lokasi")) == 2
+    assert fills(text, "rekap.title") == []  # nothing after /keluar was sent
     assert len(await processed_console_ids(world)) == 4
 
 
@@ -189,13 +192,13 @@ async def test_images_from_the_bot_are_saved(world: World, tmp_path: Path) -> No
     assert await chat.run() == 0
     saved = list((tmp_path / "console-out").glob("*kurva.png"))
     assert len(saved) == 1 and saved[0].read_bytes() == png
-    assert f"disimpan: {saved[0]}" in output(chat) and "Kurva S" in output(chat)
+    assert says(output(chat), "console.saved", path=str(saved[0])) and "Kurva S" in output(chat)
 
 
 async def test_unknown_person_code_exits_2(world: World, tmp_path: Path) -> None:
     chat, spy = console(world, "nobody", ["/rekap"], tmp_path)
     assert await chat.run() == 2
-    assert spy.seen == [] and "Kode orang nobody tidak ada" in output(chat)
+    assert spy.seen == [] and says(output(chat), "console.unknown_person", code="nobody")
 
 
 def test_match_choice() -> None:
@@ -260,7 +263,8 @@ async def test_kotaku_chat_and_run_commands(cli_env: dict[str, str], tmp_path: P
 
     chat = kotaku(cli_env, tmp_path, "chat", "--as", "ketua-a", stdin="/menu\n/rekap\n")
     assert chat.returncode == 0, chat.stderr
-    assert "Pak Darto" in chat.stdout and "📊 Rekap KSM Bejalen Makmur" in chat.stdout
+    assert "Pak Darto" in chat.stdout
+    assert catalogue.t("rekap.title", scope="KSM Bejalen Makmur") in chat.stdout
     assert "[1] " in chat.stdout and "\x1b[" not in chat.stdout  # plain output when piped
 
     run = kotaku(cli_env, tmp_path, "run", "--at", "2026-11-26T16:00", stdin="/rekap\n")

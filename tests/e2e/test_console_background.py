@@ -10,6 +10,7 @@ from bot.console import ConsoleChat, ensure_console_identity
 from bot.console_sender import ConsoleSender
 from kotaku.models import Channel
 from kotaku.reminders.scheduler import start_background
+from tests.catalogue_keys import says
 from tests.e2e.conftest import World
 
 
@@ -32,5 +33,6 @@ async def test_due_reminder_is_printed_in_the_console(world: World) -> None:
     finally:
         await bg.stop()
     text = out.getvalue()
-    assert "🔔 [to Pak Darto] ⏰ Pengingat: KSM Bejalen Makmur belum mengirim laporan hari ini" in text
+    [line] = [line for line in text.splitlines() if line.startswith("🔔 [to Pak Darto] ")]
+    assert says(line, "pengingat.first", ksm="KSM Bejalen Makmur")
     assert text.count("🔔") == 1  # the test-channel identity's copy is not the console's to send

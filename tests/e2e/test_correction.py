@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from kotaku.models import AttendanceDay, AttendanceMode, AuditLog, Channel, ProgressReport
+from tests.catalogue_keys import keys_in, says
 from tests.e2e.conftest import World
 
 TODAY = date(2026, 11, 26)
@@ -56,17 +57,17 @@ async def test_progress_correction_keeps_old_value_in_audit(world: World) -> Non
     assert len(labels) == 3, labels  # the 12-day-old report is outside dialog.correction_days
     assert "18%" in labels[0]  # newest first
     await ch.tap(labels[0])
-    assert "tercatat 18%" in ch.last_text()
+    assert says(ch.last_text(), "ubah.ask_value", old="18%")
     await ch.text("abc")
-    assert "bukan angka" in ch.last_text()
+    assert "ubah.err.not_a_number" in keys_in(ch.last_text())
     await ch.text("150")
-    assert "100%" in ch.last_text()
+    assert "ubah.err.over_100" in keys_in(ch.last_text())
     await ch.text("-5")
-    assert "negatif" in ch.last_text()
+    assert "ubah.err.negative" in keys_in(ch.last_text())
     await ch.text("32,6 m")  # 32.6 m of 163 m = 20%
-    assert "18% → 20%" in ch.last_text()
+    assert says(ch.last_text(), "ubah.confirm", old="18%", new="20% (32,6 m)")
     await ch.tap("Simpan")
-    assert "Koreksi disimpan" in ch.last_text() and "revisi 2" in ch.last_text()
+    assert says(ch.last_text(), "ubah.saved", old="18%", revision=2)
 
     async with world.db.session() as s:
         report = (
@@ -90,7 +91,7 @@ async def test_restart_and_duplicate_save(world: World) -> None:
     ch2 = world.channel("ketua-a")
     ch2.outbox = list(ch.outbox)
     await ch2.tap("Simpan", message_id="save-once")
-    assert "Koreksi disimpan" in ch2.last_text()
+    assert "ubah.saved" in keys_in(ch2.last_text())
     replay = await world.engine.handle(
         ch2._inbound(kind="choice", choice="simpan", message_id="save-once")  # type: ignore[arg-type]
     )
@@ -105,10 +106,10 @@ async def test_restart_and_duplicate_save(world: World) -> None:
 async def test_nothing_to_correct_and_refusals(world: World) -> None:
     ch = world.channel("ketua-c")
     await ch.text("/ubah")
-    assert "Tidak ada laporan" in ch.last_text()
+    assert "ubah.none" in keys_in(ch.last_text())
     askot = world.channel("askot")
     await askot.text("/ubah")
-    assert "tidak tersedia" in askot.last_text()
+    assert says(askot.last_text(), "engine.not_allowed", command="ubah")
 
 
 async def test_attendance_correction_goes_through_hadir(world: World) -> None:
@@ -117,7 +118,7 @@ async def test_attendance_correction_goes_through_hadir(world: World) -> None:
     await ch.text("/ubah")
     await ch.tap("hadir")
     text = ch.all_text()
-    assert "Koreksi daftar hadir" in text
+    assert "ubah.attendance_intro" in keys_in(text)
     assert ch.last_choices(), "the existing sheet is shown with a choice to replace it"
     async with world.db.session() as s:
         conv_days = (await s.execute(select(func.count(AttendanceDay.id)))).scalar()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kotaku.models import AttendanceDay, ConversationState, GroupBinding
+from tests.catalogue_keys import keys_in, says
 from tests.e2e.conftest import World
 
 
 async def test_bind_group_and_report_there(world: World) -> None:
     ketua = world.channel().as_user("ketua-a", "grp-1", group=True)
     await ketua.text("/daftarkan_grup")
-    assert "KSM Bejalen Makmur" in ketua.last_text()
+    assert says(ketua.last_text(), "engine.group_bound", ksm="KSM Bejalen Makmur")
     async with world.db.session() as s:
         binding = (await s.execute(select(GroupBinding))).scalar_one()
         assert binding.chat_id == "grp-1" and binding.ksm_id == world.program["ksm_a"]
@@ -19,7 +20,7 @@ async def test_bind_group_and_report_there(world: World) -> None:
     # A facilitator covering several KSMs reports in the group without choosing: the group says which KSM.
     fasil = world.channel().as_user("fasil", "grp-1", group=True)
     await fasil.text("/hadir 18")
-    assert "Untuk KSM mana" not in fasil.all_text()
+    assert "flow.choose_ksm" not in keys_in(fasil.all_text())
     assert fasil.last_choices()
 
     chatter = await ketua.text("besok hujan, semen datang jam 8")  # group chatter outside a report
@@ -45,10 +46,10 @@ async def test_group_strangers_and_other_ksm(world: World) -> None:
     await stranger.text("halo semua")  # ordinary group chatter is ignored
     assert stranger.outbox == []
     await stranger.text("/hadir")
-    assert "belum terdaftar" in stranger.last_text()
+    assert "engine.group_stranger" in keys_in(stranger.last_text())
     other = world.channel().as_user("ketua-c", "grp-2", group=True)
     await other.text("/hadir semua")
-    assert "Tidak ada KSM" in other.last_text()
+    assert "flow.no_ksm" in keys_in(other.last_text())
     async with world.db.session() as s:
         assert (await s.execute(select(AttendanceDay))).first() is None
 
@@ -56,7 +57,7 @@ async def test_group_strangers_and_other_ksm(world: World) -> None:
 async def test_worker_cannot_bind_and_private_chat_explains(world: World) -> None:
     worker = world.channel().as_user("pekerja-a", "grp-3", group=True)
     await worker.text("/daftarkan_grup")
-    assert "Hanya ketua KSM" in worker.last_text()
+    assert "engine.group_not_allowed" in keys_in(worker.last_text())
     private = world.channel("ketua-a")
     await private.text("/daftarkan_grup")
-    assert "grup KSM" in private.last_text()
+    assert "engine.group_only" in keys_in(private.last_text())

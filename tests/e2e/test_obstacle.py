@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import func, select
 
+from kotaku import catalogue
 from kotaku.models import (
     AuditLog,
     Media,
@@ -23,6 +24,7 @@ from kotaku.models import (
 )
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL
 from kotaku.services.obstacles import notify_obstacle
+from tests.catalogue_keys import keys_in, says
 from tests.e2e.conftest import World
 
 VOICE = b"OggS\x00voice-bytes"
@@ -68,18 +70,20 @@ async def test_full_flow_with_photo_notifies_facilitator_and_bkm(world: World) -
     await ch.tap("Material")
     assert [c.value for c in ch.last_choices()] == ["s:rendah", "s:sedang", "s:tinggi"]
     await ch.tap("Tinggi")
-    assert "pesan suara" in ch.last_text()
+    assert "kendala.ask_description" in keys_in(ch.last_text())
     await ch.text("Semen belum datang sejak Senin")
-    assert "foto" in ch.last_text().lower()
+    assert "kendala.ask_photo" in keys_in(ch.last_text())
     await ch.photo(jpeg())
     review = ch.last_text()
-    assert "Semen belum datang sejak Senin" in review and "ada 📷" in review
+    assert "Semen belum datang sejak Senin" in review
+    assert says(review, "kendala.review", photo=catalogue.t("kendala.photo_yes"))
     assert "KSM Bejalen Makmur" in review and "26 November 2026" in review
     await ch.tap("Simpan")
 
     [o] = await obstacles(world)
     assert SHORT_ID.match(o.short_id)
-    assert o.short_id in ch.last_text() and "Fasilitator sudah diberi tahu" in ch.last_text()
+    assert says(ch.last_text(), "kendala.saved", short_id=o.short_id)
+    assert "kendala.saved_notified" in keys_in(ch.last_text())
     assert o.ksm_id == world.program["ksm_a"]
     assert (o.category, o.severity, o.status) == (
         ObstacleCategory.MATERIAL,
@@ -101,25 +105,26 @@ async def test_full_flow_with_photo_notifies_facilitator_and_bkm(world: World) -
     assert all(r.priority == PRIORITY_HIGH for r in rows)
     assert all(r.dedup_key.startswith(f"obstacle:{o.short_id}:") for r in rows)
     notice = rows[1].payload["text"]
-    for part in (
-        "Kendala baru",
-        o.short_id,
-        "KSM Bejalen Makmur",
-        "Material",
-        "Tinggi",
-        "Semen belum datang",
-    ):
-        assert part in notice
-    assert "Pak Darto" in notice and "/selesai" in notice and "Ada foto" in notice
+    assert says(
+        notice,
+        "kendala.notice",
+        short_id=o.short_id,
+        ksm="KSM Bejalen Makmur",
+        category=catalogue.t("kendala.cat.material"),
+        severity=catalogue.t("kendala.sev.tinggi"),
+        description="Semen belum datang sejak Senin",
+        reporter="Pak Darto",
+    )
+    assert "/selesai" in notice and "kendala.notice_photo" in keys_in(notice)
     assert rows[1].payload["short_id"] == o.short_id
 
 
 async def test_quick_form_one_tap_for_severity(world: World) -> None:
     ch = world.channel("pekerja-a")
     await ch.text("/kendala material semen belum datang")
-    assert "Seberapa berat" in ch.last_text()
+    assert says(ch.last_text(), "kendala.ask_severity", category=catalogue.t("kendala.cat.material"))
     await ch.tap("Sedang")
-    assert "Periksa laporan kendala" in ch.last_text() and "tidak ada" in ch.last_text()
+    assert says(ch.last_text(), "kendala.review", photo=catalogue.t("kendala.photo_no"))
     await ch.tap("Simpan")
     assert (ch.messages_sent, ch.taps) == (1, 2)
     [o] = await obstacles(world)
@@ -146,16 +151,17 @@ async def test_quick_form_synonyms_and_english(world: World) -> None:
 async def test_unknown_category_word_keeps_text_and_bad_severity(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/kendala pompa air mati total")
-    assert "pompa air mati total" in ch.last_text() and len(ch.last_choices()) == 8
+    kept = says(ch.last_text(), "kendala.ask_category_kept", description="pompa air mati total")
+    assert kept and len(ch.last_choices()) == 8
     await ch.text("kategori aneh")
-    assert "tidak dikenal" in ch.last_text() and len(ch.last_choices()) == 8
+    assert says(ch.last_text(), "kendala.bad_category", text="kategori aneh") and len(ch.last_choices()) == 8
     await ch.text("teknis")
     await ch.text("4")
-    assert "tidak dikenal" in ch.last_text() and "1 rendah" in ch.last_text()
+    assert says(ch.last_text(), "kendala.bad_severity", text="4")
     await ch.text("-1")
-    assert "tidak dikenal" in ch.last_text()
+    assert says(ch.last_text(), "kendala.bad_severity", text="-1")
     await ch.text("3")
-    assert "Periksa laporan" in ch.last_text()
+    assert "kendala.review" in keys_in(ch.last_text())
     assert await obstacles(world) == []
     await ch.text("ya")
     [o] = await obstacles(world)
@@ -170,27 +176,28 @@ async def test_bad_input_at_each_step_keeps_what_was_entered(world: World) -> No
     ch = world.channel("ketua-a")
     await ch.text("/kendala")
     await ch.photo(jpeg())
-    assert "tidak dikenal" in ch.last_text() and len(ch.last_choices()) == 8
+    photo = catalogue.t("input.kind.photo")
+    assert says(ch.last_text(), "kendala.bad_category", text=photo) and len(ch.last_choices()) == 8
     await ch.tap("Lahan/sosial")
     await ch.voice(b"OggS...")
-    assert "tidak dikenal" in ch.last_text()
+    assert says(ch.last_text(), "kendala.bad_severity", text=catalogue.t("input.kind.voice"))
     await ch.tap("Rendah")
     await ch.text("")
-    assert "terlalu pendek" in ch.last_text()
+    assert "kendala.bad_description" in keys_in(ch.last_text())
     await ch.text("ok")
-    assert "terlalu pendek" in ch.last_text()
+    assert "kendala.bad_description" in keys_in(ch.last_text())
     await ch.photo(jpeg())
-    assert "bukan foto" in ch.last_text() and "teks atau pesan suara" in ch.last_text()
+    assert says(ch.last_text(), "kendala.description_not_text", kind=photo)
     await ch.location(-7.26, 110.41)
-    assert "bukan lokasi" in ch.last_text()
+    assert says(ch.last_text(), "kendala.description_not_text", kind=catalogue.t("input.kind.location"))
     await ch.text("Warga menolak saluran lewat depan rumah")
     await ch.text("apa ini")
-    assert "menunggu foto" in ch.last_text()
+    assert "kendala.bad_photo" in keys_in(ch.last_text())
     await ch.photo(b"not really a jpeg")
-    assert "tidak bisa dibaca" in ch.last_text()
+    assert "kendala.photo_unreadable" in keys_in(ch.last_text())
     await ch.tap("Lewati")
     await ch.text("hmm")
-    assert "Tekan Simpan" in ch.last_text()
+    assert "kendala.bad_confirm" in keys_in(ch.last_text())
     assert await obstacles(world) == []
     await ch.tap("Simpan")
     [o] = await obstacles(world)
@@ -213,7 +220,8 @@ async def test_voice_note_as_description(world: World) -> None:
         assert voice is not None and voice.kind == MediaKind.VOICE and voice.size_bytes == len(VOICE)
         assert voice.path and (Path(world.engine.settings.media.dir) / voice.path).read_bytes() == VOICE
     [row] = await outbox(world, "obstacle")
-    assert "Ada pesan suara" in row.payload["text"] and row.payload["voice_media_id"] == o.voice_media_id
+    assert "kendala.notice_voice" in keys_in(row.payload["text"])
+    assert row.payload["voice_media_id"] == o.voice_media_id
 
 
 async def test_restart_after_category_and_severity_resumes(world: World) -> None:
@@ -224,7 +232,7 @@ async def test_restart_after_category_and_severity_resumes(world: World) -> None
     world.restart()
     ch = world.channel("ketua-a")
     await ch.text("Hujan deras, lokasi tergenang")
-    assert "foto" in ch.last_text().lower()
+    assert "kendala.ask_photo" in keys_in(ch.last_text())
     await ch.text("lewati")
     await ch.tap("Simpan")
     [o] = await obstacles(world)
@@ -255,10 +263,10 @@ async def test_redelivered_save_makes_one_obstacle_and_one_notice(world: World) 
 async def test_stranger_and_managers_cannot_report(world: World) -> None:
     stranger = world.channel("orang-asing")
     await stranger.text("/kendala material semen belum datang")
-    assert "belum terdaftar" in stranger.last_text()
+    assert "engine.stranger" in keys_in(stranger.last_text())
     askot = world.channel("askot")
     await askot.text("/kendala material semen belum datang")
-    assert "tidak tersedia untuk peran Askot" in askot.last_text()
+    assert says(askot.last_text(), "engine.not_allowed", role=catalogue.t("role.askot"))
     assert await obstacles(world) == []
     assert await outbox(world, "obstacle") == []
 
@@ -285,7 +293,8 @@ async def test_activity_code_links_only_the_ksms_own_activity(world: World) -> N
     own = await report(world, "ketua-a", "teknis ACT-BJL-02 saluran retak")
     assert own.activity_id == world.program["drain"]
     [row] = await outbox(world, "obstacle")
-    assert "ACT-BJL-02 Saluran drainase lingkungan" in row.payload["text"]
+    activity = "ACT-BJL-02 Saluran drainase lingkungan"
+    assert says(row.payload["text"], "kendala.notice_activity", activity=activity)
     other = await report(world, "ketua-a", "teknis ACT-TMB-01 pompa rusak")
     assert other.activity_id is None and other.ksm_id == world.program["ksm_a"]
 
@@ -301,8 +310,15 @@ async def test_wita_site_uses_local_date_and_recipient_language(world: World) ->
     rows = await outbox(world, "obstacle")
     assert [r.recipient for r in rows] == ["fasil-m"]  # no BKM person there; Ambarawa's fasil not told
     text = rows[0].payload["text"]
-    assert "New obstacle" in text and "KSM Mariso Jaya" in text and "Materials" in text
-    assert "High (work stopped)" in text and "November 27, 2026" in text
+    assert says(
+        text,
+        "kendala.notice",
+        "en",
+        ksm="KSM Mariso Jaya",
+        category=catalogue.t("kendala.cat.material", "en"),
+        severity=catalogue.t("kendala.sev.tinggi", "en"),
+    )
+    assert "November 27, 2026" in text
 
 
 # --- closing ------------------------------------------------------------------------------------------
@@ -312,7 +328,8 @@ async def test_close_with_id_and_note_then_twice(world: World) -> None:
     o = await report(world, "ketua-a", "material semen belum datang")
     ch = world.channel("fasil")
     await ch.text(f"/selesai {o.short_id.lower()} Semen sudah dikirim toko")
-    assert "ditutup" in ch.last_text() and "Pak Darto" in ch.last_text()
+    told = catalogue.t("selesai.told_reporter", name="Pak Darto")
+    assert says(ch.last_text(), "selesai.closed", short_id=o.short_id, told=told)
     async with world.db.session() as s:
         closed = await s.get(Obstacle, o.id)
         assert closed is not None
@@ -328,13 +345,13 @@ async def test_close_with_id_and_note_then_twice(world: World) -> None:
         assert audit.new is not None and audit.new["close_note"] == "Semen sudah dikirim toko"
     [notice] = await outbox(world, "obstacle_closed")
     assert notice.recipient == "ketua-a" and notice.dedup_key == f"obstacle-closed:{o.short_id}:test:ketua-a"
-    assert "sudah ditutup oleh Mbak Wulan" in notice.payload["text"]
-    assert "Semen sudah dikirim toko" in notice.payload["text"]
+    closing = {"closer": "Mbak Wulan", "note": "Semen sudah dikirim toko"}
+    assert says(notice.payload["text"], "selesai.notice", **closing)
 
     world.clock.advance(days=1)
     korkot = world.channel("korkot")
     await korkot.text(f"/selesai {o.short_id} ditutup lagi")
-    assert "sudah ditutup pada 26 November 2026 oleh Mbak Wulan" in korkot.last_text()
+    assert says(korkot.last_text(), "selesai.already_closed", date="26 November 2026", name="Mbak Wulan")
     async with world.db.session() as s:
         n = (
             await s.execute(select(func.count(AuditLog.id)).where(AuditLog.entity == "obstacle"))
@@ -353,27 +370,32 @@ async def test_close_from_list_with_note_asked(world: World) -> None:
     ch = world.channel("fasil")
     await ch.text("/selesai")
     listing = ch.last_text()
-    assert "Kendala terbuka (2)" in listing and far.short_id not in listing
-    assert (
-        f"{high.short_id} · KSM Bejalen Makmur · 🧱 Material · 🔴 Tinggi (pekerjaan berhenti) · 2 hari"
-        in listing
+    assert says(listing, "selesai.list_title", n=2) and far.short_id not in listing
+    assert says(
+        listing,
+        "selesai.list_line",
+        short_id=high.short_id,
+        ksm="KSM Bejalen Makmur",
+        category=catalogue.t("kendala.cat.material"),
+        severity=catalogue.t("kendala.sev.tinggi"),
+        days=2,
     )
-    assert f"{low.short_id} · KSM Tambakboyo Rukun" in listing and "0 hari" in listing
+    assert says(listing, "selesai.list_line", short_id=low.short_id, ksm="KSM Tambakboyo Rukun", days=0)
     assert [c.value for c in ch.last_choices()] == [f"o:{high.short_id}", f"o:{low.short_id}"]
     await ch.text("bukan id")
-    assert "Pilih kendala dari daftar" in ch.last_text() and len(ch.last_choices()) == 2
+    assert "selesai.bad_pick" in keys_in(ch.last_text()) and len(ch.last_choices()) == 2
     await ch.text("K-2345")
-    assert "tidak ditemukan" in ch.all_text() and len(ch.last_choices()) == 2
+    assert says(ch.all_text(), "selesai.unknown", short_id="K-2345") and len(ch.last_choices()) == 2
     await ch.tap(high.short_id)
-    assert "Tulis catatan" in ch.last_text() and "semen belum datang" in ch.last_text()
+    assert says(ch.last_text(), "selesai.ask_note", short_id=high.short_id, description="semen belum datang")
     await ch.photo(jpeg())
-    assert "bukan foto" in ch.last_text()
+    assert says(ch.last_text(), "selesai.note_not_text", kind=catalogue.t("input.kind.photo"))
     await ch.text("ok")
-    assert "terlalu pendek" in ch.last_text()
+    assert "selesai.bad_note" in keys_in(ch.last_text())
     world.restart()
     ch = world.channel("fasil")
     await ch.text("Semen tiba pagi ini")
-    assert "ditutup" in ch.last_text()
+    assert says(ch.last_text(), "selesai.closed", short_id=high.short_id)
     async with world.db.session() as s:
         rows = {o.short_id: o for o in (await s.execute(select(Obstacle))).scalars()}
     assert rows[high.short_id].status == ObstacleStatus.CLOSED
@@ -383,10 +405,10 @@ async def test_close_from_list_with_note_asked(world: World) -> None:
 
     # Only the id: the note is asked for.
     await ch.text(f"/selesai {low.short_id}")
-    assert "Tulis catatan" in ch.last_text()
+    assert says(ch.last_text(), "selesai.ask_note", short_id=low.short_id)
     await ch.text("Sudah reda, kerja lanjut")
     await ch.text("/selesai")
-    assert "Tidak ada kendala terbuka" in ch.last_text()
+    assert "selesai.none_open" in keys_in(ch.last_text())
 
 
 async def test_close_refusals_scope_unknown_role(world: World) -> None:
@@ -394,18 +416,19 @@ async def test_close_refusals_scope_unknown_role(world: World) -> None:
     ours = await report(world, "ketua-a", "teknis molen rusak")
     fasil = world.channel("fasil")
     await fasil.text(f"/selesai {mariso.short_id} sudah cair")
-    assert "di luar cakupan Anda" in fasil.last_text() and "KSM Mariso Jaya" in fasil.last_text()
+    outside = {"short_id": mariso.short_id, "ksm": "KSM Mariso Jaya"}
+    assert says(fasil.last_text(), "selesai.outside_scope", **outside)
     await fasil.text("/selesai K-2345 beres")
-    assert "K-2345 tidak ditemukan" in fasil.last_text()
+    assert says(fasil.last_text(), "selesai.unknown", short_id="K-2345")
     await fasil.text("/selesai 12345678 beres")
-    assert "tidak ditemukan" in fasil.last_text()
-    for user, role in (("pekerja-a", "pekerja"), ("ketua-a", "ketua KSM"), ("bkm-b", "BKM/LKM")):
+    assert "selesai.unknown" in keys_in(fasil.last_text())
+    for user, role in (("pekerja-a", "role.worker"), ("ketua-a", "role.ketua_ksm"), ("bkm-b", "role.bkm")):
         ch = world.channel(user)
         await ch.text(f"/selesai {ours.short_id} sudah beres")
-        assert f"tidak tersedia untuk peran {role}" in ch.last_text()
+        assert says(ch.last_text(), "engine.not_allowed", role=catalogue.t(role))
     askot = world.channel("askot")
     await askot.text(f"/selesai {mariso.short_id} sudah cair")
-    assert "di luar cakupan" in askot.last_text()
+    assert says(askot.last_text(), "selesai.outside_scope", **outside)
     assert {o.status for o in await obstacles(world)} == {ObstacleStatus.OPEN}
     assert await outbox(world, "obstacle_closed") == []
 
@@ -432,4 +455,4 @@ async def test_help_and_menu_list_the_commands(world: World) -> None:
     await fasil.text("/kendala")
     await fasil.tap("KSM Bejalen Makmur")
     await fasil.text("/bantuan")
-    assert "Pilih kategori" in fasil.last_text()
+    assert "kendala.help.kategori" in keys_in(fasil.last_text())

@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
+from kotaku import catalogue
+from kotaku.domain.geo import distance_m
 from kotaku.models import ConversationState, Media, MediaKind
-from kotaku.services.media import distance_m, parse_milestone, read_exif
+from kotaku.services.media import parse_milestone, read_exif
+from tests.catalogue_keys import fills, keys_in, says
 from tests.e2e.conftest import World
 
 TODAY = date(2026, 11, 26)
@@ -79,7 +82,7 @@ async def test_photo_outside_flow_with_milestone_caption(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.photo(jpeg(3), caption="#50 dinding MCK")
     reply = ch.last_text()
-    assert "Foto diterima untuk laporan 26 November 2026" in reply and "Tonggak: 50%" in reply
+    assert says(reply, "foto.saved", date="26 November 2026") and says(reply, "foto.milestone_line", m=50)
     [m] = await _media(world)
     assert (m.kind, m.milestone, m.activity_id) == (MediaKind.PHOTO, 50, world.program["mck"])
     assert m.ksm_id == world.program["ksm_b"] and m.report_date == TODAY
@@ -90,15 +93,15 @@ async def test_photo_outside_flow_with_milestone_caption(world: World) -> None:
 async def test_several_activities_ask_or_use_the_caption(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.photo(jpeg(4))
-    assert "kegiatan mana" in ch.last_text()
+    assert "foto.choose_activity" in keys_in(ch.last_text())
     assert [c.value for c in ch.last_choices()][-1] == "umum" and len(ch.last_choices()) == 3
     await ch.text("apa ini")
-    assert "Pilih dulu" in ch.last_text() and not await _media(world)
+    assert "foto.choose_first" in keys_in(ch.last_text()) and not await _media(world)
     await ch.tap("Umum")
     await ch.photo(jpeg(5), caption="drainase #100")
-    assert "Saluran drainase" in ch.last_text() and "Tonggak: 100%" in ch.last_text()
+    assert "Saluran drainase" in ch.last_text() and says(ch.last_text(), "foto.milestone_line", m=100)
     await ch.photo(jpeg(6), caption="ACT-BJL-01 #30")
-    assert "#30 bukan tonggak" in ch.all_text()
+    assert says(ch.all_text(), "foto.bad_milestone", m=30)
     rows = await _media(world)
     assert [(m.activity_id, m.milestone) for m in rows] == [
         (None, None),
@@ -111,31 +114,33 @@ async def test_same_photo_twice_is_stored_once(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.photo(jpeg(7))
     await ch.photo(jpeg(7), caption="#0")
-    assert "sudah diterima" in ch.last_text()
+    assert "foto.already" in keys_in(ch.last_text())
     [m] = await _media(world)
     assert m.milestone == 0  # the second copy added the milestone the first lacked
     world.clock.advance(days=1)  # another day: a monitoring concern, stored again
     await ch.photo(jpeg(7))
-    assert "Foto diterima" in ch.last_text() and len(await _media(world)) == 2
+    assert "foto.saved" in keys_in(ch.last_text()) and len(await _media(world)) == 2
 
 
 async def test_location_distance_to_site(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.location(-7.275, 110.412)  # 0.01° south of the KSM
     reply = ch.last_text()
-    assert "Lokasi diterima untuk laporan 26 November 2026" in reply and "± 1.11" in reply and " m." in reply
+    assert says(reply, "foto.location_saved", date="26 November 2026")
+    [distance] = fills(reply, "foto.distance")
+    assert distance["meters"].startswith("1.11") and len(distance["meters"]) == 5  # 1.11x m
     [m] = await _media(world)
     assert m.kind == MediaKind.LOCATION and (m.latitude, m.longitude) == (-7.275, 110.412)
     assert m.sha256 is None
     c = world.channel("ketua-c")  # KSM without coordinates
     await c.location(-7.3, 110.4)
-    assert "belum tercatat" in c.last_text()
+    assert "foto.no_site_point" in keys_in(c.last_text())
 
 
 async def test_exif_gps_photo_gets_distance_and_time(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.photo(jpeg(8, gps=(-7.2660, 110.4130), taken="2026:11:26 15:00:00"))
-    assert "± 0 m" in ch.last_text()
+    assert says(ch.last_text(), "foto.distance", meters=0)
     [m] = await _media(world)
     assert (m.latitude, m.longitude) == (-7.266, 110.413) and m.taken_at is not None
 
@@ -143,32 +148,32 @@ async def test_exif_gps_photo_gets_distance_and_time(world: World) -> None:
 async def test_foto_command_explains_then_waits(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/foto #100")
-    assert "Kirim foto pekerjaan untuk KSM Bejalen Guyub" in ch.last_text()
+    assert says(ch.last_text(), "foto.how", ksm="KSM Bejalen Guyub")
     await ch.text("sudah")
-    assert "menunggu foto" in ch.last_text()
+    assert "foto.waiting_hint" in keys_in(ch.last_text())
     assert (await _state(world, "ketua-b")).state == "tunggu_foto"
     await ch.photo(jpeg(9))
-    assert "Tonggak: 100%" in ch.last_text()
+    assert says(ch.last_text(), "foto.milestone_line", m=100)
     assert [m.milestone for m in await _media(world)] == [100]
 
 
 async def test_voice_outside_flow_points_to_kendala(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.voice(b"OggS fake voice")
-    assert "/kendala" in ch.last_text()
+    assert "foto.voice" in keys_in(ch.last_text())
     assert not await _media(world)
 
 
 async def test_files_not_image_too_large_and_image_document(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.document(b"%PDF-1.4", "rab.pdf", "application/pdf")
-    assert "bukan gambar" in ch.last_text()
+    assert "foto.not_image" in keys_in(ch.last_text())
     world.engine.settings.media.max_bytes = 2048
     await ch.photo(jpeg(10) + b"\0" * 4096)
-    assert "terlalu besar" in ch.last_text() and "2 KB" in ch.last_text()
+    assert says(ch.last_text(), "foto.too_large", limit="2 KB")
     assert not await _media(world)
     await ch.document(png(11), "foto.png", "image/png")
-    assert "Foto diterima" in ch.last_text()
+    assert "foto.saved" in keys_in(ch.last_text())
     [m] = await _media(world)
     assert m.kind == MediaKind.PHOTO and m.mime_type == "image/png"
 
@@ -176,10 +181,11 @@ async def test_files_not_image_too_large_and_image_document(world: World) -> Non
 async def test_managers_and_other_ksm_refused(world: World) -> None:
     askot = world.channel("askot")
     await askot.photo(jpeg(12))
-    assert "Peran Anda (Askot) hanya melihat laporan" in askot.last_text()
+    assert says(askot.last_text(), "foto.not_allowed", role=catalogue.t("role.askot"))
     worker = world.channel("pekerja-a")
     await worker.photo(jpeg(13), caption="#50 ACT-BJL-03")
-    assert "ACT-BJL-03 milik KSM Bejalen Guyub, bukan KSM Bejalen Makmur" in worker.last_text()
+    other = {"code": "ACT-BJL-03", "owner": "KSM Bejalen Guyub", "ksm": "KSM Bejalen Makmur"}
+    assert says(worker.last_text(), "foto.other_ksm", **other)
     assert not await _media(world)
     await worker.photo(jpeg(14), caption="#50 ACT-BJL-02")
     [m] = await _media(world)
@@ -189,14 +195,14 @@ async def test_managers_and_other_ksm_refused(world: World) -> None:
 async def test_facilitator_chooses_ksm_across_a_restart(world: World) -> None:
     ch = world.channel("fasil")
     await ch.photo(jpeg(15), caption="#0")
-    assert "untuk KSM mana" in ch.last_text()
+    assert "foto.choose_ksm" in keys_in(ch.last_text())
     await ch.photo(jpeg(16))
-    assert "Pilih dulu" in ch.last_text()
+    assert "foto.choose_first" in keys_in(ch.last_text())
     world.restart()
     ch2 = world.channel("fasil")
     ch2.outbox = ch.outbox
     await ch2.tap("KSM Bejalen Guyub")
-    assert "Foto diterima" in ch2.last_text() and "Tonggak: 0%" in ch2.last_text()
+    assert "foto.saved" in keys_in(ch2.last_text()) and says(ch2.last_text(), "foto.milestone_line", m=0)
     [m] = await _media(world)
     assert m.ksm_id == world.program["ksm_b"] and m.entered_by_id == world.program["fasil"]
     assert m.activity_id == world.program["mck"] and m.milestone == 0

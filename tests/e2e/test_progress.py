@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from kotaku import catalogue
 from kotaku.models import Activity, AuditLog, Channel, ConversationState, Media, MediaKind, ProgressReport
 from kotaku.services.progress import (
     AmountError,
@@ -22,6 +23,7 @@ from kotaku.services.progress import (
     progress_history,
     save_progress,
 )
+from tests.catalogue_keys import fills, keys_in, says
 from tests.e2e.conftest import World
 
 TODAY = date(2026, 11, 26)  # the world clock's local date in WIB and WITA
@@ -40,9 +42,9 @@ async def _reports(world: World, key: str) -> list[ProgressReport]:
 
 
 async def _seed(world: World, key: str, days_ago: int, percent: float) -> None:
-    async with world.db.transaction() as s:
+    async with world.kotaku.uow() as uow:
         await save_progress(
-            s,
+            uow,
             activity_id=world.program[key],
             report_date=TODAY - timedelta(days=days_ago),
             percent=percent,
@@ -139,18 +141,23 @@ async def test_service_upsert_history_and_assessment(world: World) -> None:
 async def test_single_activity_first_report_needs_photo_then_saves(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/progres")
-    assert "MCK komunal" in ch.last_text() and "belum ada" in ch.last_text()  # one activity: no choice
+    # one activity: no choice
+    assert "MCK komunal" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_amount", previous=catalogue.t("progres.not_reported"))
     await ch.text("45,5")
-    assert "tonggak 0%" in ch.last_text() and not ch.last().choices  # first report: photo required
+    # first report: photo required
+    assert says(ch.last_text(), "progres.ask_photo_required", milestone=0) and not ch.last().choices
     await ch.text("lewati")
-    assert "Foto wajib" in ch.last_text()
+    assert says(ch.last_text(), "progres.photo_required_hint", milestone=0)
     assert (await _state(world, "ketua-b")).state == "foto"
     await ch.photo(jpeg(1), caption="pondasi")
     summary = ch.last_text()
-    assert "45,5%" in summary and "26 November 2026" in summary and "ada (tonggak 0%)" in summary
+    assert "45,5%" in summary and "26 November 2026" in summary
+    photo = catalogue.t("progres.photo_yes_milestone", milestone=0)
+    assert says(summary, "progres.summary_body", photo=photo)
     await ch.tap("Simpan")
     saved = ch.last_text()
-    assert "Progres tersimpan" in saved and "Rencana hari ini" in saved and "lebih cepat" in saved
+    assert {"progres.saved", "progres.status.lebih_cepat"} <= keys_in(saved)
     [row] = await _reports(world, "mck")
     assert row.percent == 45.5 and row.volume is None and row.report_date == TODAY
     assert row.entered_by_id == world.program["ketua-b"] and row.revision == 1
@@ -165,13 +172,13 @@ async def test_choose_activity_volume_and_milestone_50(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/progres")
     labels = [c.label for c in ch.last_choices()]
-    assert len(labels) == 2 and all("belum ada" in label for label in labels)
+    assert len(labels) == 2 and all("progres.not_reported" in keys_in(label) for label in labels)
     await ch.tap("Saluran drainase")
-    assert "136 m" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_amount", target=136, unit="m")
     await ch.text("120 m")
-    assert "tonggak 50%" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_photo_required", milestone=50)
     await ch.photo(jpeg(2))
-    assert "88,24% (120 dari 136 m)" in ch.last_text()
+    assert says(ch.last_text(), "progres.volume_of", pct="88,24%", volume=120, target=136, unit="m")
     await ch.tap("Simpan")
     [row] = await _reports(world, "drain")
     assert (row.percent, row.volume) == (88.24, 120.0)
@@ -184,45 +191,45 @@ async def test_choose_activity_volume_and_milestone_50(world: World) -> None:
 async def test_quick_forms(world: World) -> None:
     b = world.channel("ketua-b")
     await b.text("/progres 30")
-    assert "tonggak 0%" in b.last_text()
+    assert says(b.last_text(), "progres.ask_photo_required", milestone=0)
     a = world.channel("ketua-a")
     await a.text("/progres ACT-BJL-01 30")
-    assert "tonggak 0%" in a.last_text()
+    assert says(a.last_text(), "progres.ask_photo_required", milestone=0)
     await a.photo(jpeg(3))
     assert "Rabat beton" in a.last_text() and "30%" in a.last_text()
     await a.text("/progres drainase 68 m")  # starts over: the unsaved road draft is dropped
     await a.photo(jpeg(4))
-    assert "50% (68 dari 136 m)" in a.last_text()
+    assert says(a.last_text(), "progres.volume_of", pct="50%", volume=68, target=136, unit="m")
     await a.tap("Simpan")
     assert [r.percent for r in await _reports(world, "drain")] == [50.0]
     assert await _reports(world, "road") == []
     await a.text("/progres 40")  # two activities: the figure waits for the choice
     await a.tap("Rabat beton")
-    assert "tonggak 0%" in a.last_text()
+    assert says(a.last_text(), "progres.ask_photo_required", milestone=0)
 
 
 async def test_bad_amounts_keep_the_draft(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/progres drainase")
-    cases = [
-        ("empat puluh", "bukan angka"),
-        ("150%", "paling besar 100%"),
-        ("-5", "tidak boleh negatif"),
-        ("200 m", "melebihi target kegiatan (136 m)"),
-        ("5 kg", "Satuan kegiatan ini m"),
+    cases: list[tuple[str, str, dict[str, object]]] = [
+        ("empat puluh", "progres.bad.not_a_number", {"text": "empat puluh"}),
+        ("150%", "progres.bad.over_100", {}),
+        ("-5", "progres.bad.negative", {}),
+        ("200 m", "progres.bad.over_target", {"volume": 200, "target": 136, "unit": "m"}),
+        ("5 kg", "progres.bad.wrong_unit", {"unit": "m"}),
     ]
-    for text, hint in cases:
+    for text, key, figures in cases:
         await ch.text(text)
-        assert hint in ch.last_text(), (text, ch.last_text())
+        assert says(ch.last_text(), key, **figures), (text, ch.last_text())
         conv = await _state(world, "ketua-a")
         assert conv.state == "jumlah" and conv.data["activity_id"] == world.program["drain"]
     await ch.photo(jpeg(5))
-    assert "bukan foto" in ch.last_text()
+    assert says(ch.last_text(), "progres.bad.kind", kind=catalogue.t("input.kind.photo"))
     await ch.location(-7.26, 110.41)
-    assert "bukan lokasi" in ch.last_text()
+    assert says(ch.last_text(), "progres.bad.kind", kind=catalogue.t("input.kind.location"))
     assert (await _state(world, "ketua-a")).state == "jumlah"
     await ch.text("10")
-    assert "tonggak 0%" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_photo_required", milestone=0)
     assert await _reports(world, "drain") == []
 
 
@@ -231,19 +238,19 @@ async def test_backwards_asks_yakin_and_can_change(world: World) -> None:
     await _seed(world, "road", 3, 55)
     ch = world.channel("ketua-a")
     await ch.text("/progres ACT-BJL-01 50")
-    assert "lebih rendah dari laporan terakhir 60%" in ch.last_text() and "Yakin" in ch.last_text()
+    assert says(ch.last_text(), "progres.doubt.backwards", new="50%", previous="60%")
     await ch.tap("Ubah angka")
     assert (await _state(world, "ketua-a")).state == "jumlah"
     await ch.text("65")
-    assert "boleh dilewati" in ch.last_text()  # 60 -> 65 crosses no milestone
+    assert "progres.ask_photo_optional" in keys_in(ch.last_text())  # 60 -> 65 crosses no milestone
     await ch.tap("Lewati")
-    assert "Foto: tidak ada" in ch.last_text()
+    assert says(ch.last_text(), "progres.summary_body", photo=catalogue.t("progres.photo_no"))
     await ch.tap("Simpan")
     assert [r.percent for r in await _reports(world, "road")][-1] == 65
     await ch.text("/progres ACT-BJL-01 58")  # a correction that goes below yesterday, confirmed
     await ch.tap("Ya")
     await ch.tap("Lewati")
-    assert "Menggantikan laporan hari ini: 65%" in ch.last_text()
+    assert says(ch.last_text(), "progres.replaces", pct="65%")
     await ch.tap("Simpan")
     rows = await _reports(world, "road")
     assert (rows[-1].percent, rows[-1].revision) == (58, 2)
@@ -253,11 +260,11 @@ async def test_big_jump_asks_yakin(world: World) -> None:
     await _seed(world, "road", 1, 10)
     ch = world.channel("ketua-a")
     await ch.text("/progres ACT-BJL-01 45")
-    assert "naik 35 poin" in ch.last_text() and "Yakin" in ch.last_text()
+    assert says(ch.last_text(), "progres.doubt.jump", jump=35, previous="10%", new="45%")
     await ch.text("hmm")
-    assert "Tekan Ya" in ch.last_text()
+    assert "progres.confirm_hint" in keys_in(ch.last_text())
     await ch.text("ya")
-    assert "boleh dilewati" in ch.last_text()
+    assert "progres.ask_photo_optional" in keys_in(ch.last_text())
     await ch.tap("Lewati")
     await ch.tap("Simpan")
     assert [r.percent for r in await _reports(world, "road")] == [10, 45]
@@ -269,11 +276,11 @@ async def test_correction_writes_audit_and_revision(world: World) -> None:
     await ch.photo(jpeg(6))
     await ch.tap("Simpan")
     await ch.text("/progres 35")
-    assert "boleh dilewati" in ch.last_text()  # the 0% photo is already there
+    assert "progres.ask_photo_optional" in keys_in(ch.last_text())  # the 0% photo is already there
     await ch.tap("Lewati")
-    assert "Menggantikan laporan hari ini: 30% (revisi 1)" in ch.last_text()
+    assert says(ch.last_text(), "progres.replaces", pct="30%", revision=1)
     await ch.tap("Simpan")
-    assert "koreksi, revisi 2" in ch.last_text()
+    assert says(ch.last_text(), "progres.saved", revision=catalogue.t("progres.saved_revision", n=2))
     [row] = await _reports(world, "mck")
     assert (row.percent, row.revision) == (35, 2)
     async with world.db.session() as s:
@@ -286,9 +293,9 @@ async def test_photo_errors_not_image_and_too_large(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/progres 20")
     await ch.document(b"%PDF-1.4 not an image", "laporan.pdf", "application/pdf")
-    assert "bukan gambar" in ch.last_text()
+    assert "progres.photo_not_image" in keys_in(ch.last_text())
     await ch.photo(jpeg(7, size=(800, 600)) + b"\0" * 5000)
-    assert "terlalu besar" in ch.last_text() and "paling besar 4 KB" in ch.last_text()
+    assert says(ch.last_text(), "progres.photo_too_large", limit="4 KB")
     assert (await _state(world, "ketua-b")).state == "foto"
     await ch.photo(jpeg(8))
     await ch.tap("Simpan")
@@ -302,11 +309,11 @@ async def test_restart_between_amount_and_photo(world: World) -> None:
     await ch.text("/progres")
     await ch.tap("Saluran drainase")
     await ch.text("34 m")
-    assert "tonggak 0%" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_photo_required", milestone=0)
     world.restart()
     ch2 = world.channel("ketua-a")
     await ch2.photo(jpeg(9))
-    assert "25% (34 dari 136 m)" in ch2.last_text()
+    assert says(ch2.last_text(), "progres.volume_of", pct="25%", volume=34, target=136, unit="m")
     await ch2.tap("Simpan")
     [row] = await _reports(world, "drain")
     assert (row.percent, row.volume) == (25.0, 34.0)
@@ -327,15 +334,16 @@ async def test_duplicate_save_message_stores_once(world: World) -> None:
 async def test_roles_and_other_ksm_refused_with_reason(world: World) -> None:
     worker = world.channel("pekerja-a")
     await worker.text("/progres 40")
-    assert "tidak tersedia untuk peran pekerja" in worker.last_text()
+    assert says(worker.last_text(), "engine.not_allowed", role=catalogue.t("role.worker"))
     askot = world.channel("askot")
     await askot.text("/progres")
-    assert "tidak tersedia untuk peran Askot" in askot.last_text()
+    assert says(askot.last_text(), "engine.not_allowed", role=catalogue.t("role.askot"))
     ketua = world.channel("ketua-a")
     await ketua.text("/progres ACT-BJL-03 50")
-    assert "ACT-BJL-03 milik KSM Bejalen Guyub, bukan KSM Bejalen Makmur" in ketua.all_text()
-    await ketua.text("ACT-BJL-03")  # typed at the activity step too
-    assert "milik KSM Bejalen Guyub" in ketua.last_text() or "milik KSM Bejalen Guyub" in ketua.all_text()
+    other = {"code": "ACT-BJL-03", "owner": "KSM Bejalen Guyub", "ksm": "KSM Bejalen Makmur"}
+    assert says(ketua.all_text(), "progres.other_ksm_activity", **other)
+    typed = await ketua.text("ACT-BJL-03")  # typed at the activity step too
+    assert any(says(o.text, "progres.other_ksm_activity", **other) for o in typed)
     assert (await _state(world, "ketua-a")).state == "pilih_kegiatan"
     assert await _reports(world, "mck") == []
 
@@ -343,9 +351,9 @@ async def test_roles_and_other_ksm_refused_with_reason(world: World) -> None:
 async def test_facilitator_reports_for_chosen_ksm(world: World) -> None:
     ch = world.channel("fasil")
     await ch.text("/progres 55")
-    assert "Untuk KSM mana" in ch.last_text()
+    assert "flow.choose_ksm" in keys_in(ch.last_text())
     await ch.tap("KSM Bejalen Guyub")
-    assert "tonggak 50%" in ch.last_text()
+    assert says(ch.last_text(), "progres.ask_photo_required", milestone=50)
     await ch.photo(jpeg(11))
     await ch.tap("Simpan")
     [row] = await _reports(world, "mck")
@@ -357,15 +365,18 @@ async def test_critical_status_and_english(world: World) -> None:
     await ch.text("/progres 5")
     await ch.photo(jpeg(12))
     await ch.tap("Simpan")
-    assert "KRITIS" in ch.last_text() and "Deviasi: −" in ch.last_text()
+    assert "progres.status.kritis" in keys_in(ch.last_text())
+    [saved] = fills(ch.last_text(), "progres.saved")
+    assert saved["deviation"].startswith("−")
     en = world.channel("ketua-a")
     await en.text("/bahasa en")
     await en.text("/progress rabat 45.5")
-    assert "milestone" in en.last_text()
+    assert says(en.last_text(), "progres.ask_photo_required", "en", milestone=0)
     await en.photo(jpeg(13))
-    assert "Cumulative progress: 45.5%" in en.last_text() and "November 26, 2026" in en.last_text()
+    assert says(en.last_text(), "progres.summary_body", "en", new="45.5%")
+    assert "November 26, 2026" in en.last_text()
     await en.tap("Save")
-    assert "Progress saved" in en.last_text() and "ahead of plan" in en.last_text()
+    assert {"progres.saved", "progres.status.lebih_cepat"} <= keys_in(en.last_text(), "en")
 
 
 async def test_wita_site_reports_on_its_local_date(world: World) -> None:

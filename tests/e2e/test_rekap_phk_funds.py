@@ -10,6 +10,7 @@ from sqlalchemy import select
 from kotaku.models import AttendanceDay, AttendanceMode, AttendanceRecord, ProgressReport, Worker
 from kotaku.services.scope import Scope
 from kotaku.services.summary import scope_summary
+from tests.catalogue_keys import says
 from tests.e2e.conftest import World
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -55,6 +56,6 @@ async def test_phk_split_and_funds_used(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/rekap")
     text = ch.last_text()
-    assert "PHK/kehilangan penghasilan: 3 orang-hari, lainnya 2 (hari ini 2 / 1)" in text
-    assert "Dana terpakai: Rp500.000 dari anggaran Rp300.000.000 (0,17%)" in text
-    assert "KRITIS (2)" in text
+    assert says(text, "rekap.phk", phk=3, other=2, phk_today=2, other_today=1)
+    assert says(text, "rekap.funds", used="Rp500.000", budget="Rp300.000.000", share="0,17%")
+    assert says(text, "rekap.critical_title", n=2)

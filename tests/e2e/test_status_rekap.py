@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
+from kotaku import catalogue
+from kotaku.domain.plan import Status
 from kotaku.models import (
     AttendanceDay,
     AttendanceMode,
@@ -25,9 +27,9 @@ from kotaku.models import (
     Severity,
     Worker,
 )
-from kotaku.monitoring.plan import Status
 from kotaku.services.scope import NATIONAL, Scope, scope_of
 from kotaku.services.summary import reporting_status, scope_summary
+from tests.catalogue_keys import fills, keys_in, says
 from tests.e2e.conftest import World
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -205,12 +207,17 @@ async def test_status_for_askot_lists_missing_first_with_counts(world: World) ->
     text = ch.last_text()
     assert "Kabupaten Semarang" in text
     assert "Kamis, 26 November 2026" in text
-    assert "1 dari 3 KSM sudah melapor hari ini." in text
-    missing = text.index("Belum melapor (2)")
-    done = text.index("Sudah melapor (1)")
+    assert says(text, "status.count", done=1, total=3)
+    missing = text.index(catalogue.t("status.missing_title", n=2))
+    done = text.index(catalogue.t("status.done_title", n=1))
     assert missing < text.index("KSM Bejalen Guyub") < text.index("KSM Tambakboyo Rukun") < done
     assert text.index("KSM Bejalen Makmur") > done
-    assert "progres ✓ 1/2 · hadir ✓ 3 orang · kendala 1" in text
+    details = [
+        catalogue.t("status.progress_yes", done=1, total=2),
+        catalogue.t("status.attendance_yes", n=3),
+        catalogue.t("status.obstacles", n=1),
+    ]
+    assert " · ".join(details) in text
     assert "Mariso" not in text
     assert [c.value for c in ch.last_choices()] == ["/rekap"]
     conv = await conversation(world, "askot")
@@ -220,7 +227,7 @@ async def test_status_for_askot_lists_missing_first_with_counts(world: World) ->
 async def test_status_refused_for_ketua_with_reason(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/status")
-    assert "tidak tersedia untuk peran ketua KSM" in ch.last_text()
+    assert says(ch.last_text(), "engine.not_allowed", role=catalogue.t("role.ketua_ksm"))
 
 
 async def test_status_for_one_kelurahan_and_scope_limits(world: World) -> None:
@@ -228,10 +235,11 @@ async def test_status_for_one_kelurahan_and_scope_limits(world: World) -> None:
     ch = world.channel("fasil")
     await ch.text("/status 33.22.05.1001")
     text = ch.last_text()
-    assert "Kelurahan Bejalen" in text and "1 dari 2 KSM" in text and "Tambakboyo" not in text
+    assert "Kelurahan Bejalen" in text and says(text, "status.count", done=1, total=2)
+    assert "Tambakboyo" not in text
     assert ch.last_choices()[0].value == "/rekap 33.22.05.1001"
     await ch.text("/status KSM-MRS-01")
-    assert "di luar cakupan Anda" in ch.all_text()
+    assert "status.outside_scope" in keys_in(ch.all_text())
     conv = await conversation(world, "fasil")
     assert conv is not None and (conv.flow, conv.state) == ("status", "tanya_cakupan")
 
@@ -252,19 +260,21 @@ async def test_status_fasil_m_sees_only_mariso_on_wita_date(world: World) -> Non
     await ch.text("/status")
     text = ch.last_text()
     assert "Jumat, 27 November 2026" in text
-    assert "0 dari 1 KSM" in text and "KSM Mariso Jaya" in text and "Bejalen" not in text
+    assert says(text, "status.count", done=0, total=1)
+    assert "KSM Mariso Jaya" in text and "Bejalen" not in text
 
     async with world.db.transaction() as s:
         s.add(ProgressReport(activity_id=p["cart"], report_date=wita_today, percent=40.0))
     await ch.text("/status")
-    assert "1 dari 1 KSM sudah melapor" in ch.last_text()
-    assert "progres ✓ 1/1 · hadir –" in ch.last_text()
+    assert says(ch.last_text(), "status.count", done=1, total=1)
+    details = [catalogue.t("status.progress_yes", done=1, total=1), catalogue.t("status.attendance_no")]
+    assert " · ".join(details) in ch.last_text()
 
     admin = world.channel("admin")
     await admin.text("/status")
     text = admin.last_text()
     assert "Kamis, 26 November 2026" in text  # most sites are still on Thursday
-    assert "2 dari 4 KSM" in text  # ksm_a (WIB, 26th) and ksm_m (WITA, 27th)
+    assert says(text, "status.count", done=2, total=4)  # ksm_a (WIB, 26th) and ksm_m (WITA, 27th)
     assert "KSM Mariso Jaya (27 Nov)" in text
     async with world.db.session() as s:
         rows = await reporting_status(s, NATIONAL, world.clock())
@@ -280,20 +290,21 @@ async def test_rekap_for_askot(world: World) -> None:
     ch = world.channel("askot")
     await ch.text("/rekap")
     text = ch.last_text()
-    assert text.startswith("📊 Rekap Kabupaten Semarang")
-    assert "🏘 KSM: 3 · aktif 3 · melapor hari ini 1" in text
-    assert "📈 Kegiatan (4):" in text
+    assert text.startswith(catalogue.t("rekap.title", scope="Kabupaten Semarang"))
+    assert says(text, "rekap.sites", total=3, active=3, reported=1)
+    assert says(text, "rekap.activities", n=4)
     assert "• Rabat beton jalan lingkungan (KSM Bejalen Makmur)" in text
-    assert "30% · rencana" in text and "lebih cepat" in text
-    crit = text.index("⚠️ KRITIS (2):")
+    assert says(text, "rekap.activity_line", actual="30%", status=catalogue.t("rekap.status.lebih_cepat"))
+    crit = text.index(catalogue.t("rekap.critical_title", n=2))
     assert text.index("• Saluran drainase lingkungan (KSM Bejalen Makmur)", crit) > crit
-    assert "10% dari rencana" in text[crit:]
-    assert "belum ada laporan dari rencana" in text[crit:]  # Tambakboyo never reported
-    assert "👷 Hari ini: 3 pekerja (L 2, P 1), 3 HOK" in text
-    assert "👷 S.d. hari ini: 11 HOK, 11 orang-hari (L 7, P 4)" in text
-    assert "💰 Upah s.d. hari ini: Rp1.005.000 dari anggaran upah Rp360.000.000" in text
-    assert "sudah dibayar Rp510.000" in text
-    assert "🚧 Kendala terbuka: 1" in text
+    assert says(text[crit:], "rekap.critical_line", actual="10%")
+    # Tambakboyo never reported
+    assert says(text[crit:], "rekap.critical_line", actual=catalogue.t("rekap.no_report"))
+    assert says(text, "rekap.today_work", workers=3, genders=" (L 2, P 1)", hok=3)
+    assert says(text, "rekap.to_date_work", hok=11, days=11, genders=" (L 7, P 4)")
+    assert says(text, "rekap.wages", wages="Rp1.005.000", budget="Rp360.000.000")
+    assert says(text, "rekap.wages_paid", paid="Rp510.000")
+    assert says(text, "rekap.obstacles", n=1)
     assert "Mariso" not in text and "Gerobak" not in text
     assert ch.last_choices()[0].value == "/status"
     # Reading changes nothing.
@@ -307,17 +318,19 @@ async def test_rekap_in_english_and_alias(world: World) -> None:
     await ch.text("/bahasa en")
     await ch.text("/summary")
     text = ch.last_text()
-    assert text.startswith("📊 Summary: Kabupaten Semarang")
+    assert text.startswith(catalogue.t("rekap.title", "en", scope="Kabupaten Semarang"))
     assert "Thursday, November 26, 2026" in text
-    assert "⚠️ CRITICAL (2):" in text and "ahead of plan" in text
-    assert "👷 Today: 3 workers (M" not in text  # genders keep the L/P of the attendance sheets
-    assert "💰 Wages to date: Rp1.005.000 of a wage budget of Rp360.000.000" in text
-    assert "🚧 Open obstacles: 1" in text
+    assert says(text, "rekap.critical_title", "en", n=2)
+    assert says(text, "rekap.activity_line", "en", status=catalogue.t("rekap.status.lebih_cepat", "en"))
+    # genders keep the L/P of the attendance sheets
+    assert says(text, "rekap.today_work", "en", workers=3, genders=" (L 2, P 1)")
+    assert says(text, "rekap.wages", "en", wages="Rp1.005.000", budget="Rp360.000.000")
+    assert says(text, "rekap.obstacles", "en", n=1)
     await ch.text("/status")
-    assert "1 of 3 KSMs have reported today." in ch.last_text()
+    assert says(ch.last_text(), "status.count", "en", done=1, total=3)
     await ch.text("/rekap KSM-MRS-01")
-    assert "KSM Mariso Jaya is outside your scope" in ch.all_text()
-    assert "Send a KSM or region code" in ch.last_text()
+    assert says(ch.all_text(), "rekap.outside_scope", "en", scope="KSM Mariso Jaya")
+    assert "rekap.ask_scope" in keys_in(ch.last_text(), "en")
 
 
 async def test_rekap_ketua_sees_only_own_ksm(world: World) -> None:
@@ -325,29 +338,30 @@ async def test_rekap_ketua_sees_only_own_ksm(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/rekap")
     text = ch.last_text()
-    assert text.startswith("📊 Rekap KSM Bejalen Makmur")
-    assert "KSM: 1 · aktif 1 · melapor hari ini 1" in text
+    assert text.startswith(catalogue.t("rekap.title", scope="KSM Bejalen Makmur"))
+    assert says(text, "rekap.sites", total=1, active=1, reported=1)
     assert "• Rabat beton jalan lingkungan\n" in text  # one KSM: no KSM name repeated
     assert "Guyub" not in text and "Tambakboyo" not in text and "MCK" not in text
     assert "Rp495.000" in text  # only ksm_a's wages
-    assert not any(c.value == "/status" for o in ch.outbox for c in o.choices)  # not for a role without /status
+    # not for a role without /status
+    assert not any(c.value == "/status" for o in ch.outbox for c in o.choices)
 
 
 async def test_rekap_outside_scope_then_bad_input_then_resume_after_restart(world: World) -> None:
     await seed(world)
     ch = world.channel("ketua-a")
     await ch.text("/rekap KSM-TMB-01")
-    assert "KSM Tambakboyo Rukun di luar cakupan Anda" in ch.all_text()
+    assert says(ch.all_text(), "rekap.outside_scope", scope="KSM Tambakboyo Rukun")
     await ch.photo(b"\xff\xd8not really a jpeg")
-    assert "bukan foto" in ch.all_text()
+    assert says(ch.all_text(), "rekap.not_text", kind=catalogue.t("input.kind.photo"))
     await ch.text("XYZ-999")
-    assert "Kode XYZ-999 tidak dikenal" in ch.all_text()
+    assert says(ch.all_text(), "rekap.unknown_scope", code="XYZ-999")
     conv = await conversation(world, "ketua-a")
     assert conv is not None and (conv.flow, conv.state) == ("rekap", "tanya_cakupan")
     world.restart()
     ch = world.channel("ketua-a")
     await ch.text("KSM-BJL-01")
-    assert ch.last_text().startswith("📊 Rekap KSM Bejalen Makmur")
+    assert ch.last_text().startswith(catalogue.t("rekap.title", scope="KSM Bejalen Makmur"))
     conv = await conversation(world, "ketua-a")
     assert conv is not None and conv.flow is None
 
@@ -356,7 +370,7 @@ async def test_rekap_outside_scope_then_bad_input_then_resume_after_restart(worl
     ("code", "args", "seen", "unseen"),
     [
         ("askot", "73.71", None, None),
-        ("fasil-m", "", "Rekap Kelurahan Mariso", "Bejalen"),
+        ("fasil-m", "", "Kelurahan Mariso", "Bejalen"),
         ("prov", "KSM-BJL-02", "KSM Bejalen Guyub", "Makmur"),
         ("bkm-b", "", "BKM Bejalen Sejahtera", "Tambakboyo"),
         ("admin", "73", "Provinsi Sulawesi Selatan", "Bejalen"),
@@ -370,7 +384,7 @@ async def test_rekap_scope_limits(
     await ch.text(f"/rekap {args}".strip())
     text = ch.all_text()
     if seen is None:
-        assert "Kota Makassar di luar cakupan Anda" in text and "Rekap" not in text
+        assert says(text, "rekap.outside_scope", scope="Kota Makassar") and fills(text, "rekap.title") == []
         return
-    assert seen in ch.last_text()
+    assert says(ch.last_text(), "rekap.title", scope=seen)
     assert unseen not in ch.last_text()

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from kotaku.security import generate_key
+from tests.catalogue_keys import keys_in
 from tests.fake_botapi import TOKEN, FakeBotApi, free_port
 
 KETUA, FASIL, GROUP = 7001, 7002, -100555
@@ -152,8 +153,8 @@ def test_kotaku_run_polling_end_to_end(bot: Bot) -> None:
     assert bot.fake.commands.get("all_private_chats:") and bot.fake.commands.get("all_group_chats:en")
 
     # Onboarding by deep link.
-    assert "Selamat datang" in bot.say(KETUA, f"/start {ketua_code}")
-    assert "Selamat datang" in bot.say(FASIL, f"/start {fasil_code}")
+    assert "engine.welcome" in keys_in(bot.say(KETUA, f"/start {ketua_code}"))
+    assert "engine.welcome" in keys_in(bot.say(FASIL, f"/start {fasil_code}"))
 
     # Attendance by buttons.
     bot.say(KETUA, "/hadir")
@@ -162,7 +163,7 @@ def test_kotaku_run_polling_end_to_end(bot: Bot) -> None:
     assert bot.fake.calls_to("editMessageText"), reply  # the checklist edits itself
     bot.tap(KETUA, "Selesai")
     bot.tap(KETUA, "Sudah")
-    assert "tersimpan" in bot.tap(KETUA, "Simpan").lower()
+    assert "hadir.saved" in keys_in(bot.tap(KETUA, "Simpan"))
     assert bot.query("SELECT count(*) FROM attendance_day")[0][0] >= 1
 
     # Progress with a photo.
@@ -176,7 +177,7 @@ def test_kotaku_run_polling_end_to_end(bot: Bot) -> None:
     assert bot.query("SELECT count(*) FROM media")[0][0] >= 1
 
     # An obstacle, with a restart of the process in the middle of it.
-    assert "berat" in bot.say(KETUA, "/kendala material semen belum datang").lower()
+    assert "kendala.ask_severity" in keys_in(bot.say(KETUA, "/kendala material semen belum datang"))
     bot.kill()
     bot.start()
     bot.tap(KETUA, "Sedang")
@@ -186,7 +187,7 @@ def test_kotaku_run_polling_end_to_end(bot: Bot) -> None:
     bot.fake.wait_for(lambda: any("semen" in t for t in bot.fake.texts_to(FASIL)), 20)
 
     # A group chat report.
-    assert "terhubung" in bot.say(KETUA, "/daftarkan_grup", chat=GROUP)
+    assert "engine.group_bound" in keys_in(bot.say(KETUA, "/daftarkan_grup", chat=GROUP))
     bot.say(KETUA, "/kendala cuaca hujan deras", chat=GROUP)
     bot.tap(KETUA, "Sedang", chat=GROUP)
     bot.tap(KETUA, "Simpan", chat=GROUP)

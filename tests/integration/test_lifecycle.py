@@ -43,6 +43,7 @@ from kotaku.monitoring.lifecycle import (
     resolve_by_hand,
 )
 from kotaku.security import NikVault
+from tests.catalogue_keys import says
 from tests.factories import Program, build_program
 
 catalogue.register(
@@ -213,7 +214,7 @@ async def test_reapplying_never_duplicates_and_updates_figures(
     assert msgs[0].next_attempt_at == T0
     assert "KSM Bejalen Makmur" in msgs[0].payload["text"]
     assert msgs[0].payload["choices"] == [
-        {"label": f"✅ Tindak lanjuti #{road.id}", "value": f"/peringatan ack:{road.id}"}
+        {"label": catalogue.t("alert.ack_button", id=road.id), "value": f"/peringatan ack:{road.id}"}
     ]
 
     # Raising the warning to critical delivers it then.
@@ -389,7 +390,7 @@ async def test_escalation_across_time_zones(db: Database, cfg: Settings, program
         (f"alert:{path.id}:esc2:test:prov-p", p["prov-p"]),
     }
     esc = next(m for m in await outbox(db) if m.dedup_key.startswith(f"alert:{road.id}:esc1"))
-    assert "Belum ditindaklanjuti sejak 24 jam" in esc.payload["text"]
+    assert says(esc.payload["text"], "alert.notice_escalated", hours=24)
 
     # Counted from the last escalation; the top level stays where it is.
     async with db.transaction() as s:
@@ -491,7 +492,8 @@ async def test_daily_digest_per_recipient_and_local_day(
     assert {m.person_id for m in msgs} == {p["fasil"], p["askot"], p["korkot"]}
     for m in msgs:
         assert m.payload["alert_ids"] == [road.id, well.id]
-        assert "2 peringatan baru" in m.payload["text"] and "KSM Tambakboyo Rukun" in m.payload["text"]
+        assert says(m.payload["text"], "alert.digest_title", n=2)
+        assert "KSM Tambakboyo Rukun" in m.payload["text"]
         assert m.dedup_key == f"digest:{m.person_id}:2026-11-27:test:{m.recipient}"
 
     # Again the same day: nothing new. A new warning the next day: only that one is listed.

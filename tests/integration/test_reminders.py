@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from kotaku import catalogue
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.models import (
@@ -35,6 +36,7 @@ from kotaku.notify.ports import SendResult
 from kotaku.reminders.scheduler import ReminderScheduler, build_jobs
 from kotaku.reminders.service import plan_day, run_due
 from kotaku.security import NikVault
+from tests.catalogue_keys import keys_in, says
 from tests.factories import Program, build_program
 from tests.fakes import FakeSender
 
@@ -153,7 +155,7 @@ async def test_first_reminder_goes_out_in_three_waves(
     rows = await outbox(db, "reminder")
     assert recipients(rows) == ["ketua-a", "ketua-b", "ketua-c", "ketua-m", "ketua-w", "ketua-w"]
     assert rows[0].payload["choices"][0]["value"] == "/progres"
-    assert "belum mengirim laporan hari ini (22 Desember 2026)" in rows[0].payload["text"]
+    assert says(rows[0].payload["text"], "pengingat.first", date="22 Desember 2026")
     # Run again (a replay, a second job firing): nothing new.
     assert await tick(db, settings, utc(2026, 12, 22, 8, 10)) == {}
     assert len(await outbox(db, "reminder")) == 6
@@ -177,7 +179,7 @@ async def test_second_reminder_only_when_still_missing(
     java = [n for n in new if n.startswith("second:") and n != "second:ketua-m"]
     assert java == ["second:ketua-b", "second:ketua-c"]
     second = [r for r in await outbox(db) if r.dedup_key.startswith("reminder:second")]
-    assert "Pengingat kedua" in second[0].payload["text"]
+    assert "pengingat.second" in keys_in(second[0].payload["text"])
 
 
 async def test_after_downtime_the_first_is_dropped_once_the_second_is_due(
@@ -279,7 +281,8 @@ async def test_digest_to_each_facilitator_at_their_local_time(
     digests = {r.recipient: r.payload for r in await outbox(db, "digest")}
     assert set(digests) == {"fasil", "fasil-m"}
     assert digests["fasil"]["reported"] == 1 and digests["fasil"]["missing"] == 2
-    assert "KSM Bejalen Makmur" in digests["fasil"]["text"].split("✅")[1]
+    done = catalogue.t("pengingat.digest_done", n=1)
+    assert "KSM Bejalen Makmur" in digests["fasil"]["text"].split(done)[1]
     assert digests["fasil-m"]["missing"] == 1
 
 
@@ -298,7 +301,7 @@ async def test_escalation_after_two_missed_work_days_once_per_streak(
     java = [r for r in await outbox(db, "escalation") if r.payload["ksm_id"] != program["ksm_m"]]
     assert recipients(java) == ["askot"] * 3 + ["korkot"] * 3
     assert all(r.priority == 1 and r.payload["missed_days"] == 2 for r in java)
-    assert "tidak melapor 2 hari kerja berturut-turut, sejak 22 Desember 2026" in java[0].payload["text"]
+    assert says(java[0].payload["text"], "pengingat.escalation", n=2, since="22 Desember 2026")
     # Thursday: same streak, no second escalation; Christmas Friday is skipped altogether.
     await tick(db, settings, utc(2026, 12, 24, 10, 30))
     await tick(db, settings, utc(2026, 12, 25, 10, 30))
@@ -316,7 +319,7 @@ async def test_weekly_summary_on_monday_morning_with_chart(
     rows = await outbox(db, "weekly_summary")
     assert recipients(rows) == ["askot", "korkot"]
     assert rows[0].priority == 9
-    assert "Ringkasan mingguan 28 Desember 2026" in rows[0].payload["text"]
+    assert says(rows[0].payload["text"], "pengingat.weekly_title", date="28 Desember 2026")
     image = rows[0].payload.get("image_path")
     assert image and (await asyncio.to_thread(Path(image).read_bytes))[:4] == b"\x89PNG"
     assert await tick(db, settings, utc(2026, 12, 28, 1, 30)) == {}
