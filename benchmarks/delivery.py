@@ -36,7 +36,7 @@ from kotaku.config import load_settings
 from kotaku.db import Database
 from kotaku.models import Base, Channel, OutboxMessage, OutboxStatus
 from kotaku.notify.dispatcher import Dispatcher
-from kotaku.notify.ports import Sender, SendResult, SendStatus
+from kotaku.notify.ports import DeliveryContext, Sender, SendResult, SendStatus
 from kotaku.schemas import Outbound
 from tests.fake_botapi import TOKEN, FakeBotApi, Limits
 
@@ -130,7 +130,9 @@ class RawBotSender:
         payload = json.loads(await reader.readexactly(length) or b"{}")
         return conn, status, payload
 
-    async def send(self, recipient: str, messages: list[Outbound]) -> SendResult:
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult:
         for out in messages:
             body = json.dumps({"chat_id": recipient, "text": out.text}).encode()
             conn = await self.pool.get()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from kotaku.db import Database
 from kotaku.models import Channel, ChannelIdentity, Person
-from kotaku.notify.ports import SendResult
+from kotaku.notify.ports import DeliveryContext, SendResult
 from kotaku.schemas import Outbound, OutboundKind
 
 
@@ -38,7 +38,9 @@ class ConsoleSender:
             self._names[recipient] = name or recipient
         return self._names[recipient]
 
-    async def send(self, recipient: str, messages: list[Outbound]) -> SendResult:
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult:
         name = await self._name(recipient)
         for out in messages:
             text = out.text

@@ -189,7 +189,7 @@ def invite(
         raise typer.Exit(2) from exc
     link = invite_service.telegram_link(settings.telegram.bot_username, created.code)
     wa_text = invite_service.whatsapp_text(created.code)
-    wa_link = invite_service.whatsapp_link(settings.whatsapp.phone_number, created.code)
+    wa_link = invite_service.whatsapp_link(settings.whatsapp.display_number, created.code)
     if as_json:
         print(
             json.dumps(

@@ -73,14 +73,36 @@ class TelegramConfig(_Section):
     webhook_url: str | None = None
 
 
+class WhatsAppTemplate(_Section):
+    """An approved message template (Meta, category UTILITY) used outside the 24-hour window."""
+
+    name: str
+    languages: dict[str, str] = Field(default_factory=lambda: {"id": "id", "en": "en"})
+    # Outbox payload fields filled in as the body parameters {{1}}, {{2}}, ... in this order.
+    params: list[str] = Field(default_factory=lambda: ["text"])
+
+
+def _default_templates() -> dict[str, WhatsAppTemplate]:
+    return {"default": WhatsAppTemplate(name="kotaku_pemberitahuan")}
+
+
 class WhatsAppConfig(_Section):
     phone_id: str | None = None
-    phone_number: str | None = None
+    display_number: str | None = None
     token: SecretStr | None = None
     app_secret: SecretStr | None = None
     verify_token: SecretStr | None = None
     base_url: str = "https://graph.facebook.com"
+    api_version: str | None = None
     webhook_path: str = "/whatsapp/webhook"
+    rate_per_s: float = Field(default=80.0, gt=0)
+    pair_seconds: float = Field(default=6.0, ge=0)
+    window_hours: float = Field(default=24.0, gt=0)
+    media_attempts: int = Field(default=3, ge=1, le=10)
+    restricted_pause_minutes: float = Field(default=60.0, gt=0)
+    # Template per outbox message kind (reminder, digest, alert, escalation, obstacle, weekly, ...);
+    # "default" serves every kind without its own. Without one, a message outside the window waits.
+    templates: dict[str, WhatsAppTemplate] = Field(default_factory=_default_templates)
 
 
 class SecurityConfig(_Section):
@@ -186,7 +208,6 @@ class DeliveryConfig(_Section):
     telegram_per_second: float = Field(default=30.0, gt=0)
     telegram_per_chat_per_second: float = Field(default=1.0, gt=0)
     telegram_group_per_minute: float = Field(default=20.0, gt=0)
-    whatsapp_per_second: float = Field(default=80.0, gt=0)
     console_per_second: float = Field(default=1000.0, gt=0)
     rate_margin: float = Field(default=0.97, gt=0, le=1)
     max_attempts: int = Field(default=8, ge=1)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from kotaku.models import Channel
-from kotaku.notify.ports import SendResult, SendStatus
+from kotaku.notify.ports import DeliveryContext, SendResult, SendStatus
 from kotaku.schemas import Outbound
 
 
@@ -22,7 +22,9 @@ class FakeSender:
     raise_for: set[str] = field(default_factory=set)
     delay: float = 0.0
 
-    async def send(self, recipient: str, messages: list[Outbound]) -> SendResult:
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult:
         self.calls[recipient] += 1
         if self.delay:
             await asyncio.sleep(self.delay)

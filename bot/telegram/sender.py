@@ -24,7 +24,7 @@ from telegram.error import (
 
 from bot.telegram.render import Renderer
 from kotaku.models import Channel
-from kotaku.notify.ports import SendResult, SendStatus
+from kotaku.notify.ports import DeliveryContext, SendResult, SendStatus
 from kotaku.schemas import Outbound
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class TelegramSender:
         self.bot = bot
         self.renderer = renderer or Renderer(bot)
 
-    async def send(self, recipient: str, messages: list[Outbound]) -> SendResult:
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult:
         try:
             await self.renderer.render(recipient, messages)
         except RetryAfter as exc:

@@ -24,7 +24,8 @@ from kotaku.db import Database
 from kotaku.dialog.context import Context, DraftUnreadable
 from kotaku.dialog.flow import FlowRegistry, UnknownState
 from kotaku.locks import KeyedLocks
-from kotaku.models import ChannelIdentity, ConversationState, Person, ProcessedInbound
+from kotaku.models import Channel, ChannelIdentity, ConversationState, Person, ProcessedInbound
+from kotaku.notify.outbox import release_held
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.services.groups import BindRefused, GroupBindingRefused, bind_group, group_ksm_id
 from kotaku.services.onboarding import RedeemError, redeem_invite
@@ -36,6 +37,9 @@ log = structlog.get_logger(__name__)
 COMMAND_RE = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 DAFTAR_RE = re.compile(r"^(?:daftar|register)\s+(\S+)\s*$", re.IGNORECASE)
 
+
+# Channels that deliver notices only within a window after the user last wrote (WhatsApp: 24 hours).
+WINDOWED_CHANNELS = frozenset({Channel.WHATSAPP})
 
 GLOBAL_CANCEL = {"batal", "cancel"}
 GLOBAL_HELP = {"bantuan", "help"}
@@ -133,6 +137,8 @@ class Engine:
                 ctx.identity.last_seen_at = now
                 if ctx.identity.unreachable_at is not None:  # they wrote again: notices may go there again
                     ctx.identity.unreachable_at = ctx.identity.unreachable_reason = None
+                if inbound.channel in WINDOWED_CHANNELS:  # the window is open again: held notices go now
+                    await release_held(session, inbound.channel, ctx.identity.chat_id or inbound.chat_id, now)
                 if ctx.person is not None and not ctx.person.active:
                     ctx.person = None
             if inbound.is_group:

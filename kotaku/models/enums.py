@@ -112,3 +112,4 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"  # waits for the recipient (WhatsApp: outside the 24-hour window, no template fits)

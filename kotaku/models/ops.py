@@ -92,6 +92,12 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the channel reported after sending (WhatsApp status webhooks): its message id, and
+    # sent / delivered / read / failed with when and why.
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    delivery_status_at: Mapped[datetime | None] = mapped_column()
+    delivery_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ConversationState(Base):
@@ -148,3 +154,26 @@ class MonitoringMark(Base):
 
     ksm_id: Mapped[int] = mapped_column(ForeignKey("ksm.id", ondelete="CASCADE"), primary_key=True)
     marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxMessage(Base):
+    """A webhook update stored before the webhook is answered, so a crash after the answer loses
+    nothing; a worker handles them in arrival order per conversation. One row per external id (the
+    WhatsApp message id): a redelivery is stored once."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbox_message_pending", "processed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    conversation: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="message")
+    body: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -73,6 +73,9 @@ class ChannelIdentity(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column()
     unreachable_at: Mapped[datetime | None] = mapped_column()
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # The phone number in E.164 when the channel tells it (WhatsApp `wa_id`), next to a user id that is
+    # not a phone number (WhatsApp's business-scoped user id).
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
 
     person: Mapped[Person] = relationship(back_populates="identities")
 

@@ -22,13 +22,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from kotaku import clock
-from kotaku.config import DeliveryConfig
+from kotaku.config import DeliveryConfig, WhatsAppConfig
 from kotaku.db import Database
-from kotaku.models import Channel, OutboxMessage, OutboxStatus
-from kotaku.notify.ports import Sender, SendResult, SendStatus
+from kotaku.models import (
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    Channel,
+    ChannelIdentity,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
+from kotaku.notify.ports import DeliveryContext, Sender, SendResult, SendStatus
 from kotaku.notify.reachability import mark_unreachable
 from kotaku.schemas import Choice, Outbound, OutboundKind
 
@@ -157,14 +166,22 @@ class ChannelLimits:
 
 
 def limits_for(
-    cfg: DeliveryConfig, monotonic: Callable[[], float] = time.monotonic
+    cfg: DeliveryConfig,
+    monotonic: Callable[[], float] = time.monotonic,
+    whatsapp: WhatsAppConfig | None = None,
 ) -> dict[Channel, ChannelLimits]:
     m, mono = cfg.rate_margin, monotonic
+    whatsapp = whatsapp or WhatsAppConfig()
     return {
         Channel.TELEGRAM: ChannelLimits(
             cfg.telegram_per_second, cfg.telegram_per_chat_per_second, cfg.telegram_group_per_minute, m, mono
         ),
-        Channel.WHATSAPP: ChannelLimits(cfg.whatsapp_per_second, margin=m, monotonic=mono),
+        Channel.WHATSAPP: ChannelLimits(
+            whatsapp.rate_per_s,
+            1 / whatsapp.pair_seconds if whatsapp.pair_seconds else None,
+            margin=m,
+            monotonic=mono,
+        ),
         Channel.CONSOLE: ChannelLimits(cfg.console_per_second, margin=m, monotonic=mono),
         Channel.TEST: ChannelLimits(cfg.console_per_second, margin=m, monotonic=mono),
     }
@@ -187,6 +204,18 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     priority: int
+    kind: str = ""
+    last_inbound_at: datetime | None = None
+    language: str | None = None
+
+    def context(self) -> DeliveryContext:
+        return DeliveryContext(
+            outbox_id=self.id,
+            kind=self.kind,
+            payload=self.payload,
+            last_inbound_at=self.last_inbound_at,
+            language=self.language or "id",
+        )
 
 
 @dataclass
@@ -196,6 +225,7 @@ class DispatchStats:
     retried: int = 0
     rate_limited: int = 0
     failed: int = 0
+    held: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -212,14 +242,16 @@ class Dispatcher:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        whatsapp: WhatsAppConfig | None = None,
     ) -> None:
         self.db = db
         self.senders = dict(senders)
         self.cfg = cfg
+        self.whatsapp = whatsapp or WhatsAppConfig()
         self.now = now
         self.worker_id = worker_id or f"d-{uuid.uuid4().hex[:10]}"
         self.rng = rng or random.Random()
-        self.limits = limits_for(cfg, monotonic)
+        self.limits = limits_for(cfg, monotonic, self.whatsapp)
         self.stats = DispatchStats()
 
     # --- claiming ----------------------------------------------------------------------------------
@@ -231,8 +263,25 @@ class Dispatcher:
         now = self.now()
         stale = now - timedelta(seconds=self.cfg.claim_timeout_seconds)
         m = OutboxMessage
+        # When the recipient last wrote (the WhatsApp window) and their language, for the sender.
+        last_inbound = (
+            select(func.max(ChannelIdentity.last_seen_at))
+            .where(ChannelIdentity.channel == m.channel, ChannelIdentity.chat_id == m.recipient)
+            .scalar_subquery()
+        )
+        language = select(Person.language).where(Person.id == m.person_id).scalar_subquery()
         stmt = (
-            select(m.id, m.channel, m.recipient, m.payload, m.attempts, m.priority)
+            select(
+                m.id,
+                m.channel,
+                m.recipient,
+                m.payload,
+                m.attempts,
+                m.priority,
+                m.kind,
+                last_inbound,
+                language,
+            )
             .where(
                 m.channel.in_(list(self.senders)),
                 or_(
@@ -268,7 +317,7 @@ class Dispatcher:
             # asyncio.timeout runs the send in this task: no scheduling gap between the pacer's check and
             # the request going out, so a busy loop cannot bunch sends past the limit.
             async with asyncio.timeout(self.cfg.send_timeout_seconds):
-                return await sender.send(msg.recipient, messages)
+                return await sender.send(msg.recipient, messages, msg.context())
         except TimeoutError:
             return SendResult(SendStatus.RETRY, reason="timeout")
         except Exception as exc:  # a sender must not raise; if it does, treat it as transient
@@ -288,10 +337,20 @@ class Dispatcher:
                 mine = and_(OutboxMessage.id == msg.id, OutboxMessage.claimed_by == self.worker_id)
                 if result.status == SendStatus.SENT:
                     sent_ids.append(msg.id)
+                    if result.external_id:
+                        await s.execute(
+                            update(OutboxMessage).where(mine).values(external_id=result.external_id[:128])
+                        )
                     continue
                 values: dict[str, Any]
-                if result.status == SendStatus.RATE_LIMITED:
+                if result.status == SendStatus.HELD:
+                    self.stats.held += 1
+                    values = {"status": OutboxStatus.HELD, "last_error": result.reason or "held"}
+                elif result.status == SendStatus.RATE_LIMITED:
                     wait = max(result.retry_after or 1.0, 0.0)
+                    if result.account_restricted:
+                        wait = max(wait, self.whatsapp.restricted_pause_minutes * 60)
+                        await self._alert_restricted(s, msg.channel, result.reason or "", now)
                     self.limits[msg.channel].overall.pause(wait)
                     self.stats.rate_limited += 1
                     values = {
@@ -336,6 +395,33 @@ class Dispatcher:
                     )
                 )
         self.stats.sent += len(sent_ids)
+
+    async def _alert_restricted(self, s: Any, channel: Channel, reason: str, now: datetime) -> None:
+        """The sending account is restricted: one open critical alert for the admins (national scope)."""
+        open_one = await s.scalar(
+            select(Alert.id).where(
+                Alert.kind == "channel_restricted",
+                Alert.subject_type == "channel",
+                Alert.status != AlertStatus.RESOLVED,
+            )
+        )
+        if open_one is not None:
+            return
+        log.error("channel account restricted", extra={"channel": channel.value, "reason": reason})
+        s.add(
+            Alert(
+                kind="channel_restricted",
+                subject_type="channel",
+                subject_id=0,
+                severity=AlertSeverity.CRITICAL,
+                status=AlertStatus.OPEN,
+                dedup_key=f"channel_restricted:{channel.value}",
+                figures={"channel": channel.value, "reason": reason[:300]},
+                message=f"{channel.value}: {reason}"[:500],
+                opened_at=now,
+                updated_at=now,
+            )
+        )
 
     # --- the loop ----------------------------------------------------------------------------------
 

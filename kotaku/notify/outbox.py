@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.models import (
@@ -135,4 +135,53 @@ async def _enqueue_once(
         created_at=now,
     )
     session.add(msg)
+    return msg
+
+
+async def release_held(session: AsyncSession, channel: Channel, chat_id: str, now: datetime) -> int:
+    """The recipient wrote again (the WhatsApp window is open): their held messages go out now."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient == chat_id,
+            OutboxMessage.status == OutboxStatus.HELD,
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, last_error=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Delivery statuses a channel reports, in the order they happen; a late "sent" never overwrites "read".
+DELIVERY_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+async def record_delivery(
+    session: AsyncSession,
+    *,
+    outbox_id: int | None,
+    external_id: str | None,
+    status: str,
+    at: datetime,
+    error: str | None = None,
+    hold: bool = False,
+) -> OutboxMessage | None:
+    """Store a delivery status reported by the channel on its outbox entry (found by id, else by the
+    channel's message id). `hold`: the channel refused it for now (WhatsApp 131047 outside the window),
+    so the entry waits for the recipient as a held message. Returns the entry, None when unknown."""
+    msg = await session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
+    if msg is None and external_id:
+        msg = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.external_id == external_id))
+        ).scalar_one_or_none()
+    if msg is None:
+        return None
+    if DELIVERY_ORDER.get(status, 0) >= DELIVERY_ORDER.get(msg.delivery_status or "", 0):
+        msg.delivery_status, msg.delivery_status_at = status, at
+    if error:
+        msg.delivery_error = error[:1000]
+    if external_id and not msg.external_id:
+        msg.external_id = external_id[:128]
+    if hold:
+        msg.status, msg.last_error = OutboxStatus.HELD, error or "held"
     return msg

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from kotaku.models import Channel
 from kotaku.schemas import Outbound
@@ -14,7 +15,8 @@ class SendStatus(enum.StrEnum):
     SENT = "sent"
     RETRY = "retry"  # transient: network error, 5xx, timeout; try again with backoff
     RATE_LIMITED = "rate_limited"  # 429: try again after `retry_after` seconds
-    PERMANENT = "permanent"  # blocked by the user, unknown chat, no template outside the window
+    PERMANENT = "permanent"  # blocked by the user, unknown chat, rejected content
+    HELD = "held"  # cannot go now and no retry will help until the recipient writes (WhatsApp window)
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,25 @@ class SendResult:
     external_id: str | None = None
     # With PERMANENT: the recipient blocked the bot or left the chat; the dispatcher marks the identity.
     unreachable: bool = False
+    # With RATE_LIMITED: the sending account itself is restricted (WhatsApp 368); admins are alerted.
+    account_restricted: bool = False
 
     @classmethod
     def ok(cls, external_id: str | None = None) -> SendResult:
         return cls(SendStatus.SENT, external_id=external_id)
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """What the dispatcher knows about an outbox message besides its text: which entry it is (WhatsApp
+    tracks statuses by it), its kind and payload (to choose a template), when the recipient last wrote
+    (the WhatsApp 24-hour window) and their language."""
+
+    outbox_id: int
+    kind: str
+    payload: dict[str, Any]
+    last_inbound_at: datetime | None = None
+    language: str = "id"
 
 
 class Sender(Protocol):
@@ -37,4 +54,6 @@ class Sender(Protocol):
 
     channel: Channel
 
-    async def send(self, recipient: str, messages: list[Outbound]) -> SendResult: ...
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult: ...

@@ -304,7 +304,7 @@ async def start_background(
         await scheduler.start()
     if not settings.delivery.enabled or not senders:
         return Background(scheduler, None, None)
-    dispatcher = Dispatcher(db, senders, settings.delivery, now=now)
+    dispatcher = Dispatcher(db, senders, settings.delivery, now=now, whatsapp=settings.whatsapp)
     background = Background(scheduler, dispatcher, None)
     background._task = asyncio.create_task(dispatcher.run(background._stop))
     return background

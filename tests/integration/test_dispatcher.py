@@ -13,11 +13,20 @@ from sqlalchemy import func, select
 
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.models import Channel, ChannelIdentity, OutboxMessage, OutboxStatus, Person, Role
+from kotaku.models import (
+    Alert,
+    AlertSeverity,
+    Channel,
+    ChannelIdentity,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
 from kotaku.notify.dispatcher import Dispatcher, Pacer, backoff_delay, render_payload
-from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_LOW, enqueue_to_chat
-from kotaku.notify.ports import SendResult, SendStatus
-from kotaku.schemas import OutboundKind
+from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_LOW, enqueue_to_chat, record_delivery, release_held
+from kotaku.notify.ports import DeliveryContext, SendResult, SendStatus
+from kotaku.schemas import Outbound, OutboundKind
 from tests.fakes import FakeSender
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -263,3 +272,101 @@ async def test_an_unreachable_recipient_is_marked_and_skipped(db: Database, sett
         marks = {i.external_id: i for i in (await s.execute(select(ChannelIdentity))).scalars()}
     assert marks["r0"].unreachable_at == T0 and "403" in (marks["r0"].unreachable_reason or "")
     assert marks["r1"].unreachable_at is None
+
+
+class ContextSender(FakeSender):
+    """Records the delivery context the dispatcher gives; answers from `script` like FakeSender."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.contexts: list[DeliveryContext | None] = []
+
+    async def send(
+        self, recipient: str, messages: list[Outbound], context: DeliveryContext | None = None
+    ) -> SendResult:
+        self.contexts.append(context)
+        return await super().send(recipient, messages, context)
+
+
+async def test_held_messages_wait_for_the_recipient_and_go_when_they_write(
+    db: Database, settings: Settings
+) -> None:
+    async with db.transaction() as s:
+        person = Person(code="p1", name="Pak Satu", role=Role.KETUA_KSM, language="en")
+        s.add(person)
+        await s.flush()
+        s.add(
+            ChannelIdentity(
+                person_id=person.id, channel=Channel.TEST, external_id="r0", chat_id="r0", last_seen_at=T0
+            )
+        )
+        await s.flush()
+        await enqueue_to_chat(
+            s,
+            channel=Channel.TEST,
+            chat_id="r0",
+            kind="reminder",
+            payload={"text": "isi laporan"},
+            dedup_key="held:r0",
+            now=T0,
+            person_id=person.id,
+        )
+    sender = ContextSender(script={"r0": [SendResult(SendStatus.HELD, reason="outside the 24-hour window")]})
+    clock = Clock()
+    d = Dispatcher(db, {Channel.TEST: sender}, delivery(settings), now=clock)
+    stats = await d.drain()
+    assert stats.held == 1 and stats.failed == 0 and stats.sent == 0
+    ctx = sender.contexts[0]
+    assert ctx is not None and ctx.kind == "reminder" and ctx.last_inbound_at == T0 and ctx.language == "en"
+    m = (await rows(db))["r0"]
+    assert m.status == OutboxStatus.HELD and m.last_error == "outside the 24-hour window"
+    clock.current = T0 + timedelta(days=2)
+    await d.drain()
+    assert sender.calls["r0"] == 1  # held: not retried by time
+    async with db.transaction() as s:
+        assert await release_held(s, Channel.TEST, "r0", clock.current) == 1
+    await d.drain()
+    m = (await rows(db))["r0"]
+    assert m.status == OutboxStatus.SENT and sender.texts() == ["isi laporan"]
+
+
+async def test_delivery_statuses_are_stored_in_order_and_a_refusal_holds(
+    db: Database, settings: Settings
+) -> None:
+    await queue(db, 1)
+    sender = FakeSender()
+    await Dispatcher(db, {Channel.TEST: sender}, delivery(settings), now=Clock()).drain()
+    msg = (await rows(db))["r0"]
+    async with db.transaction() as s:
+        await record_delivery(s, outbox_id=msg.id, external_id="wamid.X", status="read", at=T0)
+        late = await record_delivery(s, outbox_id=None, external_id="wamid.X", status="delivered", at=T0)
+        assert late is not None and late.delivery_status == "read"  # a late "delivered" keeps "read"
+        assert await record_delivery(s, outbox_id=None, external_id="nope", status="sent", at=T0) is None
+        await record_delivery(
+            s,
+            outbox_id=msg.id,
+            external_id=None,
+            status="failed",
+            at=T0,
+            error="131047 re-engagement",
+            hold=True,
+        )
+    m = (await rows(db))["r0"]
+    assert m.external_id == "wamid.X" and m.delivery_status == "failed" and m.status == OutboxStatus.HELD
+    assert m.delivery_error == "131047 re-engagement"
+
+
+async def test_a_restricted_account_pauses_the_channel_and_alerts_once(
+    db: Database, settings: Settings
+) -> None:
+    await queue(db, 3)
+    restricted = SendResult(
+        SendStatus.RATE_LIMITED, retry_after=1, reason="368 blocked", account_restricted=True
+    )
+    sender = FakeSender(script={f"r{i}": [restricted] for i in range(3)})
+    d = Dispatcher(db, {Channel.TEST: sender}, delivery(settings, concurrency=1), now=Clock())
+    await d.mark([(c, restricted) for c in await d.claim(3)])
+    async with db.session() as s:
+        alerts = (await s.execute(select(Alert).where(Alert.kind == "channel_restricted"))).scalars().all()
+    assert len(alerts) == 1 and alerts[0].severity == AlertSeverity.CRITICAL
+    assert d.limits[Channel.TEST].overall.reserve() >= settings.whatsapp.restricted_pause_minutes * 60 - 1

@@ -159,3 +159,26 @@ def test_every_migration_is_reversible() -> None:
         assert "def downgrade()" in source, path.name
         body = source.split("def downgrade()", 1)[1]
         assert re.search(r"op\.\w+\(", body), f"{path.name}: downgrade does nothing"
+
+
+def test_the_outbox_accepts_held_messages_after_upgrade(settings: Settings, target: Target) -> None:
+    """The status CHECK constraint follows the enum: 'held' is accepted, a made-up status refused."""
+    kw: dict[str, Any] = {"url": target.url, "connect_args": target.connect_args or None}
+    migrate.upgrade(settings, "head", **kw)
+    insert = (
+        "INSERT INTO outbox_message (dedup_key, channel, recipient, kind, payload, priority, status, "
+        "attempts, next_attempt_at, created_at) VALUES (:key, 'whatsapp', '628', 'reminder', '{}', 5, "
+        ":status, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+
+    async def run(status: str) -> None:
+        engine = create_engine(settings, target.url, target.connect_args or None)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(insert), {"key": f"k-{status}", "status": status})
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run("held"))
+    with pytest.raises(Exception, match=r"(?i)check"):
+        asyncio.run(run("lost"))
