@@ -10,16 +10,20 @@ Pure functions, no database: the attendance flow (and anything else) passes the 
 - Rupiah: `85000`, `85.000`, `Rp 85.000`, `Rp85.000,-`, `85rb`, `85 ribu`, `85k`, `1,5 juta`; wages
   `total 1.955.000` (the day's total).
 - A new worker's gender (`L`, `laki-laki`, `P`, `wanita`, ...) and skill (`pekerja`, `buruh`, `tukang`).
+- A selection typed on the roster checklist (`parse_roster_selection`): numbers of the list `1 3 7`,
+  `1,3,7`, ranges `1-5`, `1 sampai 5`, names `agus, bambang`, `semua`, `semua kecuali 3 7`,
+  `all except agus`, `tidak ada`/`kosong`, and `-3 7`, `hapus 3`, `batal centang agus` to untick.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from difflib import SequenceMatcher
+from enum import StrEnum
 
 from kotaku.i18n import parse_number
 from kotaku.models import Gender, Skill
@@ -133,7 +137,8 @@ def _similarity(query: str, name: str) -> float:
     head = " ".join(n_tokens[: len(q_tokens)])
     best = max(best, SequenceMatcher(None, query, head).ratio())
     if len(q_tokens) == 1:
-        best = max(best, *(SequenceMatcher(None, query, t).ratio() for t in n_tokens))
+        # (a name of punctuation only has no tokens: max() of one float alone would raise)
+        best = max([best, *(SequenceMatcher(None, query, t).ratio() for t in n_tokens)])
     return best
 
 
@@ -254,3 +259,180 @@ def parse_skill(text: str) -> Skill | None:
     """`pekerja`, `buruh`, `labourer` -> pekerja; `tukang`, `skilled` -> tukang; None otherwise."""
     word = normalize_name(text)
     return next((s for s, words in _SKILL_WORDS.items() if word in words), None)
+
+
+# --- a selection typed on the roster checklist ---------------------------------------------------
+
+
+class SelectAction(StrEnum):
+    TICK = "tick"  # tick these; the others stay as they are
+    UNTICK = "untick"  # untick these
+    ONLY = "only"  # exactly these are ticked: `semua`, `semua kecuali 3 7`, `tidak ada`
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a message typed on the checklist asks for, by 0-based position on the roster as numbered."""
+
+    action: SelectAction
+    indexes: frozenset[int]  # ticked / unticked, or (ONLY) the whole new set of ticks
+    excluded: frozenset[int] = frozenset()  # `semua kecuali X`: the positions of X
+    by_number: bool = False  # numbers of the list were typed (they refer to the numbering shown)
+
+    def apply(self, ticked: Iterable[int]) -> frozenset[int]:
+        """The ticked positions after this selection."""
+        current = frozenset(ticked)
+        if self.action == SelectAction.TICK:
+            return current | self.indexes
+        if self.action == SelectAction.UNTICK:
+            return current - self.indexes
+        return self.indexes
+
+
+@dataclass(frozen=True)
+class SelectionError:
+    """A typed selection that cannot be applied as a whole (so nothing of it is): the parts not understood
+    (numbers off the list, names matching nobody) and the names that could be several workers (their
+    positions). Neither: nothing recognisable was typed (`hapus` alone, `???`)."""
+
+    unknown: tuple[str, ...] = ()
+    ambiguous: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.unknown and not self.ambiguous
+
+
+_NONE_SELECTION = {
+    "tidak ada",
+    "tdk ada",
+    "gak ada",
+    "ga ada",
+    "nggak ada",
+    "kosong",
+    "kosongkan",
+    "none",
+    "nobody",
+    "no one",
+    "clear",
+}
+_SEL_ALL_RE = re.compile(r"^(?:semuanya|semua(?:\s+hadir)?|all(?:\s+present)?|everyone|everybody|lengkap)\b")
+_SEL_EXCEPT_RE = re.compile(r"^(?:[,:]\s*)?(?:kecuali|kcl|selain|except|but|minus|tanpa)\b")
+_SEL_UNTICK_RE = re.compile(
+    r"^(?:-|(?:hapus|buang|batal(?:kan)?)\s+centang(?:nya|an)?\b|hapus\b|untick\b|uncheck\b|remove\b)"
+)
+_SEL_TICK_RE = re.compile(r"^(?:centang|tambah(?:kan)?|tick|check|add)\b")
+# `1 sampai 5`, `1 - 5`, `1 s/d 5`, `1..5`, `1 to 5` -> `1-5` (before the text is split at `/`).
+_SEL_RANGE_RE = re.compile(
+    r"([0-9]+)\s*(?:-|\.\.|s/d|s\.d\.?|\b(?:sampai(?:\s+dengan)?|sampe|sd|hingga|to|until|thru|through)\b)"
+    r"\s*([0-9]+)"
+)
+_SEL_SPLIT_RE = re.compile(r"[,;\n/&+|]|\s+dan\s+|\s+and\s+|\s+serta\s+")
+_SEL_NUMBER_RE = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+# Words around numbers and names that mean nothing here: `no 3`, `nomor 3 dan 7 hadir`. Not `orang`:
+# `12 orang` is a head count, not worker 12.
+_SEL_NOISE = frozenset(
+    {"no", "nomor", "nomer", "nmr", "nr", "number", "dan", "and", "juga", "saja", "aja", "hadir", "yang"}
+)
+_MAX_DIGITS = 6  # longer numbers are off any roster (and int() of thousands of digits is refused)
+
+
+def _sel_text(text: str) -> str:
+    """NFKC (full-width digits become ASCII), lower case, dashes unified, single spaces per line."""
+    raw = unicodedata.normalize("NFKC", text).lower()
+    raw = re.sub(r"[\u2010-\u2015\u2212]", "-", raw)
+    return "\n".join(" ".join(line.split()) for line in raw.splitlines()).strip()
+
+
+def _position(digits: str, size: int) -> int | None:
+    """A typed 1-based number as a 0-based position on a roster of `size`; None when off the list."""
+    if len(digits) > _MAX_DIGITS:
+        return None
+    n = int(digits)
+    return n - 1 if 1 <= n <= size else None
+
+
+def _sel_items(
+    body: str, names_in_order: Sequence[str]
+) -> tuple[set[int], bool, list[str], list[tuple[str, tuple[int, ...]]]]:
+    """The positions a list of numbers, ranges and names refers to, whether numbers were typed, and what
+    was not understood or was ambiguous."""
+    size = len(names_in_order)
+    roster = list(enumerate(names_in_order))
+    found: set[int] = set()
+    by_number = False
+    unknown: list[str] = []
+    ambiguous: list[tuple[str, tuple[int, ...]]] = []
+    body = _SEL_RANGE_RE.sub(r"\1-\2", body)
+    for chunk in _SEL_SPLIT_RE.split(body):
+        for m in _SEL_NUMBER_RE.finditer(chunk):
+            by_number = True
+            first = _position(m.group(1), size)
+            last = first if m.group(2) is None else _position(m.group(2), size)
+            if first is None or last is None:
+                unknown.append(m.group(0))
+            else:
+                found.update(range(min(first, last), max(first, last) + 1))
+        words = [w for w in normalize_name(_SEL_NUMBER_RE.sub(" ", chunk)).split() if w not in _SEL_NOISE]
+        if not words:
+            continue
+        query = " ".join(words)
+        ids = match_name(query, roster)
+        if len(ids) == 1:
+            found.add(ids[0])
+            continue
+        if len(words) > 1:
+            # Names separated by spaces only: `agus bambang dewi`.
+            each = [match_name(w, roster) for w in words]
+            if all(len(i) == 1 for i in each):
+                found.update(i[0] for i in each)
+                continue
+            if any(len(i) == 1 for i in each):
+                for w, i in zip(words, each, strict=True):
+                    if len(i) > 1:
+                        ambiguous.append((w, i))
+                    elif not i:
+                        unknown.append(w)
+                continue
+        if ids:
+            ambiguous.append((query, ids))
+        else:
+            unknown.append(query)
+    return found, by_number, unknown, ambiguous
+
+
+def parse_roster_selection(text: str, names_in_order: Sequence[str]) -> Selection | SelectionError:
+    """Read what was typed on the checklist against the roster in the order it is numbered (1 = the
+    first name). All or nothing: a message with any part not understood is a SelectionError.
+
+    `1 3 7`, `1,3,7`, `1-5`, `1 sampai 5`, `agus, bambang` tick; `-3 7`, `hapus 3`, `batal centang agus`
+    untick; `semua`/`all` ticks everyone, `semua kecuali 3 7`/`all except agus` everyone but those,
+    `tidak ada`/`kosong` no one."""
+    raw = _sel_text(text)
+    everyone = frozenset(range(len(names_in_order)))
+    if normalize_name(raw) in _NONE_SELECTION:
+        return Selection(SelectAction.ONLY, frozenset())
+    action = SelectAction.TICK
+    body = raw
+    if m := _SEL_ALL_RE.match(raw):
+        rest = raw[m.end() :].strip()
+        if not normalize_name(rest):
+            return Selection(SelectAction.ONLY, everyone)
+        if e := _SEL_EXCEPT_RE.match(rest):
+            action, body = SelectAction.ONLY, rest[e.end() :]
+        elif rest.startswith("-"):  # `semua -3 7`
+            action, body = SelectAction.ONLY, rest[1:]
+    elif e := _SEL_EXCEPT_RE.match(raw):  # `kecuali 3 7` alone: everyone but those
+        action, body = SelectAction.ONLY, raw[e.end() :]
+    if action == SelectAction.TICK:
+        if m := _SEL_UNTICK_RE.match(raw):
+            action, body = SelectAction.UNTICK, raw[m.end() :]
+        elif m := _SEL_TICK_RE.match(raw):
+            body = raw[m.end() :]
+    found, by_number, unknown, ambiguous = _sel_items(body, names_in_order)
+    if unknown or ambiguous or not found:
+        return SelectionError(unknown=tuple(unknown), ambiguous=tuple(ambiguous))
+    chosen = frozenset(found)
+    if action == SelectAction.ONLY:
+        return Selection(SelectAction.ONLY, everyone - chosen, excluded=chosen, by_number=by_number)
+    return Selection(action, chosen, by_number=by_number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from kotaku.models import (
 from tests.catalogue_keys import keys_in, says
 from tests.channel import TestChannel
 from tests.e2e.conftest import World
-from tests.factories import nik_for
+from tests.factories import WORKER_NAMES, nik_for
 
 TODAY = date(2026, 11, 26)
 PHOTO = b"\xff\xd8\xff\xe0not-really-a-jpeg"
@@ -510,3 +511,216 @@ async def test_english(world: World) -> None:
     assert "Thursday, November 26, 2026" in ch.last_text()
     await ch.tap("Save")
     assert "hadir.saved" in keys_in(ch.last_text(), "en")
+
+
+# --- the checklist typed in one message (WhatsApp: no edits, at most 10 rows, 3 buttons) ---------------
+
+# The checklist numbers ksm_a's roster by name, 1..15, the same on every page.
+ROSTER_A = sorted(name for name, _, _ in WORKER_NAMES)
+
+
+def _numbered(text: str) -> dict[int, tuple[bool, str]]:
+    """The numbered roster in a checklist text: number -> (ticked, name)."""
+    return {
+        int(m[1]): (m[2] == "✅", m[3]) for m in re.finditer(r"^(\d+)\. (✅|⬜) (.+)$", text, re.MULTILINE)
+    }
+
+
+def _ticked_numbers(text: str) -> set[int]:
+    return {n for n, (ticked, _) in _numbered(text).items() if ticked}
+
+
+def _names(*numbers: int) -> str:
+    return ", ".join(ROSTER_A[n - 1] for n in numbers)
+
+
+async def _open_checklist(ch: TestChannel) -> None:
+    await ch.text("/hadir")
+    await ch.tap("Hari ini")
+
+
+async def test_typed_numbers_range_names_untick_and_unknown(world: World) -> None:
+    ch = world.channel("ketua-a")
+    await _open_checklist(ch)
+    text = ch.last_text()
+    assert "hadir.type_hint" in keys_in(text)
+    assert _numbered(text) == {i: (False, name) for i, name in enumerate(ROSTER_A, 1)}
+
+    await ch.text("1 3 7")
+    assert says(ch.last_text(), "hadir.names_ticked", names=_names(1, 3, 7))
+    assert says(ch.last_text(), "hadir.checklist", n=3, total=15)
+    assert ch.last().edit_key == "hadir-roster"
+    await ch.text("10 sampai 12")
+    assert says(ch.last_text(), "hadir.names_ticked", names=_names(10, 11, 12))
+    await ch.text("dewi, eko")
+    assert says(ch.last_text(), "hadir.names_ticked", names="Dewi Lestari, Eko Prasetyo")
+    assert _ticked_numbers(ch.last_text()) == {1, 3, 4, 5, 7, 10, 11, 12}
+    await ch.text("-3 7")
+    assert says(ch.last_text(), "hadir.names_unticked", names=_names(3, 7))
+    assert says(ch.last_text(), "hadir.checklist", n=6, total=15)
+
+    # Not understood: nothing of the message is applied (not even 2), the ticks stay.
+    await ch.text("2 99 xavier")
+    text = ch.last_text()
+    assert says(text, "hadir.typed_unknown", items="99, xavier", total=15)
+    assert "hadir.typed_kept" in keys_in(text) and says(text, "hadir.checklist", n=6, total=15)
+    assert _ticked_numbers(text) == {1, 4, 5, 10, 11, 12}
+    assert set(_ticked(ch)) == {ROSTER_A[n - 1] for n in (1, 4, 5, 10)}  # the buttons of page 1
+    assert await _state(world, "ketua-a") == "daftar"
+
+    await ch.tap("Selesai")
+    await ch.tap("Belum")
+    assert says(ch.last_text(), "hadir.line_workers", n=6, male=4, female=2)
+    assert says(ch.last_text(), "hadir.line_hok", hok=6)
+    await ch.tap("Simpan")
+    [day] = await _days(world, "ksm_a")
+    workers = await _workers(world, "ksm_a")
+    expected = {ROSTER_A[n - 1] for n in (1, 4, 5, 10, 11, 12)}
+    assert expected == {
+        "Agus Salim",
+        "Dewi Lestari",
+        "Eko Prasetyo",
+        "Siti Aminah",
+        "Slamet Riyadi",
+        "Sugeng Raharjo",
+    }
+    records = await _records(world, day.id)
+    assert {r.worker_id for r in records} == {workers[n].id for n in expected}
+    assert all(r.hok == 1.0 and r.work_date == TODAY for r in records)
+    assert (day.count_male, day.count_female, day.hok) == (4, 2, 6.0)
+    assert sum(r.wage for r in records) == day.total_wages == 5 * 85_000 + 120_000
+    assert not day.wages_paid
+
+
+async def test_typed_everyone_but_across_pages_without_a_tap(world: World) -> None:
+    """The whole sheet by typing only, as on WhatsApp: numbers are the roster's, not the page's."""
+    ch = world.channel("ketua-a")
+    await ch.text("/hadir")
+    await ch.text("hari ini")
+    await ch.text("semua kecuali 3 7")
+    first = ch.last_text()
+    assert says(first, "hadir.typed_all_except", names=_names(3, 7))
+    assert says(first, "hadir.checklist", n=13, total=15)
+    await ch.text("halaman berikut")
+    second = ch.last_text()
+    assert says(second, "hadir.page", page=2, pages=2)
+    assert _numbered(second) == _numbered(first)  # the same numbers on page 2
+    assert [c.label[2:] for c in ch.last_choices() if c.value.startswith("t:")] == ROSTER_A[10:]
+    await ch.text("-12")  # the roster's 12, not the second button of page 2
+    assert says(ch.last_text(), "hadir.names_unticked", names=_names(12))
+    await ch.text("12")
+    assert says(ch.last_text(), "hadir.names_ticked", names=_names(12))
+    assert says(ch.last_text(), "hadir.checklist", n=13, total=15)
+    await ch.text("selesai")
+    await ch.text("sudah")
+    await ch.text("simpan")
+    assert says(ch.last_text(), "hadir.saved", n=13)
+    print(f"\n[tap count] /hadir typed only, 13 of 15 workers: {ch.taps} taps, {ch.messages_sent} messages")
+    assert ch.taps == 0 and ch.messages_sent == 9  # 6 without the detour to page 2 and back
+
+    [day] = await _days(world, "ksm_a")
+    workers = await _workers(world, "ksm_a")
+    absent = {ROSTER_A[2], ROSTER_A[6]}
+    assert absent == {"Budi Santoso", "Joko Susilo"}
+    records = await _records(world, day.id)
+    assert {r.worker_id for r in records} == {w.id for name, w in workers.items() if name not in absent}
+    assert len(records) == 13 and day.hok == 13.0 and all(r.paid for r in records)
+    assert day.total_wages == KSM_A_WAGES - 120_000 - 85_000 and day.wages_paid
+
+
+async def test_typed_all_clear_and_untick_words(world: World) -> None:
+    ch = world.channel("ketua-a")
+    await _open_checklist(ch)
+    steps = [
+        ("semua", "hadir.typed_all", {"n": 15}, 15),
+        ("semua kecuali agus", "hadir.typed_all_except", {"names": "Agus Salim"}, 14),
+        ("batal centang 2", "hadir.names_unticked", {"names": _names(2)}, 13),
+        ("hapus budi", "hadir.names_unticked", {"names": "Budi Santoso"}, 12),
+        ("hapus 2", "hadir.typed_no_change", {}, 12),
+        ("agus", "hadir.names_ticked", {"names": "Agus Salim"}, 13),
+        ("Agus Salim", "hadir.typed_no_change", {}, 13),  # a typed full name ticks, never toggles
+        ("tidak ada", "hadir.typed_none", {}, 0),
+        ("1-3", "hadir.names_ticked", {"names": _names(1, 2, 3)}, 3),
+        ("kosong", "hadir.typed_none", {}, 0),
+    ]
+    for typed, key, figures, n in steps:
+        await ch.text(typed)
+        assert says(ch.last_text(), key, **figures), typed
+        assert says(ch.last_text(), "hadir.checklist", n=n, total=15), typed
+    await ch.text("???")
+    assert "hadir.help.daftar" in keys_in(ch.last_text())
+    # The buttons still work as before, without a line about typing.
+    await ch.tap("Semua hadir")
+    assert says(ch.last_text(), "hadir.checklist", n=15, total=15)
+    assert "hadir.typed_all" not in keys_in(ch.last_text())
+    await ch.tap("✅ Agus Salim")
+    assert says(ch.last_text(), "hadir.checklist", n=14, total=15)
+    assert not {"hadir.names_unticked", "hadir.typed_no_change"} & keys_in(ch.last_text())
+
+
+async def test_typed_ambiguous_name_lists_numbers(world: World) -> None:
+    async with world.db.transaction() as s:
+        enc, h = world.vault.protect(nik_for(77))
+        s.add(
+            Worker(
+                ksm_id=world.program["ksm_a"],
+                name="Budi Hartono",
+                gender=Gender.L,
+                skill=Skill.PEKERJA,
+                nik_encrypted=enc,
+                nik_hash=h,
+                daily_rate=90_000,
+            )
+        )
+    ch = world.channel("ketua-a")
+    await _open_checklist(ch)
+    assert _numbered(ch.last_text())[3] == (False, "Budi Hartono")
+    await ch.text("1, budi")
+    text = ch.last_text()
+    assert says(text, "hadir.typed_ambiguous", query="budi", options="Budi Hartono (3), Budi Santoso (4)")
+    assert says(text, "hadir.checklist", n=0, total=16)
+    await ch.text("1 4")
+    assert says(ch.last_text(), "hadir.names_ticked", names="Agus Salim, Budi Santoso")
+
+
+async def test_typed_numbers_refused_when_the_roster_changed(world: World) -> None:
+    ch = world.channel("ketua-a")
+    await _open_checklist(ch)
+    assert _numbered(ch.last_text())[1] == (False, "Agus Salim")
+    async with world.db.transaction() as s:  # added meanwhile (another phone, the importer)
+        enc, h = world.vault.protect(nik_for(78))
+        s.add(
+            Worker(
+                ksm_id=world.program["ksm_a"],
+                name="Aang Kurnia",
+                gender=Gender.L,
+                skill=Skill.PEKERJA,
+                nik_encrypted=enc,
+                nik_hash=h,
+                daily_rate=85_000,
+            )
+        )
+    await ch.text("1")
+    text = ch.last_text()
+    assert "hadir.list_changed" in keys_in(text) and says(text, "hadir.checklist", n=0, total=16)
+    assert _numbered(text)[1] == (False, "Aang Kurnia") and _numbered(text)[2] == (False, "Agus Salim")
+    await ch.text("2")  # against the numbering now shown
+    assert says(ch.last_text(), "hadir.names_ticked", names="Agus Salim")
+
+
+async def test_typed_checklist_in_english(world: World) -> None:
+    ch = world.channel("ketua-a")
+    await ch.text("/bahasa en")
+    await ch.text("/attendance")
+    await ch.tap("Today")
+    assert "hadir.type_hint" in keys_in(ch.last_text(), "en")
+    await ch.text("all except 3 7")
+    assert says(ch.last_text(), "hadir.typed_all_except", "en", names=_names(3, 7))
+    await ch.text("3 99")
+    assert says(ch.last_text(), "hadir.typed_unknown", "en", items="99", total=15)
+    assert says(ch.last_text(), "hadir.checklist", "en", n=13, total=15)
+    await ch.text("done")
+    await ch.tap("Not yet")
+    await ch.tap("Save")
+    [day] = await _days(world, "ksm_a")
+    assert len(await _records(world, day.id)) == 13 and day.hok == 13.0

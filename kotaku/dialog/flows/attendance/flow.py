@@ -7,6 +7,11 @@ Quick forms (today's date, straight to the confirmation): `/hadir semua`, `/hadi
 (roster names, tolerant matching; ambiguous or unknown names are asked one by one with buttons),
 `/hadir 23`, `/hadir 18L 5P`.
 
+Typed on the checklist (WhatsApp: no message edits, at most 10 list rows; one message instead of a tap
+per worker): the text lists the roster numbered 1..N across pages, and `1 3 7`, `1-5`, `1 sampai 5`,
+`agus, bambang`, `semua`, `semua kecuali 3 7`, `tidak ada`, `-3 7`, `hapus agus` are read by
+`quick.parse_roster_selection`; the checklist comes back with one line saying what changed.
+
 Decisions:
 - On a KSM that keeps a roster, a number (`/hadir 12`) does not switch to count mode: the checklist opens
   with "you said 12" as a reminder, so every worker-day stays tied to a NIK (cross-site and wage checks).
@@ -19,6 +24,10 @@ Decisions:
 - A second /hadir for a day that has a sheet shows it and offers to replace it (a correction: audited).
 - New workers added from the checklist go on the roster at once (even if the sheet is then cancelled);
   the NIK is kept in the draft only encrypted, and shown only masked.
+- A typed selection is all or nothing: with any number or name not understood (or a name that could be
+  several workers) nothing changes, and the reply lists what was not understood. Typed numbers refer to
+  the numbering last shown (`draft.numbered`): if the roster changed since, they are refused and the
+  list is shown again renumbered (names still work).
 """
 
 from __future__ import annotations
@@ -47,6 +56,9 @@ from kotaku.dialog.inputs import (
 from kotaku.dialog.quick import (
     Count,
     CountError,
+    SelectAction,
+    Selection,
+    SelectionError,
     closest_names,
     is_all,
     match_name,
@@ -55,6 +67,7 @@ from kotaku.dialog.quick import (
     parse_count,
     parse_day,
     parse_gender,
+    parse_roster_selection,
     parse_rupiah,
     parse_skill,
     parse_wages,
@@ -95,6 +108,7 @@ from kotaku.services.attendance import (
 
 NAME = "hadir"
 EDIT_KEY = "hadir-roster"  # the checklist is edited in place on channels that can
+NAMES_SHOWN = 6  # names in a confirmation line before "+n more"
 REPLACE_WORDS = frozenset({"ganti", "koreksi", "replace", "ya", "yes"})
 EDIT_WORDS = frozenset({"ubah", "edit", "change"})
 BACK_WORDS = frozenset({"kembali", "back"})
@@ -345,6 +359,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         size = ctx.settings.dialog.roster_page_size
         pages = max(1, -(-len(workers) // size))
         draft.page = min(max(draft.page, 0), pages - 1)
+        draft.numbered = [w.id for w in workers]
         ctx.goto(NAME, State.CHECKLIST)
         text, choices = render.checklist(
             ctx,
@@ -367,8 +382,9 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         pairs = await self._roster_pairs(ctx)
         roster_ids = {wid for wid, _ in pairs}
         present = [i for i in draft.present if i in roster_ids]
+        # Typed labels of the fixed buttons count as those buttons; a typed name is read as a selection
+        # (it ticks, with a confirmation line) rather than toggling like its button.
         typed = [
-            *(Choice(label=name, value=f"t:{wid}") for wid, name in pairs),
             Choice(label=ctx.t("hadir.all"), value="all"),
             Choice(label=ctx.t("hadir.none"), value="none"),
             Choice(label=ctx.t("hadir.next_page"), value=f"pg:{draft.page + 1}"),
@@ -389,8 +405,12 @@ class AttendanceFlow(Flow[AttendanceDraft]):
                 present.append(wid)
         elif value == "all" or is_all(value):
             present = [wid for wid, _ in pairs]
+            if not ctx.is_choice:
+                note = ctx.t("hadir.typed_all", n=len(present))
         elif value == "none":
             present = []
+            if not ctx.is_choice:
+                note = ctx.t("hadir.typed_none")
         elif page is not None:
             draft.page = page
         elif value == "new":
@@ -403,30 +423,73 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             await self._after_entry(ctx)
             return
         else:
-            note = self._tick_typed_names(ctx, pairs, present)
+            present, note = self._typed_selection(ctx, pairs, present)
         draft.present = present
         ctx.touch()
         await self._checklist(ctx, note)
 
-    def _tick_typed_names(self, ctx: Context, pairs: list[tuple[int, str]], present: list[int]) -> str:
-        """Tick the names typed on the checklist; say which were ticked and which were not found."""
-        names = dict(pairs)
-        found, missing = [], []
-        for m in match_names(ctx.text, pairs):
-            if m.resolved:
-                if m.ids[0] not in present:
-                    present.append(m.ids[0])
-                found.append(names[m.ids[0]])
-            else:
-                missing.append(m.query)
-        parts = []
-        if found:
-            parts.append(ctx.t("hadir.names_ticked", names=", ".join(found)))
-        if missing:
-            parts.append(ctx.t("hadir.names_not_found", names=", ".join(missing)))
-        if not found:
-            parts.append(ctx.t("hadir.help.daftar"))
-        return " ".join(parts)
+    def _typed_selection(
+        self, ctx: Context, pairs: list[tuple[int, str]], present: list[int]
+    ) -> tuple[list[int], str]:
+        """Apply numbers, ranges and names typed on the checklist (`1 3 7`, `1-5`, `agus, bambang`,
+        `semua kecuali 3 7`, `-3 7`): the new ticks and a line saying what changed; or, when anything
+        was not understood, the ticks as they were and what was not understood."""
+        ids = [wid for wid, _ in pairs]
+        names = [name for _, name in pairs]
+        result = parse_roster_selection(ctx.text, names)
+        if isinstance(result, SelectionError):
+            return present, self._selection_problem(ctx, result, names)
+        numbered = self.draft(ctx).numbered
+        if result.by_number and numbered and numbered != ids:
+            return present, ctx.t("hadir.list_changed")
+        position = {wid: i for i, wid in enumerate(ids)}
+        before = frozenset(position[wid] for wid in present)
+        after = result.apply(before)
+        kept = [wid for wid in present if position[wid] in after]
+        return kept + [ids[i] for i in sorted(after - before)], self._selection_note(
+            ctx, result, before, after, names
+        )
+
+    def _name_list(self, ctx: Context, names: list[str], positions: frozenset[int]) -> str:
+        shown = [names[i] for i in sorted(positions)]
+        if len(shown) <= NAMES_SHOWN:
+            return ", ".join(shown)
+        more = ctx.t("hadir.and_more", n=len(shown) - NAMES_SHOWN)
+        return ", ".join([*shown[:NAMES_SHOWN], more])
+
+    def _selection_note(
+        self,
+        ctx: Context,
+        result: Selection,
+        before: frozenset[int],
+        after: frozenset[int],
+        names: list[str],
+    ) -> str:
+        """One line: what a typed selection changed."""
+        if result.action == SelectAction.ONLY:
+            if not after:
+                return ctx.t("hadir.typed_none")
+            if result.excluded:
+                return ctx.t("hadir.typed_all_except", names=self._name_list(ctx, names, result.excluded))
+            return ctx.t("hadir.typed_all", n=len(after))
+        if after - before:
+            return ctx.t("hadir.names_ticked", names=self._name_list(ctx, names, after - before))
+        if before - after:
+            return ctx.t("hadir.names_unticked", names=self._name_list(ctx, names, before - after))
+        return ctx.t("hadir.typed_no_change")
+
+    def _selection_problem(self, ctx: Context, error: SelectionError, names: list[str]) -> str:
+        """What a typed selection had that was not understood (nothing of it was applied)."""
+        if error.empty:
+            return ctx.t("hadir.help.daftar")
+        lines = []
+        if error.unknown:
+            lines.append(ctx.t("hadir.typed_unknown", items=", ".join(error.unknown), total=len(names)))
+        for query, positions in error.ambiguous:
+            options = ", ".join(f"{names[i]} ({i + 1})" for i in positions)
+            lines.append(ctx.t("hadir.typed_ambiguous", query=query, options=options))
+        lines.append(ctx.t("hadir.typed_kept"))
+        return "\n".join(lines)
 
     async def _after_entry(self, ctx: Context) -> None:
         """Roster done or counts and wages given: ask whether wages were paid, then confirm."""

@@ -14,6 +14,10 @@ from kotaku.schemas import Choice
 from kotaku.services.attendance import AttendanceSummary
 
 TICKED, UNTICKED = "✅", "⬜"
+# Rosters up to this size are listed whole in the checklist text, numbered 1..N, so a number typed on any
+# page means one worker (WhatsApp cannot show more than 10 rows of buttons); a longer roster lists only
+# the page shown, still numbered across the whole roster (11..20 on page 2), to keep the message short.
+LIST_ALL_MAX = 50
 
 
 def short_day(d: dt.date, lang: str) -> str:
@@ -36,6 +40,17 @@ def worker_choice(worker_id: int, name: str, ticked: bool) -> Choice:
     return Choice(label=f"{TICKED if ticked else UNTICKED} {name}", value=f"t:{worker_id}")
 
 
+def numbered_lines(workers: Sequence[Worker], present: set[int], page: int, page_size: int) -> list[str]:
+    """`1. ✅ Agus Salim`: the roster numbered as typed numbers are read (1 = the first on the roster)."""
+    first, last = (
+        (0, len(workers)) if len(workers) <= LIST_ALL_MAX else (page * page_size, (page + 1) * page_size)
+    )
+    return [
+        f"{i}. {TICKED if w.id in present else UNTICKED} {w.name}"
+        for i, w in enumerate(workers[first:last], first + 1)
+    ]
+
+
 def checklist(
     ctx: Context,
     *,
@@ -48,7 +63,8 @@ def checklist(
     target: int | None,
     note: str | None,
 ) -> tuple[str, list[Choice]]:
-    """The checklist page: the names ticked or not, all/none, paging, a new worker and "Done (n)"."""
+    """The checklist page: the names ticked or not, all/none, paging, a new worker and "Done (n)"; the
+    text lists the roster numbered 1..N and says numbers and names can be typed."""
     pages = max(1, -(-len(workers) // page_size))
     choices = [
         worker_choice(w.id, w.name, w.id in present)
@@ -80,6 +96,8 @@ def checklist(
             page=ctx.t("hadir.page", page=page + 1, pages=pages) if pages > 1 else "",
         )
     )
+    lines += numbered_lines(workers, present, page, page_size)
+    lines.append(ctx.t("hadir.type_hint"))
     return "\n".join(lines), choices
 
 

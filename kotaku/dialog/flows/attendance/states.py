@@ -62,9 +62,11 @@ class AttendanceDraft(Draft):
     checked_existing: bool = False  # an existing sheet of the date was looked for (and shown)
     replacing: bool = False
     late_reason: str | None = None
-    # Roster mode: the workers ticked, the checklist page, the count the quick form gave, names to resolve.
+    # Roster mode: the workers ticked, the checklist page, the numbering shown (typed numbers refer to it),
+    # the count the quick form gave, names to resolve.
     present: list[int] = Field(default_factory=list)
     page: int = 0
+    numbered: list[int] = Field(default_factory=list)  # worker ids in the order the checklist numbered them
     target: int | None = None
     queue: list[PendingName] = Field(default_factory=list)
     new: NewWorker | None = None
