@@ -867,5 +867,57 @@ def outbox_purge(
     out.print(f"{n} pesan dihapus (lebih lama dari {days} hari)")
 
 
+# --- WhatsApp ----------------------------------------------------------------------------------------
+
+whatsapp_app = typer.Typer(
+    help="WhatsApp: templat pesan (di luar jendela 24 jam) yang didaftarkan ke Meta.", no_args_is_help=True
+)
+app.add_typer(whatsapp_app, name="whatsapp")
+
+
+@whatsapp_app.command("templates")
+def whatsapp_templates(
+    lang: Annotated[str, typer.Option("--lang", help="id, en, atau all (bawaan: all).")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Print the message templates to register with Meta (category UTILITY), from `whatsapp.templates`."""
+    from rich.markup import escape
+
+    from kotaku.catalogue import LANGUAGES
+    from kotaku.notify.templates import DEFAULT_TEMPLATE, template_texts
+
+    if lang != "all" and lang not in LANGUAGES:
+        err.print(f"[red]--lang tidak dikenal: {lang} (id, en, all)[/red]")
+        raise typer.Exit(2)
+    settings = state.settings
+    texts = [
+        t
+        for code in (LANGUAGES if lang == "all" else (lang,))
+        for t in template_texts(settings.whatsapp.templates, code)
+    ]
+    if as_json:
+        doc = {"window_hours": settings.whatsapp.window_hours, "templates": [t.as_dict() for t in texts]}
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    if not texts:
+        out.print(f"Tidak ada templat ({lang}) di whatsapp.templates: di luar jendela 24 jam pesan ditahan.")
+        return
+    for t in texts:
+        kinds = ", ".join(f"{k} (jenis lain)" if k == DEFAULT_TEMPLATE else k for k in t.kinds)
+        params = ", ".join(f"{{{{{i}}}}} = {f}" for i, f in enumerate(t.params, start=1)) or "-"
+        out.print(
+            f"[bold]{escape(t.name)}[/bold]  kategori {t.category}  bahasa {escape(t.language)} ({t.lang})"
+        )
+        out.print(f"dipakai untuk: {kinds}", markup=False, soft_wrap=True)
+        out.print(f"parameter: {params}", markup=False, soft_wrap=True)
+        for label, text in (("isi", t.body), ("contoh", t.example)):
+            out.print(f"{label}:")
+            for line in (text or "(tidak ada teks di katalog)").splitlines():
+                out.print(f"    {line}" if line else "", markup=False, highlight=False, soft_wrap=True)
+        for problem in t.problems:
+            out.print(f"[yellow]masalah: {escape(problem)}[/yellow]", soft_wrap=True)
+        out.print()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
