@@ -5,6 +5,8 @@ The core never imports `bot/`, so the entry point lives here: it takes kotaku's 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -205,7 +207,9 @@ def _pick_person(people: list[PersonEntry]) -> str:
 
 
 def _run_channels(settings: Settings, wanted: list[str]) -> None:
-    """Start the configured channels; each channel module exposes `run(settings)`."""
+    """Start the configured channels together: one event loop, one bootstrap, one web server with every
+    channel's routes, one background with every channel's sender. Each channel module exposes
+    `part(settings)` (bot.web.ChannelPart) and `StartError` for a configuration it cannot start with."""
     modules = []
     for name in wanted:
         try:
@@ -218,14 +222,19 @@ def _run_channels(settings: Settings, wanted: list[str]) -> None:
             )
             raise typer.Exit(2) from None
     for module in modules:
-        starter = getattr(module, "run", None)
-        if not callable(starter):
-            err.print(f"Modul {module.__name__} tidak punya run(settings).")
+        if not callable(getattr(module, "part", None)):
+            err.print(f"Modul {module.__name__} tidak punya part(settings).")
             raise typer.Exit(2)
-    if len(modules) > 1:
-        err.print("Menjalankan lebih dari satu kanal sekaligus belum didukung di versi ini.")
-        raise typer.Exit(2)
-    modules[0].run(settings)
+    start_errors = tuple(m.StartError for m in modules if hasattr(m, "StartError"))
+    try:
+        parts = [module.part(settings) for module in modules]
+    except start_errors as exc:
+        err.print(f"Kanal tidak bisa dimulai / cannot start: {exc}")
+        raise typer.Exit(2) from None
+    from bot.web import serve_channels
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_channels(settings, parts))
 
 
 bench_app = typer.Typer(
