@@ -328,6 +328,251 @@ def import_program_cmd(
         out.print(Text(msg("summary_nothing", lang)))
 
 
+# --- exports --------------------------------------------------------------------------------------
+
+
+def _export_slug(text: str) -> str:
+    """A file-name-safe piece of text: `Kelurahan Bejalen` -> `kelurahan-bejalen`."""
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(part for part in out.split("-") if part) or "ekspor"
+
+
+@app.command("export")
+def export_cmd(
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            help="Cakupan: ksm:KODE, bkm:KODE, kode wilayah Kemendagri, atau nasional "
+            "(bawaan: cakupan orang --as, tanpa --as: nasional)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Tanggal awal YYYY-MM-DD (bawaan: awal periode pembayaran berjalan)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Tanggal akhir YYYY-MM-DD (bawaan: akhir periode pembayaran berjalan)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="xlsx, csv (zip berisi satu CSV per tabel) atau pdf.")
+    ] = "xlsx",
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Berkas hasil (bawaan: kotaku-<cakupan>-<awal>-<akhir>.<format> di folder ini)."
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Bahasa judul dan kolom: id atau en.")] = "id",
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Kode orang yang mengekspor: cakupannya menjadi bawaan dan diperiksa; admin melihat NIK utuh.",
+        ),
+    ] = None,
+    jenis: Annotated[
+        str | None,
+        typer.Option(
+            "--jenis", help="Tabel, dipisah koma: hadir,upah,progres,kendala,foto,ringkasan (bawaan: semua)."
+        ),
+    ] = None,
+    with_photos: Annotated[
+        bool, typer.Option("--with-photos", help="Sertakan berkas foto (hasilnya satu zip).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Export the program's papers: Daftar Hadir, Daftar Pembayaran Upah, Progres, Kendala, Foto, Ringkasan."""
+    from datetime import date as date_cls
+
+    from rich.markup import escape
+    from rich.progress import Progress
+    from rich.table import Table
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kotaku import catalogue
+    from kotaku import exports as ex
+    from kotaku.models import Person
+    from kotaku.services.scope import NATIONAL, Scope, person_timezone, scope_of
+    from kotaku.services.summary import OutsideScope, labelled_scope
+
+    settings = state.settings
+    try:
+        export_format = ex.ExportFormat(fmt.lower())
+    except ValueError:
+        err.print(f"[red]--format tidak dikenal: {fmt} (xlsx, csv, pdf)[/red]")
+        raise typer.Exit(2) from None
+    if lang not in catalogue.LANGUAGES:
+        err.print(f"[red]--lang tidak dikenal: {lang} (id, en)[/red]")
+        raise typer.Exit(2)
+    try:
+        kinds = (
+            tuple(dict.fromkeys(ex.ExportKind(k.strip().lower()) for k in jenis.split(",") if k.strip()))
+            if jenis
+            else tuple(ex.ExportKind)
+        )
+    except ValueError:
+        names = ", ".join(k.value for k in ex.ExportKind)
+        err.print(f"[red]--jenis tidak dikenal: {jenis} (pilih dari: {names})[/red]")
+        raise typer.Exit(2) from None
+    if not kinds:
+        err.print("[red]--jenis kosong: sebutkan paling sedikit satu tabel.[/red]")
+        raise typer.Exit(2)
+    dates: dict[str, date_cls | None] = {}
+    for name, value in (("--from", start), ("--to", end)):
+        try:
+            dates[name] = date_cls.fromisoformat(value) if value else None
+        except ValueError:
+            err.print(f"[red]{name} tidak dapat dibaca: {value} (contoh: 2026-11-23)[/red]")
+            raise typer.Exit(2) from None
+
+    async def _prepare(session: AsyncSession) -> tuple[Scope, Person | None, bool, date_cls]:
+        person = None
+        if as_:
+            person = (await session.execute(select(Person).where(Person.code == as_))).scalar_one_or_none()
+            if person is None:
+                raise LookupError(as_)
+        if scope:
+            found = await resolve_scope(session, scope)
+        elif person is not None:
+            found = Scope(
+                ksm_id=person.scope_ksm_id, bkm_id=person.scope_bkm_id, region_id=person.scope_region_id
+            )
+        else:
+            found = NATIONAL
+        labelled = await labelled_scope(session, found)
+        wanted = Scope(
+            ksm_id=found.ksm_id,
+            bkm_id=found.bkm_id,
+            region_id=found.region_id,
+            label=labelled.label,
+            kind=found.kind,
+        )
+        unmask = False
+        if person is not None:
+            try:
+                unmask = await ex.check_export(session, person, wanted)
+            except OutsideScope as exc:
+                own = await labelled_scope(session, scope_of(person))
+                raise OutsideScope(f"{exc} di luar cakupan {person.name} ({own.label})") from exc
+        tz = await person_timezone(session, person, settings.app.default_timezone) if person else None
+        return wanted, person, unmask, clock.local_today(tz or settings.app.default_timezone)
+
+    try:
+        wanted, person, unmask, today = run_in_session(settings, _prepare)
+    except ScopeNotFound as exc:
+        raise _scope_not_found(exc) from exc
+    except LookupError as exc:
+        err.print(f"[red]Orang dengan kode {as_} tidak ditemukan (lihat `kotaku chat --list`).[/red]")
+        raise typer.Exit(2) from exc
+    except OutsideScope as exc:
+        err.print(
+            f"[red]Ditolak: {exc}. Pilih cakupan di dalam cakupan sendiri atau jalankan tanpa --scope.[/red]"
+        )
+        raise typer.Exit(2) from exc
+    except ex.ExportNotAllowed as exc:
+        err.print(
+            f"[red]Ditolak: peran {catalogue.role_label(exc.role.value)} tidak boleh mengekspor data "
+            "(atau orangnya tidak aktif).[/red]"
+        )
+        raise typer.Exit(2) from exc
+    except SQLAlchemyError as exc:
+        err.print(
+            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
+            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
+        )
+        raise typer.Exit(2) from None
+
+    first, last = dates["--from"], dates["--to"]
+    if first is None and last is None:
+        first, last = ex.payment_period(today, settings)
+    elif first is None:
+        assert last is not None
+        first = ex.payment_period(last, settings)[0]
+    elif last is None:
+        last = ex.payment_period(first, settings)[1]
+    assert first is not None and last is not None
+    if last < first:
+        err.print(f"[red]--to ({last}) lebih awal dari --from ({first}).[/red]")
+        raise typer.Exit(2)
+
+    suffix = {ex.ExportFormat.XLSX: ".xlsx", ex.ExportFormat.CSV: ".zip", ex.ExportFormat.PDF: ".pdf"}
+    target = out_path or Path(
+        f"kotaku-{_export_slug(wanted.label)}-{first.isoformat()}-{last.isoformat()}{suffix[export_format]}"
+    )
+    request = ex.ExportRequest(
+        scope=wanted,
+        start=first,
+        end=last,
+        fmt=export_format,
+        kinds=kinds,
+        lang=lang,
+        person_id=person.id if person is not None else None,
+        unmask_nik=unmask,
+        with_photos=with_photos,
+    )
+    progress = Progress(console=err, transient=True) if err.is_terminal else None
+    tasks: dict[str, Any] = {}
+
+    def on_progress(table: str, done: int, total: int) -> None:
+        assert progress is not None
+        if table not in tasks:
+            key = f"export.sheet.{table}"
+            label = catalogue.t(key, lang) if catalogue.has(key) else table
+            tasks[table] = progress.add_task(label, total=max(total, 1))
+        progress.update(tasks[table], completed=done, total=max(total, done, 1))
+
+    def _build(db: Database) -> Awaitable[ex.ExportResult]:
+        return ex.build_export(
+            db, settings, request, target, on_progress=on_progress if progress is not None else None
+        )
+
+    try:
+        if progress is not None:
+            with progress:
+                result = run_with_db(settings, _build)
+        else:
+            result = run_with_db(settings, _build)
+    except ModuleNotFoundError as exc:
+        if exc.name != "kotaku.exports.pdf":
+            raise
+        err.print("[red]Format pdf belum tersedia di instalasi ini; pakai --format xlsx atau csv.[/red]")
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        err.print(
+            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
+            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
+        )
+        raise typer.Exit(2) from None
+
+    if as_json:
+        doc = {
+            "path": str(result.path),
+            "format": export_format.value,
+            "mime_type": result.mime_type,
+            "scope": wanted.label,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "kinds": [k.value for k in kinds],
+            "unmasked_nik": unmask,
+            "rows": result.rows,
+        }
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table(title=f"Ekspor {wanted.label}, {first.isoformat()} s.d. {last.isoformat()}")
+    table.add_column("tabel")
+    table.add_column("baris", justify="right")
+    for name, n in result.rows.items():
+        table.add_row(name, str(n))
+    out.print(table)
+    out.print(
+        f"Tersimpan: [bold]{escape(str(result.path))}[/bold]"
+        + (" (NIK utuh)" if unmask else " (NIK disamarkan)"),
+        soft_wrap=True,
+    )
+
+
 # --- alerts ---------------------------------------------------------------------------------------
 
 alerts_app = typer.Typer(

@@ -60,6 +60,8 @@ class MediaConfig(_Section):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Largest webhook body accepted (413 above it); Meta's WhatsApp webhooks are a few KB.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
 class TelegramConfig(_Section):
@@ -221,6 +223,15 @@ class DeliveryConfig(_Section):
     purge_after_days: int = Field(default=30, ge=1)
 
 
+class ExportsConfig(_Section):
+    """Printed and machine exports (kotaku.exports, `kotaku export`): the default payment period."""
+
+    # The period an export covers by default, and how Daftar Hadir / Daftar Pembayaran Upah are split:
+    # "weekly" (7 days from `week_start`) or "monthly" (calendar months).
+    period: Literal["weekly", "monthly"] = "weekly"
+    week_start: int = Field(default=0, ge=0, le=6)  # 0 = Monday ... 6 = Sunday
+
+
 def _check_tz(v: str) -> str:
     try:
         ZoneInfo(v)
@@ -252,6 +263,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    exports: ExportsConfig = Field(default_factory=ExportsConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,527 @@
+"""The CSV export: one UTF-8 file per table, zipped into one file; machine-friendly.
+
+Every file has a header row of stable snake_case column names (docs/exports.md lists them), ISO dates
+(`2026-11-26`) and timestamps with their offset, plain numbers (a point for decimals, no thousands
+separator), `true`/`false`, codes instead of labels (`kritis`, `material`, `tinggi`, `L`/`P`), and an empty
+field for "nothing". NIKs are masked (`3322********0001`) unless the request unmasks them.
+
+Files: hadir.csv (one row per worker present per day) and hadir_harian.csv (one row per attendance
+sheet, roster or count mode) for `hadir`; upah.csv, progres.csv, kendala.csv, foto.csv, ringkasan.csv.
+With photos, the files are in the same zip under foto/. The files are written to a temporary folder
+beside the target as the rows are read, then zipped, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from kotaku.config import Settings
+from kotaku.db import Database
+from kotaku.exports import MIME_TYPES, ExportKind, ExportRequest, ExportResult, ProgressCallback
+from kotaku.exports.data import ExportData, FotoRow, KsmInfo, count_hok
+from kotaku.exports.photos import add_photo
+from kotaku.exports.xlsx import kinds_for
+from kotaku.models import AttendanceMode, Gender, Skill
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "hadir": (
+        "ksm_code",
+        "ksm_name",
+        "bkm_code",
+        "kelurahan_code",
+        "kelurahan",
+        "work_date",
+        "worker_id",
+        "worker_code",
+        "worker_name",
+        "nik",
+        "gender",
+        "skill",
+        "is_phk",
+        "hok",
+        "wage",
+        "paid",
+    ),
+    "hadir_harian": (
+        "ksm_code",
+        "ksm_name",
+        "kelurahan_code",
+        "work_date",
+        "mode",
+        "male",
+        "female",
+        "workers",
+        "hok",
+        "total_wages",
+        "wages_paid",
+    ),
+    "upah": (
+        "ksm_code",
+        "ksm_name",
+        "kelurahan_code",
+        "period_start",
+        "period_end",
+        "line_type",
+        "worker_id",
+        "worker_code",
+        "worker_name",
+        "nik",
+        "gender",
+        "skill",
+        "work_date",
+        "male",
+        "female",
+        "days",
+        "hok",
+        "daily_rate",
+        "total_wage",
+        "paid_amount",
+        "payment_status",
+    ),
+    "progres": (
+        "ksm_code",
+        "ksm_name",
+        "kelurahan_code",
+        "activity_code",
+        "activity_name",
+        "indicator",
+        "unit",
+        "target_volume",
+        "report_date",
+        "planned_percent",
+        "actual_percent",
+        "deviation_points",
+        "status",
+        "volume",
+        "photos",
+        "note",
+    ),
+    "kendala": (
+        "obstacle_id",
+        "ksm_code",
+        "ksm_name",
+        "kelurahan_code",
+        "activity_code",
+        "report_date",
+        "category",
+        "severity",
+        "description",
+        "status",
+        "closed_date",
+        "days_open",
+        "reported_by",
+        "closed_by",
+        "follow_up",
+    ),
+    "foto": (
+        "media_id",
+        "report_date",
+        "ksm_code",
+        "ksm_name",
+        "kelurahan_code",
+        "activity_code",
+        "milestone",
+        "latitude",
+        "longitude",
+        "distance_m",
+        "taken_at",
+        "file_name",
+        "sha256",
+        "mime_type",
+        "size_bytes",
+        "caption",
+    ),
+    "ringkasan": (
+        "row_type",
+        "kelurahan_code",
+        "kelurahan",
+        "ksm_code",
+        "ksm_name",
+        "activity_code",
+        "activity_name",
+        "as_of",
+        "planned_percent",
+        "actual_percent",
+        "deviation_points",
+        "status",
+        "last_report",
+        "hok",
+        "worker_days",
+        "wages",
+        "wages_paid",
+        "wage_budget",
+        "funds_used",
+        "budget",
+        "open_obstacles",
+        "open_alerts",
+    ),
+}
+
+
+def plain(value: Any) -> str:
+    """A value as a CSV field: ISO dates, plain numbers, true/false, empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return format(round(value, 6), "f").rstrip("0").rstrip(".")
+    return str(value)
+
+
+class CsvFile:
+    """One CSV file being written row by row."""
+
+    def __init__(self, folder: Path, table: str) -> None:
+        self.table = table
+        self.path = folder / f"{table}.csv"
+        self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(COLUMNS[table])
+        self.rows = 0
+
+    def add(self, values: Sequence[Any]) -> None:
+        if len(values) != len(COLUMNS[self.table]):
+            raise ValueError(f"{self.table}.csv: {len(values)} values for {len(COLUMNS[self.table])} columns")
+        self._writer.writerow([plain(v) for v in values])
+        self.rows += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _ksm(k: KsmInfo) -> list[Any]:
+    return [k.code, k.name, k.kelurahan_code]
+
+
+class CsvWriter:
+    def __init__(
+        self,
+        folder: Path,
+        data: ExportData,
+        request: ExportRequest,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.folder = folder
+        self.data = data
+        self.request = request
+        self.on_progress = on_progress
+        self.position = {k.id: i for i, k in enumerate(data.ksms)}
+        self.files: list[CsvFile] = []
+        self.photos: list[FotoRow] = []
+
+    def _open(self, table: str) -> CsvFile:
+        f = CsvFile(self.folder, table)
+        self.files.append(f)
+        return f
+
+    def progress(self, table: str, ksm_id: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(table, self.position.get(ksm_id, 0) + 1, self.data.ksm_count)
+
+    async def hadir(self) -> dict[str, int]:
+        records_csv, days_csv = self._open("hadir"), self._open("hadir_harian")
+        try:
+            async for batch, days, records, workers in self.data.attendance_batches():
+                by_id = {k.id: k for k in batch}
+                for r in records:
+                    k, w = by_id[r.ksm_id], workers[r.worker_id]
+                    records_csv.add(
+                        [
+                            k.code,
+                            k.name,
+                            k.bkm_code,
+                            k.kelurahan_code,
+                            k.kelurahan_name,
+                            r.work_date,
+                            w.id,
+                            w.code,
+                            w.name,
+                            self.data.nik(w.nik_encrypted),
+                            Gender(w.gender).value,
+                            Skill(w.skill).value,
+                            w.is_phk,
+                            float(r.hok),
+                            int(r.wage),
+                            bool(r.paid),
+                        ]
+                    )
+                per_day: dict[tuple[int, date], list[Any]] = {}
+                for r in records:
+                    per_day.setdefault((r.ksm_id, r.work_date), []).append(r)
+                for d in days:
+                    k = by_id[d.ksm_id]
+                    if d.mode == AttendanceMode.ROSTER:
+                        recs = per_day.get((d.ksm_id, d.work_date), [])
+                        female = sum(1 for r in recs if workers[r.worker_id].gender == Gender.P)
+                        male, hok = len(recs) - female, sum(float(r.hok) for r in recs)
+                        wages = sum(int(r.wage) for r in recs)
+                    else:
+                        male, female = int(d.count_male), int(d.count_female)
+                        hok = count_hok(d.hok, d.count_male, d.count_female)
+                        wages = int(d.total_wages)
+                    days_csv.add(
+                        [
+                            *_ksm(k)[:2],
+                            k.kelurahan_code,
+                            d.work_date,
+                            AttendanceMode(d.mode).value,
+                            male,
+                            female,
+                            male + female,
+                            hok,
+                            wages,
+                            bool(d.wages_paid),
+                        ]
+                    )
+                if batch:
+                    self.progress("hadir", batch[-1].id)
+        finally:
+            records_csv.close()
+            days_csv.close()
+        return {"hadir": records_csv.rows, "hadir_harian": days_csv.rows}
+
+    async def upah(self) -> dict[str, int]:
+        f = self._open("upah")
+        try:
+            async for block in self.data.upah_blocks():
+                self.progress("upah", block.ksm.id)
+                for ln in block.lines:
+                    f.add(
+                        [
+                            *_ksm(block.ksm),
+                            block.start,
+                            block.end,
+                            "count_day" if ln.work_date is not None else "worker",
+                            ln.worker_id,
+                            ln.code,
+                            ln.name or None,
+                            ln.nik or None,
+                            ln.gender,
+                            ln.skill,
+                            ln.work_date,
+                            ln.male if ln.work_date is not None else None,
+                            ln.female if ln.work_date is not None else None,
+                            ln.days,
+                            ln.hok,
+                            ln.rate,
+                            ln.total,
+                            ln.paid_amount,
+                            ln.status,
+                        ]
+                    )
+        finally:
+            f.close()
+        return {"upah": f.rows}
+
+    async def progres(self) -> dict[str, int]:
+        f = self._open("progres")
+        try:
+            async for r in self.data.progres_rows():
+                self.progress("progres", r.ksm.id)
+                a = r.activity
+                f.add(
+                    [
+                        *_ksm(r.ksm),
+                        a.code,
+                        a.name,
+                        a.indicator,
+                        a.unit,
+                        a.target_volume,
+                        r.report_date,
+                        r.planned,
+                        r.actual,
+                        r.deviation,
+                        r.status.value,
+                        r.volume,
+                        r.photos,
+                        r.note,
+                    ]
+                )
+        finally:
+            f.close()
+        return {"progres": f.rows}
+
+    async def kendala(self) -> dict[str, int]:
+        f = self._open("kendala")
+        try:
+            async for r in self.data.kendala_rows():
+                self.progress("kendala", r.ksm.id)
+                f.add(
+                    [
+                        r.short_id,
+                        *_ksm(r.ksm),
+                        r.activity.code if r.activity else None,
+                        r.report_date,
+                        r.category,
+                        r.severity,
+                        r.description,
+                        r.status,
+                        r.closed_date,
+                        r.days_open,
+                        r.reported_by,
+                        r.closed_by,
+                        r.close_note,
+                    ]
+                )
+        finally:
+            f.close()
+        return {"kendala": f.rows}
+
+    async def foto(self) -> dict[str, int]:
+        f = self._open("foto")
+        try:
+            async for r in self.data.foto_rows():
+                self.progress("foto", r.ksm.id)
+                f.add(
+                    [
+                        r.media_id,
+                        r.report_date,
+                        r.ksm.code,
+                        r.ksm.name,
+                        r.ksm.kelurahan_code,
+                        r.activity.code if r.activity else None,
+                        r.milestone,
+                        r.latitude,
+                        r.longitude,
+                        r.distance_m,
+                        r.taken_at,
+                        r.file_name,
+                        r.sha256,
+                        r.mime_type,
+                        r.size_bytes,
+                        r.caption,
+                    ]
+                )
+                if self.request.with_photos:
+                    self.photos.append(r)
+        finally:
+            f.close()
+        return {"foto": f.rows}
+
+    async def ringkasan(self) -> dict[str, int]:
+        report = self.on_progress
+        on_ksm = (lambda done, total: report("ringkasan", done, total)) if report is not None else None
+        entries = await self.data.ringkasan(on_ksm=on_ksm)
+        f = self._open("ringkasan")
+        try:
+            for e in entries:
+                k = e.ksm
+                place = [k.kelurahan_code, k.kelurahan_name, k.code, k.name]
+                worst = e.worst_status
+                f.add(
+                    [
+                        "ksm",
+                        *place,
+                        None,
+                        None,
+                        e.as_of,
+                        None,
+                        None,
+                        None,
+                        worst.value if worst else None,
+                        None,
+                        e.hok,
+                        e.workers,
+                        e.wages,
+                        e.wages_paid,
+                        e.wage_budget,
+                        e.funds_used,
+                        e.budget,
+                        e.open_obstacles,
+                        e.open_alerts,
+                    ]
+                )
+                for a in e.activities:
+                    f.add(
+                        [
+                            "activity",
+                            *place,
+                            a.activity.code,
+                            a.activity.name,
+                            e.as_of,
+                            a.planned,
+                            a.actual,
+                            a.deviation,
+                            a.status.value,
+                            a.last_report,
+                            None,
+                            None,
+                            None,
+                            None,
+                            a.activity.wage_budget,
+                            None,
+                            a.activity.budget,
+                            a.open_obstacles,
+                            a.open_alerts,
+                        ]
+                    )
+        finally:
+            f.close()
+        return {"ringkasan": f.rows}
+
+    async def write(self) -> dict[str, int]:
+        writers = {
+            ExportKind.HADIR: self.hadir,
+            ExportKind.UPAH: self.upah,
+            ExportKind.PROGRES: self.progres,
+            ExportKind.KENDALA: self.kendala,
+            ExportKind.FOTO: self.foto,
+            ExportKind.RINGKASAN: self.ringkasan,
+        }
+        rows: dict[str, int] = {}
+        for kind in kinds_for(self.request):
+            rows.update(await writers[kind]())
+        return rows
+
+
+def _zip(target: Path, files: Iterable[Path], photos: Sequence[FotoRow], media_dir: Path) -> int:
+    """Zip the CSV files (and the photo files under foto/) to `target`; the number of photos added."""
+    added = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for path in files:
+            zf.write(path, path.name)
+        for row in photos:
+            added += add_photo(zf, media_dir, row)
+    return added
+
+
+async def write_csv(
+    db: Database,
+    settings: Settings,
+    request: ExportRequest,
+    out: Path,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> ExportResult:
+    """Write one CSV per table into a zip at `out` (`.zip` is added when `out` has another suffix)."""
+    out = Path(out)
+    final = out if out.suffix.lower() == ".zip" else out.with_suffix(".zip")
+    part = final.with_name(f".{final.name}.part")
+    with tempfile.TemporaryDirectory(prefix=".kotaku-export-", dir=final.parent) as tmp:
+        async with db.session() as session:
+            data = await ExportData.load(session, settings, request)
+            writer = CsvWriter(Path(tmp), data, request, on_progress)
+            rows = await writer.write()
+        try:
+            photos = _zip(part, [f.path for f in writer.files], writer.photos, Path(settings.media.dir))
+            os.replace(part, final)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+    if request.with_photos:
+        rows["foto_files"] = photos
+    return ExportResult(path=final, mime_type=MIME_TYPES["zip"], rows=rows)

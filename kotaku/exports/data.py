@@ -1,0 +1,1178 @@
+"""The rows of each export table as plain dataclasses, read set-based one batch of KSMs at a time.
+
+`ExportData.load()` reads the KSMs of the scope once (with their BKM, kelurahan and the regions above, their
+activities and the people who sign: ketua KSM, BKM, fasilitator); each table is then an async iterator that
+reads `BATCH_KSMS` KSMs per round of queries and yields its rows, so a national export never holds more
+than one batch of attendance, reports or photos in memory.
+
+Every figure follows the one definition of the services and domain:
+- HOK: the attendance records' `hok` (roster; `HOK_PER_DAY` each) or the day's HOK of a count-mode sheet
+  (its head count when the sheet has none), as `kotaku.services.summary` counts them;
+- wages: the records' `wage` (roster) or the sheet's `total_wages` (count mode), paid or not as entered;
+- planned %, deviation and status: `kotaku.domain.plan` (`planned_percent`, `project_finish`, `assess`) with
+  the trend window of `/rekap` (`kotaku.services.summary.TREND_DAYS`);
+- distance of a photo to its site: `kotaku.domain.geo.distance_m` to the activity's point, else the KSM's
+  (the rule of `kotaku.services.media.site_distance`);
+- Ringkasan: `kotaku.services.summary.scope_summary` per KSM, the same function as `/rekap`.
+
+Dates are local to each KSM (its kelurahan's zone). NIKs are masked (`3322********0001`) unless the request
+unmasks them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import PurePosixPath
+from typing import Any, TypeVarTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kotaku import clock
+from kotaku.config import Settings
+from kotaku.domain.calendar import WorkCalendar
+from kotaku.domain.geo import distance_m
+from kotaku.domain.plan import Status, assess, planned_percent, project_finish
+from kotaku.domain.regions import path_codes, within
+from kotaku.exports import ExportRequest
+from kotaku.models import (
+    Activity,
+    Alert,
+    AlertStatus,
+    AttendanceDay,
+    AttendanceMode,
+    AttendanceRecord,
+    Bkm,
+    Gender,
+    Ksm,
+    Media,
+    MediaKind,
+    Obstacle,
+    ObstacleStatus,
+    Person,
+    PlanPoint,
+    ProgressReport,
+    Region,
+    RegionLevel,
+    Role,
+    Skill,
+    Worker,
+)
+from kotaku.security import NikVault, mask_nik, vault_from_settings
+from kotaku.services.obstacles import days_open
+from kotaku.services.scope import (
+    Scope,
+    join_kelurahan,
+    region_path_within,
+    scope_contains_ksm,
+    scope_of,
+)
+from kotaku.services.summary import TREND_DAYS, scope_summary
+
+Ts = TypeVarTuple("Ts")
+
+# KSMs read per round of queries (each round: a handful of set-based queries for these KSMs).
+BATCH_KSMS = 200
+# How an export masks a NIK: the first 4 and last 4 digits (ASCII, so it survives any spreadsheet or CSV).
+MASK_CHAR = "*"
+# The last moment of a local date in the easternmost zone (WIT, UTC+9): every Indonesian site is still on
+# that date, so one `now` measures every site on it.
+EASTERNMOST = ZoneInfo("Asia/Jayapura")
+# Worst first (Ringkasan): critical, behind, not started, on plan, ahead, done.
+STATUS_RANK = {
+    Status.CRITICAL: 0,
+    Status.BEHIND: 1,
+    Status.NOT_STARTED: 2,
+    Status.ON_PLAN: 3,
+    Status.AHEAD: 4,
+    Status.DONE: 5,
+}
+
+
+def export_mask(nik: str) -> str:
+    """`3322********0001`: `kotaku.security.mask_nik` with ASCII stars."""
+    return mask_nik(nik).replace("•", MASK_CHAR)
+
+
+# --- the places -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    id: int
+    code: str
+    name: str
+    indicator: str
+    unit: str
+    target_volume: float
+    budget: int
+    wage_budget: int
+    start_date: date
+    end_date: date
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True)
+class KsmInfo:
+    """A KSM with where it lies and who signs its papers."""
+
+    id: int
+    code: str
+    name: str
+    keeps_roster: bool
+    latitude: float | None
+    longitude: float | None
+    timezone: str
+    bkm_id: int
+    bkm_code: str
+    bkm_name: str
+    kelurahan_id: int
+    kelurahan_code: str
+    kelurahan_name: str
+    kelurahan_path: str
+    kecamatan: str | None = None
+    kabkota: str | None = None
+    provinsi: str | None = None
+    activities: tuple[ActivityInfo, ...] = ()
+    ketua: str | None = None
+    bkm_person: str | None = None
+    fasilitator: str | None = None
+
+    @property
+    def kegiatan(self) -> str:
+        """`Rabat beton jalan (KEG-BJL-01); Drainase (KEG-BJL-02)`."""
+        return "; ".join(f"{a.name} ({a.code})" for a in self.activities)
+
+
+# --- the tables -----------------------------------------------------------------------------------
+
+
+@dataclass
+class HadirWorker:
+    worker_id: int
+    code: str | None
+    name: str
+    nik: str  # masked unless unmasked
+    gender: str  # "L" or "P"
+    skill: str
+    present: dict[date, float] = field(default_factory=dict)  # date -> HOK that day
+
+    @property
+    def hok(self) -> float:
+        return sum(self.present.values())
+
+    @property
+    def days(self) -> int:
+        return len(self.present)
+
+
+@dataclass
+class HadirCountDay:
+    """A count-mode sheet (no roster): heads by gender, HOK and wages of one day."""
+
+    work_date: date
+    male: int
+    female: int
+    hok: float
+    wages: int
+    paid: bool
+
+    @property
+    def workers(self) -> int:
+        return self.male + self.female
+
+
+@dataclass
+class HadirBlock:
+    """One Daftar Hadir paper: a KSM over one payment period."""
+
+    ksm: KsmInfo
+    start: date
+    end: date
+    days: list[date]  # the grid's columns: every day of the period
+    off_days: frozenset[date] = frozenset()  # the days of `days` that are no work days (shaded)
+    today: date = date.max  # the KSM's local today: later days are still to come
+    workers: list[HadirWorker] = field(default_factory=list)  # roster sheets
+    counts: list[HadirCountDay] = field(default_factory=list)  # count-mode sheets
+
+    def hok_on(self, day: date) -> float:
+        return sum(w.present.get(day, 0.0) for w in self.workers)
+
+    @property
+    def roster_hok(self) -> float:
+        return sum(w.hok for w in self.workers)
+
+    @property
+    def count_hok(self) -> float:
+        return sum(c.hok for c in self.counts)
+
+    @property
+    def total_hok(self) -> float:
+        return self.roster_hok + self.count_hok
+
+    @property
+    def rows(self) -> int:
+        return len(self.workers) + len(self.counts)
+
+
+@dataclass
+class UpahLine:
+    """A line of the wage list: a worker over the period (roster), or one count-mode day."""
+
+    name: str
+    skill: str | None
+    days: int
+    hok: float
+    rate: int
+    total: int
+    paid_amount: int
+    worker_id: int | None = None
+    code: str | None = None
+    nik: str = ""
+    gender: str | None = None
+    work_date: date | None = None  # count mode: the day
+    male: int = 0
+    female: int = 0
+
+    @property
+    def status(self) -> str:
+        """`paid` (nothing left to pay), `unpaid` (nothing paid) or `partial`."""
+        if self.paid_amount >= self.total:
+            return "paid"
+        return "unpaid" if self.paid_amount == 0 else "partial"
+
+    @property
+    def workers(self) -> int:
+        """Count mode: the heads of the day."""
+        return self.male + self.female
+
+
+@dataclass
+class UpahBlock:
+    """One Daftar Pembayaran Upah paper: a KSM over one payment period."""
+
+    ksm: KsmInfo
+    start: date
+    end: date
+    lines: list[UpahLine] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(line.total for line in self.lines)
+
+    @property
+    def paid(self) -> int:
+        return sum(line.paid_amount for line in self.lines)
+
+    @property
+    def unpaid(self) -> int:
+        return self.total - self.paid
+
+    @property
+    def hok(self) -> float:
+        return sum(line.hok for line in self.lines)
+
+
+@dataclass
+class ProgresRow:
+    ksm: KsmInfo
+    activity: ActivityInfo
+    report_date: date
+    planned: float
+    actual: float
+    deviation: float | None
+    status: Status
+    volume: float | None
+    photos: int
+    note: str | None = None
+
+
+@dataclass
+class KendalaRow:
+    short_id: str
+    ksm: KsmInfo
+    activity: ActivityInfo | None
+    report_date: date
+    category: str
+    severity: str
+    description: str
+    status: str  # "open" or "closed"
+    closed_date: date | None
+    reported_by: str | None
+    closed_by: str | None
+    close_note: str | None
+    days_open: int
+
+
+@dataclass
+class FotoRow:
+    media_id: int
+    ksm: KsmInfo
+    activity: ActivityInfo | None
+    report_date: date
+    milestone: int | None
+    latitude: float | None
+    longitude: float | None
+    distance_m: float | None
+    file_name: str  # the name in the photo zip: foto/<file_name>
+    stored_path: str | None  # relative to media.dir
+    sha256: str | None
+    mime_type: str | None
+    size_bytes: int | None
+    taken_at: datetime | None  # local to the site
+    caption: str | None
+
+
+@dataclass
+class RingkasanActivity:
+    activity: ActivityInfo
+    planned: float
+    actual: float | None
+    deviation: float | None
+    status: Status
+    last_report: date | None
+    open_obstacles: int
+    open_alerts: int
+
+    @property
+    def rank(self) -> tuple[int, float]:
+        return STATUS_RANK.get(self.status, 9), self.deviation if self.deviation is not None else 0.0
+
+
+@dataclass
+class RingkasanKsm:
+    """One KSM of the summary (figures to date, as `/rekap` gives them) and its activities, worst first."""
+
+    ksm: KsmInfo
+    as_of: date
+    hok: float
+    workers: int  # worker-days to date
+    wages: int  # wages recorded to date (= funds used)
+    wages_paid: int
+    wage_budget: int
+    budget: int
+    open_obstacles: int
+    open_alerts: int
+    activities: list[RingkasanActivity] = field(default_factory=list)
+
+    @property
+    def funds_used(self) -> int:
+        return self.wages
+
+    @property
+    def rank(self) -> tuple[int, float, int, int, str]:
+        worst = min((a.rank for a in self.activities), default=(9, 0.0))
+        return (*worst, -self.open_alerts, -self.open_obstacles, self.ksm.name)
+
+    @property
+    def worst_status(self) -> Status | None:
+        return min(self.activities, key=lambda a: a.rank).status if self.activities else None
+
+
+# --- scope ----------------------------------------------------------------------------------------
+
+
+def _scope_filter(stmt: Select[*Ts], scope: Scope, region_path: str | None) -> Select[*Ts]:
+    """Restrict a statement joined to Ksm, Bkm and the kelurahan (`Region`) to a scope."""
+    if scope.ksm_id is not None:
+        return stmt.where(Ksm.id == scope.ksm_id)
+    if scope.bkm_id is not None:
+        return stmt.where(Ksm.bkm_id == scope.bkm_id)
+    if scope.region_id is not None:
+        assert region_path is not None
+        return stmt.where(region_path_within(region_path))
+    return stmt
+
+
+async def _region_path(session: AsyncSession, region_id: int | None) -> str | None:
+    if region_id is None:
+        return None
+    region = await session.get(Region, region_id)
+    if region is None:
+        raise LookupError(f"region {region_id} not found")
+    return region.path
+
+
+async def _bkm_path(session: AsyncSession, bkm_id: int) -> str | None:
+    stmt = select(Region.path).join(Bkm, Bkm.kelurahan_id == Region.id).where(Bkm.id == bkm_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def scope_within(session: AsyncSession, person: Person, wanted: Scope) -> bool:
+    """Whether `wanted` lies inside the person's own scope (national contains everything; a KSM scope
+    contains only that KSM; a BKM its KSMs; a region everything below it)."""
+    own = scope_of(person)
+    if own.is_national:
+        return True
+    if wanted.is_national:
+        return False
+    if wanted.ksm_id is not None:
+        return await scope_contains_ksm(session, own, wanted.ksm_id)
+    if own.ksm_id is not None:
+        return False
+    if wanted.bkm_id is not None:
+        if own.bkm_id is not None:
+            return own.bkm_id == wanted.bkm_id
+        own_path = await _region_path(session, own.region_id)
+        kel_path = await _bkm_path(session, wanted.bkm_id)
+        return own_path is not None and kel_path is not None and within(kel_path, own_path)
+    if own.bkm_id is not None:
+        return False
+    own_path = await _region_path(session, own.region_id)
+    wanted_path = await _region_path(session, wanted.region_id)
+    return own_path is not None and wanted_path is not None and within(wanted_path, own_path)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- the export's data ----------------------------------------------------------------------------
+
+
+@dataclass
+class ExportData:
+    """What one export reads: the KSMs of the scope (loaded once) and, per table, its rows batch by batch."""
+
+    session: AsyncSession
+    settings: Settings
+    request: ExportRequest
+    ksms: list[KsmInfo]
+    periods: list[tuple[date, date]]
+    vault: NikVault | None = None
+    now: datetime = field(default_factory=clock.now)
+    batch_size: int = BATCH_KSMS
+
+    @classmethod
+    async def load(
+        cls,
+        session: AsyncSession,
+        settings: Settings,
+        request: ExportRequest,
+        *,
+        now: datetime | None = None,
+        batch_size: int = BATCH_KSMS,
+    ) -> ExportData:
+        from kotaku.exports import payment_periods
+
+        ksms = await load_ksms(session, request.scope)
+        return cls(
+            session=session,
+            settings=settings,
+            request=request,
+            ksms=ksms,
+            periods=payment_periods(request.start, request.end, settings),
+            now=now or clock.now(),
+            batch_size=batch_size,
+        )
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def batches(self) -> Iterator[Sequence[KsmInfo]]:
+        return _chunks(self.ksms, self.batch_size)
+
+    @property
+    def ksm_count(self) -> int:
+        return len(self.ksms)
+
+    def nik(self, encrypted: bytes | None) -> str:
+        """The NIK as the export shows it: masked (`3322********0001`), or whole when unmasked."""
+        if not encrypted:
+            return ""
+        if self.vault is None:
+            self.vault = vault_from_settings(self.settings)
+        try:
+            nik = self.vault.decrypt(encrypted)
+        except ValueError:
+            return "?"
+        return nik if self.request.unmask_nik else export_mask(nik)
+
+    def _local_date(self, at: datetime | None, tz: str) -> date | None:
+        return at.astimezone(ZoneInfo(tz)).date() if at is not None else None
+
+    async def _names(self, person_ids: Iterable[int | None]) -> dict[int, str]:
+        ids = sorted({i for i in person_ids if i is not None})
+        if not ids:
+            return {}
+        stmt = select(Person.id, Person.name).where(Person.id.in_(ids))
+        return {pid: name for pid, name in (await self.session.execute(stmt)).all()}
+
+    def _work_days(self, start: date, end: date) -> list[date]:
+        return WorkCalendar(self.settings.reminders).days_between(start, end)
+
+    # --- Daftar Hadir -----------------------------------------------------------------------------
+
+    async def _attendance(self, ksm_ids: Sequence[int]) -> tuple[list[Any], list[Any], dict[int, Any]]:
+        """(sheets, roster records, workers by id) of these KSMs in the period."""
+        start, end = self.request.start, self.request.end
+        days = (
+            await self.session.execute(
+                select(
+                    AttendanceDay.ksm_id,
+                    AttendanceDay.work_date,
+                    AttendanceDay.mode,
+                    AttendanceDay.count_male,
+                    AttendanceDay.count_female,
+                    AttendanceDay.hok,
+                    AttendanceDay.total_wages,
+                    AttendanceDay.wages_paid,
+                )
+                .where(
+                    AttendanceDay.ksm_id.in_(ksm_ids),
+                    AttendanceDay.work_date >= start,
+                    AttendanceDay.work_date <= end,
+                )
+                .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
+            )
+        ).all()
+        records = (
+            await self.session.execute(
+                select(
+                    AttendanceDay.ksm_id,
+                    AttendanceDay.work_date,
+                    AttendanceRecord.worker_id,
+                    AttendanceRecord.hok,
+                    AttendanceRecord.wage,
+                    AttendanceRecord.paid,
+                )
+                .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id)
+                .where(
+                    AttendanceDay.ksm_id.in_(ksm_ids),
+                    AttendanceDay.work_date >= start,
+                    AttendanceDay.work_date <= end,
+                    AttendanceDay.mode == AttendanceMode.ROSTER,
+                )
+                .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date, AttendanceRecord.id)
+            )
+        ).all()
+        worker_ids = sorted({r.worker_id for r in records})
+        workers: dict[int, Any] = {}
+        for chunk in _chunks(worker_ids, 500):
+            for w in (
+                await self.session.execute(
+                    select(
+                        Worker.id,
+                        Worker.code,
+                        Worker.name,
+                        Worker.gender,
+                        Worker.skill,
+                        Worker.nik_encrypted,
+                        Worker.daily_rate,
+                        Worker.is_phk,
+                    ).where(Worker.id.in_(chunk))
+                )
+            ).all():
+                workers[w.id] = w
+        return list(days), list(records), workers
+
+    async def attendance_batches(
+        self,
+    ) -> AsyncIterator[tuple[Sequence[KsmInfo], list[Any], list[Any], dict[int, Any]]]:
+        """(KSMs, sheets, roster records, workers by id) per batch of KSMs: the raw rows of the CSV files."""
+        for batch in self.batches():
+            days, records, workers = await self._attendance([k.id for k in batch])
+            yield batch, days, records, workers
+
+    async def hadir_blocks(self) -> AsyncIterator[HadirBlock]:
+        """One block per KSM and payment period that has at least one sheet, KSM by KSM, oldest first."""
+        for batch in self.batches():
+            days, records, workers = await self._attendance([k.id for k in batch])
+            days_by = _group(days, lambda d: d.ksm_id)
+            records_by = _group(records, lambda r: r.ksm_id)
+            for ksm in batch:
+                for p_start, p_end in self.periods:
+                    sheets = [d for d in days_by.get(ksm.id, []) if p_start <= d.work_date <= p_end]
+                    if not sheets:
+                        continue
+                    columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
+                    work = set(self._work_days(p_start, p_end))
+                    block = HadirBlock(
+                        ksm=ksm,
+                        start=p_start,
+                        end=p_end,
+                        days=columns,
+                        off_days=frozenset(d for d in columns if d not in work),
+                        today=clock.local_today(ksm.timezone, self.now),
+                    )
+                    by_worker: dict[int, HadirWorker] = {}
+                    for r in records_by.get(ksm.id, []):
+                        if not p_start <= r.work_date <= p_end:
+                            continue
+                        hw = by_worker.get(r.worker_id)
+                        if hw is None:
+                            w = workers[r.worker_id]
+                            hw = by_worker[r.worker_id] = HadirWorker(
+                                worker_id=w.id,
+                                code=w.code,
+                                name=w.name,
+                                nik=self.nik(w.nik_encrypted),
+                                gender=Gender(w.gender).value,
+                                skill=Skill(w.skill).value,
+                            )
+                        hw.present[r.work_date] = hw.present.get(r.work_date, 0.0) + float(r.hok)
+                    block.workers = sorted(
+                        by_worker.values(),
+                        key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
+                    )
+                    block.counts = [
+                        HadirCountDay(
+                            work_date=d.work_date,
+                            male=int(d.count_male),
+                            female=int(d.count_female),
+                            hok=count_hok(d.hok, d.count_male, d.count_female),
+                            wages=int(d.total_wages),
+                            paid=bool(d.wages_paid),
+                        )
+                        for d in sheets
+                        if d.mode == AttendanceMode.COUNT
+                    ]
+                    yield block
+
+    # --- Daftar Pembayaran Upah -------------------------------------------------------------------
+
+    async def upah_blocks(self) -> AsyncIterator[UpahBlock]:
+        """One wage list per KSM and payment period with sheets: a line per worker (roster) or per
+        count-mode day."""
+        for batch in self.batches():
+            days, records, workers = await self._attendance([k.id for k in batch])
+            days_by = _group(days, lambda d: d.ksm_id)
+            records_by = _group(records, lambda r: r.ksm_id)
+            for ksm in batch:
+                for p_start, p_end in self.periods:
+                    sheets = [d for d in days_by.get(ksm.id, []) if p_start <= d.work_date <= p_end]
+                    if not sheets:
+                        continue
+                    block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
+                    per_worker: dict[int, list[Any]] = defaultdict(list)
+                    for r in records_by.get(ksm.id, []):
+                        if p_start <= r.work_date <= p_end:
+                            per_worker[r.worker_id].append(r)
+                    lines = []
+                    for worker_id, recs in per_worker.items():
+                        w = workers[worker_id]
+                        total = sum(int(r.wage) for r in recs)
+                        wages = {int(r.wage) for r in recs}
+                        lines.append(
+                            UpahLine(
+                                worker_id=w.id,
+                                code=w.code,
+                                name=w.name,
+                                nik=self.nik(w.nik_encrypted),
+                                gender=Gender(w.gender).value,
+                                skill=Skill(w.skill).value,
+                                days=len(recs),
+                                hok=sum(float(r.hok) for r in recs),
+                                rate=wages.pop() if len(wages) == 1 else round(total / len(recs)),
+                                total=total,
+                                paid_amount=sum(int(r.wage) for r in recs if r.paid),
+                            )
+                        )
+                    lines.sort(
+                        key=lambda ln: (_skill_rank(ln.skill or ""), ln.name.lower(), ln.worker_id or 0)
+                    )
+                    for d in sheets:
+                        if d.mode != AttendanceMode.COUNT:
+                            continue
+                        heads = int(d.count_male) + int(d.count_female)
+                        lines.append(
+                            UpahLine(
+                                name="",
+                                skill=None,
+                                days=1,
+                                hok=count_hok(d.hok, d.count_male, d.count_female),
+                                rate=round(int(d.total_wages) / heads) if heads else 0,
+                                total=int(d.total_wages),
+                                paid_amount=int(d.total_wages) if d.wages_paid else 0,
+                                work_date=d.work_date,
+                                male=int(d.count_male),
+                                female=int(d.count_female),
+                            )
+                        )
+                    block.lines = lines
+                    yield block
+
+    # --- Progres ----------------------------------------------------------------------------------
+
+    async def progres_rows(self) -> AsyncIterator[ProgresRow]:
+        """Every progress report of the period, by KSM, activity and date, with plan, deviation and status."""
+        start, end = self.request.start, self.request.end
+        cfg = self.settings.monitoring
+        for batch in self.batches():
+            acts = {a.id: (k, a) for k in batch for a in k.activities}
+            if not acts:
+                continue
+            act_ids = list(acts)
+            points: dict[int, list[tuple[date, float]]] = defaultdict(list)
+            for activity_id, plan_date, pct in (
+                await self.session.execute(
+                    select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent).where(
+                        PlanPoint.activity_id.in_(act_ids)
+                    )
+                )
+            ).all():
+                points[activity_id].append((plan_date, float(pct)))
+            history: dict[int, list[Any]] = defaultdict(list)
+            for row in (
+                await self.session.execute(
+                    select(
+                        ProgressReport.activity_id,
+                        ProgressReport.report_date,
+                        ProgressReport.percent,
+                        ProgressReport.volume,
+                        ProgressReport.note,
+                    )
+                    .where(
+                        ProgressReport.activity_id.in_(act_ids),
+                        ProgressReport.report_date >= start - timedelta(days=TREND_DAYS),
+                        ProgressReport.report_date <= end,
+                    )
+                    .order_by(ProgressReport.activity_id, ProgressReport.report_date)
+                )
+            ).all():
+                history[row.activity_id].append(row)
+            photos = {
+                (activity_id, day): int(n)
+                for activity_id, day, n in (
+                    await self.session.execute(
+                        select(Media.activity_id, Media.report_date, func.count(Media.id))
+                        .where(
+                            Media.activity_id.in_(act_ids),
+                            Media.kind == MediaKind.PHOTO,
+                            Media.report_date >= start,
+                            Media.report_date <= end,
+                        )
+                        .group_by(Media.activity_id, Media.report_date)
+                    )
+                ).all()
+            }
+            for ksm in batch:
+                for a in ksm.activities:
+                    reports = history.get(a.id, [])
+                    for i, rep in enumerate(reports):
+                        if rep.report_date < start:
+                            continue
+                        on = rep.report_date
+                        trend = [
+                            (r.report_date, float(r.percent))
+                            for r in reports[: i + 1]
+                            if r.report_date >= on - timedelta(days=TREND_DAYS)
+                        ]
+                        planned = planned_percent(
+                            points.get(a.id, []), a.start_date, a.end_date, on, cfg.curve
+                        )
+                        result = assess(
+                            planned=planned,
+                            actual=float(rep.percent),
+                            cfg=cfg,
+                            end=a.end_date,
+                            projected_finish=project_finish(trend),
+                        )
+                        volume = (
+                            float(rep.volume)
+                            if rep.volume is not None
+                            else round(a.target_volume * float(rep.percent) / 100, 2)
+                        )
+                        yield ProgresRow(
+                            ksm=ksm,
+                            activity=a,
+                            report_date=on,
+                            planned=planned,
+                            actual=float(rep.percent),
+                            deviation=result.deviation,
+                            status=result.status,
+                            volume=volume,
+                            photos=photos.get((a.id, on), 0),
+                            note=rep.note,
+                        )
+
+    # --- Kendala ----------------------------------------------------------------------------------
+
+    async def kendala_rows(self) -> AsyncIterator[KendalaRow]:
+        """Obstacles open at some time in the period: reported by its end and not closed before its start."""
+        start, end = self.request.start, self.request.end
+        # Closed before the start in every zone (UTC+7..+9) is surely out; the exact local date is checked below.
+        closed_after = datetime.combine(start, time(0, 0), tzinfo=UTC) - timedelta(days=1)
+        for batch in self.batches():
+            by_id = {k.id: k for k in batch}
+            obstacles = list(
+                (
+                    await self.session.execute(
+                        select(Obstacle)
+                        .where(
+                            Obstacle.ksm_id.in_(list(by_id)),
+                            Obstacle.report_date <= end,
+                            (Obstacle.status == ObstacleStatus.OPEN) | (Obstacle.closed_at >= closed_after),
+                        )
+                        .order_by(Obstacle.ksm_id, Obstacle.report_date, Obstacle.id)
+                    )
+                ).scalars()
+            )
+            names = await self._names(p for o in obstacles for p in (o.reported_by_id, o.closed_by_id))
+            for o in obstacles:
+                ksm = by_id[o.ksm_id]
+                closed = o.status == ObstacleStatus.CLOSED
+                closed_date = self._local_date(o.closed_at, ksm.timezone) if closed else None
+                if closed_date is not None and closed_date < start:
+                    continue
+                until = closed_date or min(end, clock.local_today(ksm.timezone, self.now))
+                yield KendalaRow(
+                    short_id=o.short_id,
+                    ksm=ksm,
+                    activity=_activity_of(ksm, o.activity_id),
+                    report_date=o.report_date,
+                    category=o.category.value,
+                    severity=o.severity.value,
+                    description=o.description,
+                    status=o.status.value,
+                    closed_date=closed_date,
+                    reported_by=names.get(o.reported_by_id) if o.reported_by_id else None,
+                    closed_by=names.get(o.closed_by_id) if o.closed_by_id else None,
+                    close_note=o.close_note,
+                    days_open=days_open(o, until),
+                )
+
+    # --- Foto -------------------------------------------------------------------------------------
+
+    async def foto_rows(self) -> AsyncIterator[FotoRow]:
+        """Every photo of the period, by KSM and date, with its distance to the site."""
+        start, end = self.request.start, self.request.end
+        for batch in self.batches():
+            by_id = {k.id: k for k in batch}
+            media = (
+                await self.session.execute(
+                    select(
+                        Media.id,
+                        Media.ksm_id,
+                        Media.activity_id,
+                        Media.report_date,
+                        Media.milestone,
+                        Media.latitude,
+                        Media.longitude,
+                        Media.path,
+                        Media.sha256,
+                        Media.mime_type,
+                        Media.size_bytes,
+                        Media.taken_at,
+                        Media.caption,
+                    )
+                    .where(
+                        Media.ksm_id.in_(list(by_id)),
+                        Media.kind == MediaKind.PHOTO,
+                        Media.report_date >= start,
+                        Media.report_date <= end,
+                    )
+                    .order_by(Media.ksm_id, Media.report_date, Media.id)
+                )
+            ).all()
+            for m in media:
+                ksm = by_id[m.ksm_id]
+                activity = _activity_of(ksm, m.activity_id)
+                yield FotoRow(
+                    media_id=m.id,
+                    ksm=ksm,
+                    activity=activity,
+                    report_date=m.report_date,
+                    milestone=m.milestone,
+                    latitude=m.latitude,
+                    longitude=m.longitude,
+                    distance_m=_site_distance(ksm, activity, m.latitude, m.longitude),
+                    file_name=photo_file_name(m.report_date, ksm.code, activity, m.id, m.path, m.mime_type),
+                    stored_path=m.path,
+                    sha256=m.sha256,
+                    mime_type=m.mime_type,
+                    size_bytes=m.size_bytes,
+                    taken_at=m.taken_at.astimezone(ZoneInfo(ksm.timezone)) if m.taken_at else None,
+                    caption=m.caption,
+                )
+
+    # --- Ringkasan --------------------------------------------------------------------------------
+
+    def as_of(self) -> datetime:
+        """The moment the summary is taken: now, or the end of the period's last day when it is over
+        (the last moment every Indonesian zone is still on that day)."""
+        end_of_period = datetime.combine(self.request.end, time(23, 59, 59), tzinfo=EASTERNMOST)
+        return min(self.now, end_of_period.astimezone(UTC))
+
+    async def ringkasan(self, on_ksm: Callable[[int, int], None] | None = None) -> list[RingkasanKsm]:
+        """One entry per KSM with its activities, worst first: the figures of `/rekap`
+        (`scope_summary` of the KSM) as of the period's end, plus open obstacles and alerts."""
+        at = self.as_of()
+        out: list[RingkasanKsm] = []
+        done = 0
+        for batch in self.batches():
+            ids = [k.id for k in batch]
+            obstacles_by_act: dict[int, int] = defaultdict(int)
+            for activity_id, n in (
+                await self.session.execute(
+                    select(Obstacle.activity_id, func.count(Obstacle.id))
+                    .where(Obstacle.ksm_id.in_(ids), Obstacle.status == ObstacleStatus.OPEN)
+                    .group_by(Obstacle.activity_id)
+                )
+            ).all():
+                if activity_id is not None:
+                    obstacles_by_act[activity_id] += int(n)
+            alerts_by_ksm: dict[int, int] = defaultdict(int)
+            alerts_by_act: dict[int, int] = defaultdict(int)
+            for ksm_id, subject_type, subject_id, n in (
+                await self.session.execute(
+                    select(Alert.ksm_id, Alert.subject_type, Alert.subject_id, func.count(Alert.id))
+                    .where(Alert.ksm_id.in_(ids), Alert.status != AlertStatus.RESOLVED)
+                    .group_by(Alert.ksm_id, Alert.subject_type, Alert.subject_id)
+                )
+            ).all():
+                if ksm_id is None:
+                    continue
+                alerts_by_ksm[ksm_id] += int(n)
+                if subject_type == "activity":
+                    alerts_by_act[subject_id] += int(n)
+            for ksm in batch:
+                summary = await scope_summary(
+                    self.session, self.settings, Scope(ksm_id=ksm.id, label=ksm.name), at
+                )
+                by_act = {a.activity_id: a for a in summary.activities}
+                entry = RingkasanKsm(
+                    ksm=ksm,
+                    as_of=clock.local_today(ksm.timezone, at),
+                    hok=summary.to_date_work.hok,
+                    workers=summary.to_date_work.total,
+                    wages=summary.wages_to_date,
+                    wages_paid=summary.wages_paid,
+                    wage_budget=summary.wage_budget,
+                    budget=summary.budget,
+                    open_obstacles=summary.open_obstacles,
+                    open_alerts=alerts_by_ksm.get(ksm.id, 0),
+                )
+                for a in ksm.activities:
+                    st = by_act.get(a.id)
+                    if st is None:
+                        continue
+                    entry.activities.append(
+                        RingkasanActivity(
+                            activity=a,
+                            planned=st.planned,
+                            actual=st.actual,
+                            deviation=st.deviation,
+                            status=st.status,
+                            last_report=st.last_report,
+                            open_obstacles=obstacles_by_act.get(a.id, 0),
+                            open_alerts=alerts_by_act.get(a.id, 0),
+                        )
+                    )
+                entry.activities.sort(key=lambda r: (*r.rank, r.activity.code))
+                out.append(entry)
+                done += 1
+                if on_ksm is not None:
+                    on_ksm(done, self.ksm_count)
+        out.sort(key=lambda e: e.rank)
+        return out
+
+
+# --- loading the KSMs -----------------------------------------------------------------------------
+
+
+async def load_ksms(session: AsyncSession, scope: Scope) -> list[KsmInfo]:
+    """The KSMs of a scope by kelurahan code and KSM code, with the regions above, activities and signers."""
+    path = await _region_path(session, scope.region_id)
+    columns = select(
+        Ksm.id,
+        Ksm.code,
+        Ksm.name,
+        Ksm.keeps_roster,
+        Ksm.latitude,
+        Ksm.longitude,
+        Ksm.bkm_id,
+        Bkm.code.label("bkm_code"),
+        Bkm.name.label("bkm_name"),
+        Region.id.label("kel_id"),
+        Region.code.label("kel_code"),
+        Region.name.label("kel_name"),
+        Region.path.label("kel_path"),
+        Region.timezone,
+    )
+    stmt = _scope_filter(join_kelurahan(columns), scope, path).order_by(Region.code, Ksm.code)
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return []
+    # The regions above each kelurahan, by code (one query per 500 codes).
+    codes = sorted({c for r in rows for c in path_codes(r.kel_path)})
+    regions: dict[str, tuple[str, RegionLevel]] = {}
+    for chunk in _chunks(codes, 500):
+        for code, name, level in (
+            await session.execute(
+                select(Region.code, Region.name, Region.level).where(Region.code.in_(chunk))
+            )
+        ).all():
+            regions[code] = (name, RegionLevel(level))
+    ksm_ids = [r.id for r in rows]
+    activities: dict[int, list[ActivityInfo]] = defaultdict(list)
+    signers = await _signers(session, rows)
+    for chunk in _chunks(ksm_ids, 500):
+        for a in (
+            await session.execute(
+                select(Activity).where(Activity.ksm_id.in_(chunk)).order_by(Activity.ksm_id, Activity.code)
+            )
+        ).scalars():
+            activities[a.ksm_id].append(
+                ActivityInfo(
+                    id=a.id,
+                    code=a.code,
+                    name=a.name,
+                    indicator=a.indicator.value,
+                    unit=a.unit,
+                    target_volume=float(a.target_volume),
+                    budget=int(a.budget),
+                    wage_budget=int(a.wage_budget),
+                    start_date=a.start_date,
+                    end_date=a.end_date,
+                    latitude=a.latitude,
+                    longitude=a.longitude,
+                )
+            )
+    out = []
+    for r in rows:
+        above = {regions[c][1]: regions[c][0] for c in path_codes(r.kel_path) if c in regions}
+        ketua, bkm_person, fasil = signers.get(r.id, (None, None, None))
+        out.append(
+            KsmInfo(
+                id=r.id,
+                code=r.code,
+                name=r.name,
+                keeps_roster=bool(r.keeps_roster),
+                latitude=r.latitude,
+                longitude=r.longitude,
+                timezone=r.timezone,
+                bkm_id=r.bkm_id,
+                bkm_code=r.bkm_code,
+                bkm_name=r.bkm_name,
+                kelurahan_id=r.kel_id,
+                kelurahan_code=r.kel_code,
+                kelurahan_name=r.kel_name,
+                kelurahan_path=r.kel_path,
+                kecamatan=above.get(RegionLevel.KECAMATAN),
+                kabkota=above.get(RegionLevel.KABKOTA),
+                provinsi=above.get(RegionLevel.PROVINSI),
+                activities=tuple(activities.get(r.id, [])),
+                ketua=ketua,
+                bkm_person=bkm_person,
+                fasilitator=fasil,
+            )
+        )
+    return out
+
+
+async def _signers(
+    session: AsyncSession, rows: Sequence[Any]
+) -> dict[int, tuple[str | None, str | None, str | None]]:
+    """KSM id -> (ketua KSM, BKM, fasilitator) names: the active people who sign its papers. The
+    facilitator is the one whose scope is closest to the KSM (its BKM, then the smallest region)."""
+    ksm_ids = [r.id for r in rows]
+    bkm_ids = sorted({r.bkm_id for r in rows})
+    ketua: dict[int, str] = {}
+    for chunk in _chunks(ksm_ids, 500):
+        for ksm_id, name in (
+            await session.execute(
+                select(Person.scope_ksm_id, Person.name)
+                .where(Person.role == Role.KETUA_KSM, Person.active.is_(True), Person.scope_ksm_id.in_(chunk))
+                .order_by(Person.id.desc())
+            )
+        ).all():
+            if ksm_id is not None:
+                ketua[ksm_id] = name
+    bkm_people: dict[int, str] = {}
+    fasil_bkm: dict[int, str] = {}
+    for chunk in _chunks(bkm_ids, 500):
+        for bkm_id, role, name in (
+            await session.execute(
+                select(Person.scope_bkm_id, Person.role, Person.name)
+                .where(
+                    Person.role.in_([Role.BKM, Role.FASILITATOR]),
+                    Person.active.is_(True),
+                    Person.scope_bkm_id.in_(chunk),
+                )
+                .order_by(Person.id.desc())
+            )
+        ).all():
+            if bkm_id is not None:
+                (bkm_people if role == Role.BKM else fasil_bkm)[bkm_id] = name
+    # Facilitators with a region scope: few (one per kelurahan at most), read once.
+    fasil_region = [
+        (path, name)
+        for path, name in (
+            await session.execute(
+                select(Region.path, Person.name)
+                .join(Region, Region.id == Person.scope_region_id)
+                .where(Person.role == Role.FASILITATOR, Person.active.is_(True))
+                .order_by(Person.id)
+            )
+        ).all()
+    ]
+    out = {}
+    for r in rows:
+        fasil = fasil_bkm.get(r.bkm_id)
+        if fasil is None:
+            matches = [(len(path), name) for path, name in fasil_region if within(r.kel_path, path)]
+            fasil = max(matches, key=lambda m: m[0])[1] if matches else None
+        out[r.id] = (ketua.get(r.id), bkm_people.get(r.bkm_id), fasil)
+    return out
+
+
+# --- small rules ----------------------------------------------------------------------------------
+
+
+def _group(rows: Iterable[Any], key: Any) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = defaultdict(list)
+    for row in rows:
+        out[key(row)].append(row)
+    return out
+
+
+def _skill_rank(skill: str) -> int:
+    """Mandor, tukang, then pekerja: the order a paper form lists them."""
+    return {Skill.MANDOR.value: 0, Skill.TUKANG.value: 1, Skill.PEKERJA.value: 2}.get(skill, 3)
+
+
+def count_hok(hok: float | None, male: int, female: int) -> float:
+    """A count-mode sheet's HOK: its own, or its head count when it has none (`/rekap`'s rule)."""
+    return float(hok) if hok and hok > 0 else float(int(male) + int(female))
+
+
+def _activity_of(ksm: KsmInfo, activity_id: int | None) -> ActivityInfo | None:
+    if activity_id is None:
+        return None
+    return next((a for a in ksm.activities if a.id == activity_id), None)
+
+
+def _site_distance(
+    ksm: KsmInfo, activity: ActivityInfo | None, lat: float | None, lon: float | None
+) -> float | None:
+    """Meters from a photo's point to the activity's point, else the KSM's (None when a point is missing)."""
+    if lat is None or lon is None:
+        return None
+    for site_lat, site_lon in (
+        (activity.latitude, activity.longitude) if activity else (None, None),
+        (ksm.latitude, ksm.longitude),
+    ):
+        if site_lat is not None and site_lon is not None:
+            return round(distance_m(lat, lon, site_lat, site_lon), 1)
+    return None
+
+
+def photo_file_name(
+    day: date, ksm_code: str, activity: ActivityInfo | None, media_id: int, path: str | None, mime: str | None
+) -> str:
+    """`20261125_KSM-BJL-01_KEG-BJL-01_42.jpg`: sorts by date, says where, unique by the media id."""
+    suffix = PurePosixPath(path).suffix if path else ""
+    if not suffix and mime:
+        suffix = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(mime, "")
+    parts = [day.strftime("%Y%m%d"), ksm_code, activity.code if activity else "umum", str(media_id)]
+    return "_".join(_safe(p) for p in parts) + (suffix or ".jpg")
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in text)
