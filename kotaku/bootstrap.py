@@ -20,7 +20,8 @@ from kotaku.db import Database
 from kotaku.dialog.engine import Engine
 from kotaku.dialog.flow import Flow, FlowRegistry
 from kotaku.dialog.flows import default_flows
-from kotaku.events import EventBus
+from kotaku.dialog.flows.download.delivery import ExportDelivery
+from kotaku.events import EventBus, ExportRequested
 from kotaku.models import Channel
 from kotaku.monitoring import marks
 from kotaku.notify.ports import Sender
@@ -86,12 +87,14 @@ class Kotaku:
 
 def event_bus(settings: Settings, db: Database) -> EventBus:
     """The domain events' handlers: monitoring marks a KSM in the report's transaction and evaluates it
-    once the report is committed."""
+    once the report is committed; a requested export is built in the background after commit and sent
+    to the requester's chat."""
     bus = EventBus()
     if settings.monitoring.evaluate_after_report:
         for event_type in marks.MARKING_EVENTS:
             bus.on(event_type, marks.on_event)
         bus.after_commit(marks.MARKING_EVENTS, marks.AfterReport(db, settings))
+    bus.after_commit((ExportRequested,), ExportDelivery(db, settings))
     return bus
 
 

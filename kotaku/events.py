@@ -70,6 +70,28 @@ class GroupBound(Event):
     chat_id: str
 
 
+@dataclass(frozen=True)
+class ExportRequested(Event):
+    """Someone asked in chat for an export (/unduh). It is built after commit, in the background, and sent
+    to `channel`/`chat_id` through the outbox; `request_id` names the request (its dedup key)."""
+
+    person_id: int
+    kind: str  # what was asked: hadir, upah, progres, kendala, foto, ringkasan, laporan (the PDF), semua
+    fmt: str  # xlsx, csv or pdf
+    scope_label: str
+    scope_ksm_id: int | None
+    scope_bkm_id: int | None
+    scope_region_id: int | None
+    start: date
+    end: date
+    lang: str
+    channel: str
+    chat_id: str
+    request_id: str
+    tables: tuple[str, ...] = ()  # the export's tables (kotaku.exports.ExportKind values); PDF: none
+    with_photos: bool = False
+
+
 InTransaction = Callable[["UnitOfWork", Any], Awaitable[None]]
 AfterCommit = Callable[[Sequence[Event]], Awaitable[None]]
 

@@ -48,10 +48,12 @@ log = logging.getLogger(__name__)
 
 
 def render_payload(payload: Mapping[str, Any]) -> list[Outbound]:
-    """An outbox payload `{"text", "choices"?, "columns"?, "image_path"?, "image_caption"?}` as messages.
+    """An outbox payload `{"text", "choices"?, "columns"?, "image_path"?, "image_caption"?, "file_path"?,
+    "file_name"?, "mime_type"?, "file_caption"?}` as messages.
 
     Choices are `{"label", "value"}` dicts. Other keys (obstacle ids ...) are for the record only. A missing
-    image file is skipped (logged) so the text still arrives.
+    image or file is skipped (logged) so the text still arrives. A file (an export) goes as a document named
+    `file_name` (default: the file's own name).
     """
     messages: list[Outbound] = []
     text = str(payload.get("text") or "")
@@ -73,6 +75,23 @@ def render_payload(payload: Mapping[str, Any]) -> list[Outbound]:
                     content=content,
                     file_name=path.name,
                     mime_type="image/png",
+                )
+            )
+    file_path = payload.get("file_path")
+    if file_path:
+        path = Path(str(file_path))
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            log.warning("outbox file missing", extra={"path": str(path), "error": str(exc)})
+        else:
+            messages.append(
+                Outbound(
+                    kind=OutboundKind.FILE,
+                    text=str(payload.get("file_caption") or ""),
+                    content=content,
+                    file_name=str(payload.get("file_name") or path.name),
+                    mime_type=str(payload.get("mime_type") or "application/octet-stream"),
                 )
             )
     return messages

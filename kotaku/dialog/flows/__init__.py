@@ -14,6 +14,7 @@ def default_flows() -> list[Flow[Any]]:
     from kotaku.dialog.flows.close_obstacle import CloseObstacleFlow
     from kotaku.dialog.flows.correction import CorrectionFlow
     from kotaku.dialog.flows.curve import CurveFlow
+    from kotaku.dialog.flows.download import DownloadFlow
     from kotaku.dialog.flows.obstacle import ObstacleFlow
     from kotaku.dialog.flows.photo import PhotoFlow
     from kotaku.dialog.flows.progress import ProgressFlow
@@ -33,4 +34,5 @@ def default_flows() -> list[Flow[Any]]:
         AlertsFlow(),
         CurveFlow(),
         ReminderFlow(),
+        DownloadFlow(),
     ]
