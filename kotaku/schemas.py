@@ -31,6 +31,8 @@ class Inbound(BaseModel):
     choice: str | None = None
     is_group: bool = False
     display_name: str | None = None
+    # The sender's number in E.164 when the channel vouches for it (WhatsApp `wa_id`).
+    phone: str | None = None
     file_bytes: bytes | None = Field(default=None, repr=False)
     file_name: str | None = None
     mime_type: str | None = None

@@ -270,6 +270,7 @@ async def to_inbound(
         "message_id": str(msg.get("id")),
         "is_group": who.is_group,
         "display_name": who.name,
+        "phone": who.phone,
         "sent_at": sent_at(msg),
     }
     if typ in IGNORED_TYPES:

@@ -28,7 +28,7 @@ from kotaku.models import Channel, ChannelIdentity, ConversationState, Person, P
 from kotaku.notify.outbox import release_held
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
 from kotaku.services.groups import BindRefused, GroupBindingRefused, bind_group, group_ksm_id
-from kotaku.services.onboarding import RedeemError, redeem_invite
+from kotaku.services.onboarding import RedeemError, invite_for_phone, redeem_invite
 from kotaku.services.scope import place_name, scope_of
 from kotaku.uow import UnitOfWork
 
@@ -265,6 +265,8 @@ class Engine:
             code = args.split()[0]
         elif ctx.inbound.kind == InboundKind.TEXT and (m := DAFTAR_RE.match(ctx.text)):
             code = m.group(1)
+        elif ctx.inbound.phone and not ctx.inbound.is_group:
+            code = await invite_for_phone(ctx.session, ctx.inbound.phone, ctx.now)
         if code is None:
             if ctx.inbound.is_group:
                 if command is not None:

@@ -127,3 +127,11 @@ async def _new_person_code(session: AsyncSession) -> str:
         code = "u-" + random_code(6, "23456789abcdefghjkmnpqrstuvwxyz")
         if (await session.execute(select(Person.id).where(Person.code == code))).first() is None:
             return code
+
+
+async def invite_for_phone(session: AsyncSession, phone: str, now: datetime) -> str | None:
+    """The code of the one open invite made out to this phone number (E.164), if exactly one: a person
+    whose number the channel vouches for (WhatsApp) is registered by writing anything."""
+    stmt = select(Invite.code).where(Invite.phone == phone, Invite.used_at.is_(None), Invite.expires_at > now)
+    codes = list((await session.execute(stmt.limit(2))).scalars())
+    return codes[0] if len(codes) == 1 else None
