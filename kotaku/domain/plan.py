@@ -91,6 +91,10 @@ def planned_percent(
     return round(pts[-1][1], 2)
 
 
+# Percentage points per day below which a trend counts as flat.
+FLAT_SLOPE = 1e-9
+
+
 def project_finish(history: Sequence[tuple[date, float]], window: int = 5) -> date | None:
     """Date the recent trend reaches 100% (least-squares slope over the last `window` reports)."""
     recent = sorted(history)[-window:]
@@ -109,10 +113,11 @@ def project_finish(history: Sequence[tuple[date, float]], window: int = 5) -> da
     if sxx == 0:
         return None
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    if slope <= 0:
+    if slope <= FLAT_SLOPE:  # flat (a repeated percentage leaves float noise, ~1e-17): no trend to project
         return None
     days_left = (100.0 - recent[-1][1]) / slope
-    return recent[-1][0] + timedelta(days=int(days_left + 0.999))
+    latest = recent[-1][0]
+    return latest + timedelta(days=min(int(days_left + 0.999), (date.max - latest).days))
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,13 @@ def test_thresholds_come_from_config() -> None:
     assert status(50.0, 52.0, tolerant) == Status.ON_PLAN
     assert status(50.0, 52.01, tolerant) == Status.AHEAD
     assert status(50.0, 47.99, tolerant) == Status.BEHIND
+
+
+def test_a_repeated_percentage_projects_no_finish_instead_of_overflowing() -> None:
+    from datetime import date as _date
+
+    from kotaku.domain.plan import project_finish
+
+    days = [_date(2026, 11, d) for d in (20, 21, 23, 24)]
+    assert project_finish([(d, 0.38) for d in days]) is None
+    assert project_finish([(days[0], 0.1), (days[1], 0.1 + 1e-7)]) is not None  # slow, not flat: far future
