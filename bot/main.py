@@ -331,5 +331,29 @@ def bench_monitoring(
         print(json.dumps(results, default=str))
 
 
+@bench_app.command("export")
+def bench_export(
+    rows: Annotated[
+        int, typer.Option(min=1, help="Attendance rows in the synthetic national program.")
+    ] = 1_000_000,
+    repeat: Annotated[int, typer.Option(min=1, help="Runs of each export (min and median).")] = 3,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Also on PostgreSQL (postgresql+asyncpg://...; a schema, dropped after)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """The XLSX and CSV export of a whole synthetic national program (`--rows` attendance rows) on SQLite
+    (and PostgreSQL): time min/median, peak memory, size, rows written, ratio to a plain SELECT of the
+    same rows, the targets (benchmarks/bench_export.py)."""
+    _source_checkout("benchmarks/bench_export.py", "benchmarks/bench_monitoring.py")
+    from benchmarks.bench_export import run as run_export
+
+    url = database_url or os.environ.get("KOTAKU_TEST_DATABASE_URL")
+    results = run_export(rows, repeat, url, quiet=as_json)
+    if as_json:
+        print(json.dumps(results, default=str))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

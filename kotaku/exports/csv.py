@@ -167,6 +167,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 def plain(value: Any) -> str:
     """A value as a CSV field: ISO dates, plain numbers, true/false, empty for None."""
+    kind = type(value)  # the common exact types first (a bool is an int, a datetime a date)
+    if kind is str or kind is int:
+        return str(value)
+    if kind is float:
+        return _plain_float(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -176,10 +181,14 @@ def plain(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return format(round(value, 6), "f").rstrip("0").rstrip(".")
+        return _plain_float(value)
     return str(value)
+
+
+def _plain_float(value: float) -> str:
+    if value.is_integer():
+        return str(int(value))
+    return format(round(value, 6), "f").rstrip("0").rstrip(".")
 
 
 class CsvFile:
@@ -191,12 +200,17 @@ class CsvFile:
         self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
         self._writer.writerow(COLUMNS[table])
+        self._width = len(COLUMNS[table])
         self.rows = 0
 
     def add(self, values: Sequence[Any]) -> None:
-        if len(values) != len(COLUMNS[self.table]):
-            raise ValueError(f"{self.table}.csv: {len(values)} values for {len(COLUMNS[self.table])} columns")
-        self._writer.writerow([plain(v) for v in values])
+        self.add_plain([plain(v) for v in values])
+
+    def add_plain(self, fields: Sequence[str]) -> None:
+        """A row of fields already made `plain()` (the parts shared by many rows are made once)."""
+        if len(fields) != self._width:
+            raise ValueError(f"{self.table}.csv: {len(fields)} values for {self._width} columns")
+        self._writer.writerow(fields)
         self.rows += 1
 
     def close(self) -> None:
@@ -237,27 +251,37 @@ class CsvWriter:
         try:
             async for batch, days, records, workers in self.data.attendance_batches():
                 by_id = {k.id: k for k in batch}
+                # One row per record: the KSM's, the worker's and the date's fields are made once each.
+                ksm_fields: dict[int, list[str]] = {}
+                worker_fields: dict[int, list[str]] = {}
+                dates: dict[date, str] = {}
                 for r in records:
-                    k, w = by_id[r.ksm_id], workers[r.worker_id]
-                    records_csv.add(
-                        [
-                            k.code,
-                            k.name,
-                            k.bkm_code,
-                            k.kelurahan_code,
-                            k.kelurahan_name,
-                            r.work_date,
-                            w.id,
-                            w.code,
-                            w.name,
-                            self.data.nik(w.nik_encrypted),
-                            Gender(w.gender).value,
-                            Skill(w.skill).value,
-                            w.is_phk,
-                            float(r.hok),
-                            int(r.wage),
-                            bool(r.paid),
+                    kf = ksm_fields.get(r.ksm_id)
+                    if kf is None:
+                        k = by_id[r.ksm_id]
+                        kf = ksm_fields[r.ksm_id] = [
+                            plain(v) for v in (k.code, k.name, k.bkm_code, k.kelurahan_code, k.kelurahan_name)
                         ]
+                    wf = worker_fields.get(r.worker_id)
+                    if wf is None:
+                        w = workers[r.worker_id]
+                        wf = worker_fields[r.worker_id] = [
+                            plain(v)
+                            for v in (
+                                w.id,
+                                w.code,
+                                w.name,
+                                self.data.nik(w.nik_encrypted),
+                                Gender(w.gender).value,
+                                Skill(w.skill).value,
+                                w.is_phk,
+                            )
+                        ]
+                    day = dates.get(r.work_date)
+                    if day is None:
+                        day = dates[r.work_date] = plain(r.work_date)
+                    records_csv.add_plain(
+                        [*kf, day, *wf, plain(float(r.hok)), plain(int(r.wage)), plain(bool(r.paid))]
                     )
                 per_day: dict[tuple[int, date], list[Any]] = {}
                 for r in records:
@@ -299,28 +323,32 @@ class CsvWriter:
         try:
             async for block in self.data.upah_blocks():
                 self.progress("upah", block.ksm.id)
+                head = [plain(v) for v in (*_ksm(block.ksm), block.start, block.end)]  # once per block
                 for ln in block.lines:
-                    f.add(
+                    f.add_plain(
                         [
-                            *_ksm(block.ksm),
-                            block.start,
-                            block.end,
-                            "count_day" if ln.work_date is not None else "worker",
-                            ln.worker_id,
-                            ln.code,
-                            ln.name or None,
-                            ln.nik or None,
-                            ln.gender,
-                            ln.skill,
-                            ln.work_date,
-                            ln.male if ln.work_date is not None else None,
-                            ln.female if ln.work_date is not None else None,
-                            ln.days,
-                            ln.hok,
-                            ln.rate,
-                            ln.total,
-                            ln.paid_amount,
-                            ln.status,
+                            *head,
+                            *[
+                                plain(v)
+                                for v in (
+                                    "count_day" if ln.work_date is not None else "worker",
+                                    ln.worker_id,
+                                    ln.code,
+                                    ln.name or None,
+                                    ln.nik or None,
+                                    ln.gender,
+                                    ln.skill,
+                                    ln.work_date,
+                                    ln.male if ln.work_date is not None else None,
+                                    ln.female if ln.work_date is not None else None,
+                                    ln.days,
+                                    ln.hok,
+                                    ln.rate,
+                                    ln.total,
+                                    ln.paid_amount,
+                                    ln.status,
+                                )
+                            ],
                         ]
                     )
         finally:
@@ -329,26 +357,33 @@ class CsvWriter:
 
     async def progres(self) -> dict[str, int]:
         f = self._open("progres")
+        # The KSM's and the activity's fields, made once per activity (its reports follow each other).
+        activity_id, head = None, []
         try:
             async for r in self.data.progres_rows():
                 self.progress("progres", r.ksm.id)
                 a = r.activity
-                f.add(
+                if a.id != activity_id:
+                    activity_id = a.id
+                    head = [
+                        plain(v) for v in (*_ksm(r.ksm), a.code, a.name, a.indicator, a.unit, a.target_volume)
+                    ]
+                f.add_plain(
                     [
-                        *_ksm(r.ksm),
-                        a.code,
-                        a.name,
-                        a.indicator,
-                        a.unit,
-                        a.target_volume,
-                        r.report_date,
-                        r.planned,
-                        r.actual,
-                        r.deviation,
-                        r.status.value,
-                        r.volume,
-                        r.photos,
-                        r.note,
+                        *head,
+                        *[
+                            plain(v)
+                            for v in (
+                                r.report_date,
+                                r.planned,
+                                r.actual,
+                                r.deviation,
+                                r.status.value,
+                                r.volume,
+                                r.photos,
+                                r.note,
+                            )
+                        ],
                     ]
                 )
         finally:

@@ -13,7 +13,8 @@ Every figure follows the one definition of the services and domain:
   the trend window of `/rekap` (`kotaku.services.summary.TREND_DAYS`);
 - distance of a photo to its site: `kotaku.domain.geo.distance_m` to the activity's point, else the KSM's
   (the rule of `kotaku.services.media.site_distance`);
-- Ringkasan: `kotaku.services.summary.scope_summary` per KSM, the same function as `/rekap`.
+- Ringkasan: the figures of `kotaku.services.summary.scope_summary` of each KSM (`/rekap`), read per batch of
+  KSMs and time zone: its own activity query (`_activity_statuses`) and its workforce sums grouped by KSM.
 
 Dates are local to each KSM (its kelurahan's zone). NIKs are masked (`3322********0001`) unless the request
 unmasks them.
@@ -21,6 +22,7 @@ unmasks them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock
@@ -71,12 +73,14 @@ from kotaku.services.scope import (
     scope_contains_ksm,
     scope_of,
 )
-from kotaku.services.summary import TREND_DAYS, scope_summary
+from kotaku.services.summary import TREND_DAYS, ActivityStatus, _activity_statuses, _ScopeKsms
 
 Ts = TypeVarTuple("Ts")
 
 # KSMs read per round of queries (each round: a handful of set-based queries for these KSMs).
 BATCH_KSMS = 200
+# NIKs decrypted once per export and kept (masked or whole, as shown); the cache is emptied at this size.
+NIK_CACHE = 200_000
 # How an export masks a NIK: the first 4 and last 4 digits (ASCII, so it survives any spreadsheet or CSV).
 MASK_CHAR = "*"
 # The last moment of a local date in the easternmost zone (WIT, UTC+9): every Indonesian site is still on
@@ -448,6 +452,11 @@ class ExportData:
     vault: NikVault | None = None
     now: datetime = field(default_factory=clock.now)
     batch_size: int = BATCH_KSMS
+    # The NIK as shown, by ciphertext: a worker's NIK is decrypted once, not once per record or block.
+    _niks: dict[bytes, str] = field(default_factory=dict, init=False, repr=False)
+    _work_day_cache: dict[tuple[date, date], frozenset[date]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @classmethod
     async def load(
@@ -485,13 +494,36 @@ class ExportData:
         """The NIK as the export shows it: masked (`3322********0001`), or whole when unmasked."""
         if not encrypted:
             return ""
+        shown = self._niks.get(encrypted)
+        if shown is not None:
+            return shown
         if self.vault is None:
             self.vault = vault_from_settings(self.settings)
         try:
             nik = self.vault.decrypt(encrypted)
         except ValueError:
-            return "?"
-        return nik if self.request.unmask_nik else export_mask(nik)
+            shown = "?"
+        else:
+            shown = nik if self.request.unmask_nik else export_mask(nik)
+        if len(self._niks) >= NIK_CACHE:
+            self._niks.clear()
+        self._niks[encrypted] = shown
+        return shown
+
+    async def _rows(self, stmt: Select[*Ts]) -> list[Any]:
+        """The rows of a column query, run on the session's connection (Core rows: the ORM's per-row
+        loading is skipped; the values are the same)."""
+        connection = await self.session.connection()
+        return list((await connection.execute(stmt)).all())
+
+    def _by_ksm_period(self, rows: Iterable[Any]) -> dict[tuple[int, int], list[Any]]:
+        """Rows (with `ksm_id` and `work_date`, inside the export's period) by KSM and payment period
+        (the index in `periods`), each list in the rows' order."""
+        starts = [p[0] for p in self.periods]
+        out: dict[tuple[int, int], list[Any]] = defaultdict(list)
+        for row in rows:
+            out[(row.ksm_id, bisect_right(starts, row.work_date) - 1)].append(row)
+        return out
 
     def _local_date(self, at: datetime | None, tz: str) -> date | None:
         return at.astimezone(ZoneInfo(tz)).date() if at is not None else None
@@ -503,73 +535,72 @@ class ExportData:
         stmt = select(Person.id, Person.name).where(Person.id.in_(ids))
         return {pid: name for pid, name in (await self.session.execute(stmt)).all()}
 
-    def _work_days(self, start: date, end: date) -> list[date]:
-        return WorkCalendar(self.settings.reminders).days_between(start, end)
+    def _work_days(self, start: date, end: date) -> frozenset[date]:
+        """The work days of a period (the same for every KSM: computed once per period)."""
+        days = self._work_day_cache.get((start, end))
+        if days is None:
+            days = frozenset(WorkCalendar(self.settings.reminders).days_between(start, end))
+            self._work_day_cache[(start, end)] = days
+        return days
 
     # --- Daftar Hadir -----------------------------------------------------------------------------
 
     async def _attendance(self, ksm_ids: Sequence[int]) -> tuple[list[Any], list[Any], dict[int, Any]]:
         """(sheets, roster records, workers by id) of these KSMs in the period."""
         start, end = self.request.start, self.request.end
-        days = (
-            await self.session.execute(
-                select(
-                    AttendanceDay.ksm_id,
-                    AttendanceDay.work_date,
-                    AttendanceDay.mode,
-                    AttendanceDay.count_male,
-                    AttendanceDay.count_female,
-                    AttendanceDay.hok,
-                    AttendanceDay.total_wages,
-                    AttendanceDay.wages_paid,
-                )
-                .where(
-                    AttendanceDay.ksm_id.in_(ksm_ids),
-                    AttendanceDay.work_date >= start,
-                    AttendanceDay.work_date <= end,
-                )
-                .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
+        days = await self._rows(
+            select(
+                AttendanceDay.ksm_id,
+                AttendanceDay.work_date,
+                AttendanceDay.mode,
+                AttendanceDay.count_male,
+                AttendanceDay.count_female,
+                AttendanceDay.hok,
+                AttendanceDay.total_wages,
+                AttendanceDay.wages_paid,
             )
-        ).all()
-        records = (
-            await self.session.execute(
-                select(
-                    AttendanceDay.ksm_id,
-                    AttendanceDay.work_date,
-                    AttendanceRecord.worker_id,
-                    AttendanceRecord.hok,
-                    AttendanceRecord.wage,
-                    AttendanceRecord.paid,
-                )
-                .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id)
-                .where(
-                    AttendanceDay.ksm_id.in_(ksm_ids),
-                    AttendanceDay.work_date >= start,
-                    AttendanceDay.work_date <= end,
-                    AttendanceDay.mode == AttendanceMode.ROSTER,
-                )
-                .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date, AttendanceRecord.id)
+            .where(
+                AttendanceDay.ksm_id.in_(ksm_ids),
+                AttendanceDay.work_date >= start,
+                AttendanceDay.work_date <= end,
             )
-        ).all()
+            .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
+        )
+        records = await self._rows(
+            select(
+                AttendanceDay.ksm_id,
+                AttendanceDay.work_date,
+                AttendanceRecord.worker_id,
+                AttendanceRecord.hok,
+                AttendanceRecord.wage,
+                AttendanceRecord.paid,
+            )
+            .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id)
+            .where(
+                AttendanceDay.ksm_id.in_(ksm_ids),
+                AttendanceDay.work_date >= start,
+                AttendanceDay.work_date <= end,
+                AttendanceDay.mode == AttendanceMode.ROSTER,
+            )
+            .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date, AttendanceRecord.id)
+        )
         worker_ids = sorted({r.worker_id for r in records})
         workers: dict[int, Any] = {}
         for chunk in _chunks(worker_ids, 500):
-            for w in (
-                await self.session.execute(
-                    select(
-                        Worker.id,
-                        Worker.code,
-                        Worker.name,
-                        Worker.gender,
-                        Worker.skill,
-                        Worker.nik_encrypted,
-                        Worker.daily_rate,
-                        Worker.is_phk,
-                    ).where(Worker.id.in_(chunk))
-                )
-            ).all():
+            for w in await self._rows(
+                select(
+                    Worker.id,
+                    Worker.code,
+                    Worker.name,
+                    Worker.gender,
+                    Worker.skill,
+                    Worker.nik_encrypted,
+                    Worker.daily_rate,
+                    Worker.is_phk,
+                ).where(Worker.id.in_(chunk))
+            ):
                 workers[w.id] = w
-        return list(days), list(records), workers
+        return days, records, workers
 
     async def attendance_batches(
         self,
@@ -583,15 +614,15 @@ class ExportData:
         """One block per KSM and payment period that has at least one sheet, KSM by KSM, oldest first."""
         for batch in self.batches():
             days, records, workers = await self._attendance([k.id for k in batch])
-            days_by = _group(days, lambda d: d.ksm_id)
-            records_by = _group(records, lambda r: r.ksm_id)
+            days_by = self._by_ksm_period(days)
+            records_by = self._by_ksm_period(records)
             for ksm in batch:
-                for p_start, p_end in self.periods:
-                    sheets = [d for d in days_by.get(ksm.id, []) if p_start <= d.work_date <= p_end]
+                for period, (p_start, p_end) in enumerate(self.periods):
+                    sheets = days_by.get((ksm.id, period))
                     if not sheets:
                         continue
                     columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
-                    work = set(self._work_days(p_start, p_end))
+                    work = self._work_days(p_start, p_end)
                     block = HadirBlock(
                         ksm=ksm,
                         start=p_start,
@@ -601,9 +632,7 @@ class ExportData:
                         today=clock.local_today(ksm.timezone, self.now),
                     )
                     by_worker: dict[int, HadirWorker] = {}
-                    for r in records_by.get(ksm.id, []):
-                        if not p_start <= r.work_date <= p_end:
-                            continue
+                    for r in records_by.get((ksm.id, period), []):
                         hw = by_worker.get(r.worker_id)
                         if hw is None:
                             w = workers[r.worker_id]
@@ -641,18 +670,17 @@ class ExportData:
         count-mode day."""
         for batch in self.batches():
             days, records, workers = await self._attendance([k.id for k in batch])
-            days_by = _group(days, lambda d: d.ksm_id)
-            records_by = _group(records, lambda r: r.ksm_id)
+            days_by = self._by_ksm_period(days)
+            records_by = self._by_ksm_period(records)
             for ksm in batch:
-                for p_start, p_end in self.periods:
-                    sheets = [d for d in days_by.get(ksm.id, []) if p_start <= d.work_date <= p_end]
+                for period, (p_start, p_end) in enumerate(self.periods):
+                    sheets = days_by.get((ksm.id, period))
                     if not sheets:
                         continue
                     block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
                     per_worker: dict[int, list[Any]] = defaultdict(list)
-                    for r in records_by.get(ksm.id, []):
-                        if p_start <= r.work_date <= p_end:
-                            per_worker[r.worker_id].append(r)
+                    for r in records_by.get((ksm.id, period), []):
+                        per_worker[r.worker_id].append(r)
                     lines = []
                     for worker_id, recs in per_worker.items():
                         w = workers[worker_id]
@@ -718,23 +746,21 @@ class ExportData:
             ).all():
                 points[activity_id].append((plan_date, float(pct)))
             history: dict[int, list[Any]] = defaultdict(list)
-            for row in (
-                await self.session.execute(
-                    select(
-                        ProgressReport.activity_id,
-                        ProgressReport.report_date,
-                        ProgressReport.percent,
-                        ProgressReport.volume,
-                        ProgressReport.note,
-                    )
-                    .where(
-                        ProgressReport.activity_id.in_(act_ids),
-                        ProgressReport.report_date >= start - timedelta(days=TREND_DAYS),
-                        ProgressReport.report_date <= end,
-                    )
-                    .order_by(ProgressReport.activity_id, ProgressReport.report_date)
+            for row in await self._rows(
+                select(
+                    ProgressReport.activity_id,
+                    ProgressReport.report_date,
+                    ProgressReport.percent,
+                    ProgressReport.volume,
+                    ProgressReport.note,
                 )
-            ).all():
+                .where(
+                    ProgressReport.activity_id.in_(act_ids),
+                    ProgressReport.report_date >= start - timedelta(days=TREND_DAYS),
+                    ProgressReport.report_date <= end,
+                )
+                .order_by(ProgressReport.activity_id, ProgressReport.report_date)
+            ):
                 history[row.activity_id].append(row)
             photos = {
                 (activity_id, day): int(n)
@@ -754,15 +780,18 @@ class ExportData:
             for ksm in batch:
                 for a in ksm.activities:
                     reports = history.get(a.id, [])
+                    # The trend of each report: the reports of the TREND_DAYS before it, up to it (a
+                    # window sliding over the reports, oldest first: linear, not quadratic, in them).
+                    pts = [(r.report_date, float(r.percent)) for r in reports]
+                    first = 0
                     for i, rep in enumerate(reports):
                         if rep.report_date < start:
                             continue
                         on = rep.report_date
-                        trend = [
-                            (r.report_date, float(r.percent))
-                            for r in reports[: i + 1]
-                            if r.report_date >= on - timedelta(days=TREND_DAYS)
-                        ]
+                        since = on - timedelta(days=TREND_DAYS)
+                        while pts[first][0] < since:
+                            first += 1
+                        trend = pts[first : i + 1]
                         planned = planned_percent(
                             points.get(a.id, []), a.start_date, a.end_date, on, cfg.curve
                         )
@@ -844,32 +873,30 @@ class ExportData:
         start, end = self.request.start, self.request.end
         for batch in self.batches():
             by_id = {k.id: k for k in batch}
-            media = (
-                await self.session.execute(
-                    select(
-                        Media.id,
-                        Media.ksm_id,
-                        Media.activity_id,
-                        Media.report_date,
-                        Media.milestone,
-                        Media.latitude,
-                        Media.longitude,
-                        Media.path,
-                        Media.sha256,
-                        Media.mime_type,
-                        Media.size_bytes,
-                        Media.taken_at,
-                        Media.caption,
-                    )
-                    .where(
-                        Media.ksm_id.in_(list(by_id)),
-                        Media.kind == MediaKind.PHOTO,
-                        Media.report_date >= start,
-                        Media.report_date <= end,
-                    )
-                    .order_by(Media.ksm_id, Media.report_date, Media.id)
+            media = await self._rows(
+                select(
+                    Media.id,
+                    Media.ksm_id,
+                    Media.activity_id,
+                    Media.report_date,
+                    Media.milestone,
+                    Media.latitude,
+                    Media.longitude,
+                    Media.path,
+                    Media.sha256,
+                    Media.mime_type,
+                    Media.size_bytes,
+                    Media.taken_at,
+                    Media.caption,
                 )
-            ).all()
+                .where(
+                    Media.ksm_id.in_(list(by_id)),
+                    Media.kind == MediaKind.PHOTO,
+                    Media.report_date >= start,
+                    Media.report_date <= end,
+                )
+                .order_by(Media.ksm_id, Media.report_date, Media.id)
+            )
             for m in media:
                 ksm = by_id[m.ksm_id]
                 activity = _activity_of(ksm, m.activity_id)
@@ -900,21 +927,25 @@ class ExportData:
         return min(self.now, end_of_period.astimezone(UTC))
 
     async def ringkasan(self, on_ksm: Callable[[int, int], None] | None = None) -> list[RingkasanKsm]:
-        """One entry per KSM with its activities, worst first: the figures of `/rekap`
-        (`scope_summary` of the KSM) as of the period's end, plus open obstacles and alerts."""
+        """One entry per KSM with its activities, worst first: the figures of `/rekap` (`scope_summary`
+        of the KSM) as of the period's end, plus open obstacles and alerts. Read per batch of KSMs and
+        time zone with `scope_summary`'s own activity query (`_activity_statuses`) and its workforce
+        sums grouped by KSM: a handful of queries per batch, not a `scope_summary` per KSM."""
         at = self.as_of()
         out: list[RingkasanKsm] = []
         done = 0
         for batch in self.batches():
             ids = [k.id for k in batch]
+            obstacles_by_ksm: dict[int, int] = defaultdict(int)
             obstacles_by_act: dict[int, int] = defaultdict(int)
-            for activity_id, n in (
+            for obstacle_ksm, activity_id, n in (
                 await self.session.execute(
-                    select(Obstacle.activity_id, func.count(Obstacle.id))
+                    select(Obstacle.ksm_id, Obstacle.activity_id, func.count(Obstacle.id))
                     .where(Obstacle.ksm_id.in_(ids), Obstacle.status == ObstacleStatus.OPEN)
-                    .group_by(Obstacle.activity_id)
+                    .group_by(Obstacle.ksm_id, Obstacle.activity_id)
                 )
             ).all():
+                obstacles_by_ksm[obstacle_ksm] += int(n)
                 if activity_id is not None:
                     obstacles_by_act[activity_id] += int(n)
             alerts_by_ksm: dict[int, int] = defaultdict(int)
@@ -931,25 +962,37 @@ class ExportData:
                 alerts_by_ksm[ksm_id] += int(n)
                 if subject_type == "activity":
                     alerts_by_act[subject_id] += int(n)
+            by_zone: dict[str, list[KsmInfo]] = defaultdict(list)
             for ksm in batch:
-                summary = await scope_summary(
-                    self.session, self.settings, Scope(ksm_id=ksm.id, label=ksm.name), at
+                by_zone[ksm.timezone].append(ksm)
+            statuses: dict[int, ActivityStatus] = {}
+            work: dict[int, _ToDate] = {}
+            for tz, ksms in by_zone.items():
+                today = clock.local_today(tz, at)
+                sk = _ScopeKsms(
+                    rows=[(k.id, k.code, k.name, k.timezone) for k in ksms],
+                    today_by_tz={tz: today},
+                    scope_ids=[k.id for k in ksms],
                 )
-                by_act = {a.activity_id: a for a in summary.activities}
+                for status in await _activity_statuses(self.session, self.settings, sk):
+                    statuses[status.activity_id] = status
+                work.update(await self._work_to_date([k.id for k in ksms], today))
+            for ksm in batch:
+                w = work.get(ksm.id) or _ToDate()
                 entry = RingkasanKsm(
                     ksm=ksm,
                     as_of=clock.local_today(ksm.timezone, at),
-                    hok=summary.to_date_work.hok,
-                    workers=summary.to_date_work.total,
-                    wages=summary.wages_to_date,
-                    wages_paid=summary.wages_paid,
-                    wage_budget=summary.wage_budget,
-                    budget=summary.budget,
-                    open_obstacles=summary.open_obstacles,
+                    hok=w.hok,
+                    workers=w.workers,
+                    wages=w.wages,
+                    wages_paid=w.paid,
+                    wage_budget=sum(a.wage_budget for a in ksm.activities),
+                    budget=sum(a.budget for a in ksm.activities),
+                    open_obstacles=obstacles_by_ksm.get(ksm.id, 0),
                     open_alerts=alerts_by_ksm.get(ksm.id, 0),
                 )
                 for a in ksm.activities:
-                    st = by_act.get(a.id)
+                    st = statuses.get(a.id)
                     if st is None:
                         continue
                     entry.activities.append(
@@ -971,6 +1014,75 @@ class ExportData:
                     on_ksm(done, self.ksm_count)
         out.sort(key=lambda e: e.rank)
         return out
+
+    async def _work_to_date(self, ksm_ids: Sequence[int], today: date) -> dict[int, _ToDate]:
+        """Worker-days, HOK and wages (all, paid) up to `today` per KSM, as `scope_summary` counts them
+        (`to_date_work`, `wages_to_date`, `wages_paid`): roster sheets by their records, count-mode
+        sheets by their L/P counts, HOK (else the head count) and day totals."""
+        out: dict[int, _ToDate] = defaultdict(_ToDate)
+        roster = (
+            select(
+                AttendanceDay.ksm_id,
+                func.count(AttendanceRecord.id),
+                func.coalesce(func.sum(AttendanceRecord.hok), 0.0),
+                func.coalesce(func.sum(AttendanceRecord.wage), 0),
+                func.coalesce(
+                    func.sum(case((AttendanceRecord.paid.is_(True), AttendanceRecord.wage), else_=0)), 0
+                ),
+            )
+            .select_from(AttendanceRecord)
+            .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id)
+            .join(Worker, Worker.id == AttendanceRecord.worker_id)
+            .where(
+                AttendanceDay.ksm_id.in_(ksm_ids),
+                AttendanceDay.work_date <= today,
+                AttendanceDay.mode == AttendanceMode.ROSTER,
+            )
+            .group_by(AttendanceDay.ksm_id)
+        )
+        for ksm_id, n, hok, wages, paid in (await self.session.execute(roster)).all():
+            w = out[ksm_id]
+            w.workers += int(n)
+            w.hok += float(hok)
+            w.wages += int(wages)
+            w.paid += int(paid)
+        # Count-mode sheets day by day, oldest first, added up as `scope_summary` adds them.
+        counted = (
+            select(
+                AttendanceDay.ksm_id,
+                AttendanceDay.count_male,
+                AttendanceDay.count_female,
+                case(
+                    (AttendanceDay.hok > 0, AttendanceDay.hok),
+                    else_=AttendanceDay.count_male + AttendanceDay.count_female,
+                ),
+                AttendanceDay.total_wages,
+                AttendanceDay.wages_paid,
+            )
+            .where(
+                AttendanceDay.ksm_id.in_(ksm_ids),
+                AttendanceDay.work_date <= today,
+                AttendanceDay.mode == AttendanceMode.COUNT,
+            )
+            .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
+        )
+        for ksm_id, male, female, hok, wages, paid in (await self.session.execute(counted)).all():
+            w = out[ksm_id]
+            w.workers += int(male or 0) + int(female or 0)
+            w.hok += float(hok or 0.0)
+            w.wages += int(wages or 0)
+            w.paid += int(wages or 0) if paid else 0
+        return out
+
+
+@dataclass
+class _ToDate:
+    """One KSM's work to date: worker-days, HOK, wages recorded and wages paid."""
+
+    workers: int = 0
+    hok: float = 0.0
+    wages: int = 0
+    paid: int = 0
 
 
 # --- loading the KSMs -----------------------------------------------------------------------------
@@ -1123,13 +1235,6 @@ async def _signers(
 
 
 # --- small rules ----------------------------------------------------------------------------------
-
-
-def _group(rows: Iterable[Any], key: Any) -> dict[Any, list[Any]]:
-    out: dict[Any, list[Any]] = defaultdict(list)
-    for row in rows:
-        out[key(row)].append(row)
-    return out
 
 
 def _skill_rank(skill: str) -> int:

@@ -54,6 +54,8 @@ from kotaku.i18n import fmt_date, fmt_number, fmt_rupiah, locale
 # Excel's limits: 1,048,576 rows and 1,023 page breaks per sheet; a sheet goes on in "<name> (2)" before.
 MAX_ROWS = 1_000_000
 MAX_BREAKS = 1_000
+# Rows given a height kept before the written ones are dropped from xlsxwriter's row table (Sheet.line).
+HEIGHTS_KEPT = 2_000
 # Rows of a tabular sheet above its header row (title, scope and period, program, blank).
 TABLE_HEADER_ROW = 4
 
@@ -101,6 +103,9 @@ class Formats:
         self.book = book
         self.lang = lang
         self._cache: dict[tuple[tuple[str, Any], ...], Format] = {}
+        # The named formats, and the plain cell of each kind: by name, no key to build per cell.
+        self._named: dict[str, Format] = {}
+        self._cells: dict[str, Format] = {}
 
     def get(self, **props: Any) -> Format:
         key = tuple(sorted(props.items()))
@@ -109,28 +114,43 @@ class Formats:
             fmt = self._cache[key] = self.book.add_format({"valign": "vcenter", **props})
         return fmt
 
+    def _once(self, name: str, **props: Any) -> Format:
+        """A named format, looked up by its name after the first time."""
+        fmt = self._named.get(name)
+        if fmt is None:
+            fmt = self._named[name] = self.get(**props)
+        return fmt
+
     # Named formats
     def title(self) -> Format:
-        return self.get(bold=True, font_size=12, align="center_across")
+        return self._once("title", bold=True, font_size=12, align="center_across")
 
     def subtitle(self) -> Format:
-        return self.get(align="center_across")
+        return self._once("subtitle", align="center_across")
 
     def label(self) -> Format:
-        return self.get(bold=True)
+        return self._once("label", bold=True)
 
     def plain(self) -> Format:
-        return self.get()
+        return self._once("plain")
 
     def italic(self) -> Format:
-        return self.get(italic=True)
+        return self._once("italic", italic=True)
 
     def header(self) -> Format:
-        return self.get(bold=True, border=1, bg_color=HEADER_FILL, text_wrap=True, align="center")
+        return self._once("header", bold=True, border=1, bg_color=HEADER_FILL, text_wrap=True, align="center")
 
     def cell(self, kind: str = "text", **extra: Any) -> Format:
         """A bordered table cell of a kind: text, wrap, center, int, dec1, signed, pct, rp, date,
         datetime, coord, meters, general."""
+        if not extra:
+            fmt = self._cells.get(kind)
+            if fmt is None:
+                fmt = self._cells[kind] = self._cell(kind)
+            return fmt
+        return self._cell(kind, **extra)
+
+    def _cell(self, kind: str, **extra: Any) -> Format:
         props: dict[str, Any] = {"border": 1, **extra}
         if kind == "wrap":
             props["text_wrap"] = True
@@ -185,6 +205,7 @@ class Sheet:
         self.on_new_part = on_new_part
         self.part = 0
         self.breaks: list[int] = []
+        self._heights: list[int] = []  # rows of this part given a height, not yet forgotten
         self.ws: Worksheet = self._new_worksheet()
         self.row = 0
 
@@ -222,6 +243,8 @@ class Sheet:
                 self.on_part_end(self)
             self._close_part()
             self.breaks = []
+            self._forget_heights()
+            self._heights = []
             self.ws = self._new_worksheet()
             self.row = 0
             if self.on_new_part is not None:
@@ -234,7 +257,12 @@ class Sheet:
 
     def write(self, col: int, value: Any, fmt: Format | None = None) -> None:
         ws, row = self.ws, self.row
-        if value is None or value == "":
+        kind = type(value)  # the common exact types first; the chain below decides the rest
+        if kind is str and value:
+            ws.write_string(row, col, value, fmt)
+        elif kind is int or kind is float:
+            ws.write_number(row, col, value, fmt)
+        elif value is None or value == "":
             ws.write_blank(row, col, None, fmt)
         elif isinstance(value, bool):
             ws.write_boolean(row, col, value, fmt)
@@ -255,9 +283,30 @@ class Sheet:
             self.write(start + i, value, fmt)
         if height is not None:
             self.ws.set_row(self.row, height)
+            self._heights.append(self.row)
+            if len(self._heights) >= HEIGHTS_KEPT:
+                self._forget_heights()
         row = self.row
         self.row += 1
         return row
+
+    def _forget_heights(self) -> None:
+        """Drop the heights of the rows xlsxwriter has written out. In constant_memory mode it still keeps
+        every `set_row` (`row_info`, and `row_sizes` for placing images, of which these sheets have none)
+        to the end, about 300 bytes a row (a national workbook peaked at 370 MB with them, 197 MB without).
+        A row is written when a later row gets its first cell (`previous_row`), and never read again."""
+        ws = self.ws
+        written = getattr(ws, "previous_row", None)
+        row_info, row_sizes = getattr(ws, "row_info", None), getattr(ws, "row_sizes", None)
+        if not isinstance(written, int) or not isinstance(row_info, dict) or not isinstance(row_sizes, dict):
+            self._heights.clear()
+            return
+        heights, done = self._heights, 0
+        while done < len(heights) and heights[done] < written:
+            row_info.pop(heights[done], None)
+            row_sizes.pop(heights[done], None)
+            done += 1
+        del heights[:done]
 
     def across(self, text: str, fmt: Format, *, first: int = 0, last: int | None = None) -> int:
         """A line centred across columns `first`..`last` (no merged cells: "center across selection")."""
@@ -303,6 +352,9 @@ class TableSheet:
         self.title_key = title_key
         self.note_line = note_line
         self.columns = list(columns)
+        # Each column's own cell format, made once (not looked up again for every cell).
+        self._cell_fmts = [writer.fmt.cell(c.kind) for c in self.columns]
+        self._wrap = [c.kind == "wrap" for c in self.columns]
         self.count = 0
         self.first_data_row = TABLE_HEADER_ROW + 1
         self.sheet = Sheet(
@@ -333,14 +385,17 @@ class TableSheet:
 
     def add(self, values: Sequence[Any], fmts: dict[int, Format] | None = None) -> None:
         self.sheet.room()
-        f = self.writer.fmt
-        cells = []
+        if len(values) != len(self.columns):
+            raise ValueError(f"{len(values)} values for {len(self.columns)} columns")
+        cells = list(zip(values, self._cell_fmts, strict=True))
+        if fmts:
+            for i, fmt in fmts.items():
+                if fmt:
+                    cells[i] = (values[i], fmt)
         lines = 1
-        for i, (col, value) in enumerate(zip(self.columns, values, strict=True)):
-            fmt = (fmts or {}).get(i) or f.cell(col.kind)
-            cells.append((value, fmt))
-            if col.kind == "wrap" and isinstance(value, str):
-                lines = max(lines, wrapped_lines(value, col.width))
+        for i, value in enumerate(values):
+            if self._wrap[i] and isinstance(value, str):
+                lines = max(lines, wrapped_lines(value, self.columns[i].width))
         # Row heights are not fitted when the file opens: give wrapped text the lines it needs.
         self.sheet.line(cells, height=min(409, 12.0 * lines + 3) if lines > 1 else None)
         self.count += 1
@@ -392,6 +447,7 @@ class WorkbookWriter:
             },
         )
         self.fmt = Formats(self.book, self.lang)
+        self._status_fmts: dict[Status | None, Format] = {}
         self.printed = clock.local_today(settings.app.default_timezone, data.now)
         self.footer = (
             f"&L&7{_footer_safe(self.t('export.footer', date=fmt_date(self.printed, self.lang)))}"
@@ -535,23 +591,29 @@ class WorkbookWriter:
                 head.append((text, f.get(bold=True, border=1, bg_color=fill, text_wrap=True, align="center")))
             head += [(self.t("export.col.hok"), f.header()), (self.t("export.col.signature"), f.header())]
             sheet.line(head, height=30)
+            # The formats of a worker's row, and each slot's day and format, made once per block.
+            center, text, hok_fmt = f.cell("center"), f.cell(), f.cell("general", bold=True)
+            sign_fmts = (f.cell(align="right"), f.cell(align="left"))
+            day_cells = []
+            for i in range(slots):
+                day = block.days[i] if i < len(block.days) else None
+                off = day in block.off_days if day else True
+                day_cells.append((day, f.cell("center", **({"bg_color": OFF_DAY_FILL} if off else {}))))
             for n, w in enumerate(block.workers, start=1):
                 cells: list[tuple[Any, Format | None]] = [
-                    (n, f.cell("center")),
-                    (w.name, f.cell()),
-                    (w.nik, f.cell("center")),
-                    (self.gender(w.gender), f.cell("center")),
-                    (self.skill(w.skill), f.cell()),
+                    (n, center),
+                    (w.name, text),
+                    (w.nik, center),
+                    (self.gender(w.gender), center),
+                    (self.skill(w.skill), text),
                 ]
-                for i in range(slots):
-                    day = block.days[i] if i < len(block.days) else None
+                for day, day_fmt in day_cells:
                     hok = w.present.get(day) if day else None
                     mark = "✓" if hok == 1.0 else (fmt_number(hok, self.lang) if hok else "")
-                    off = day in block.off_days if day else True
-                    cells.append((mark, f.cell("center", **({"bg_color": OFF_DAY_FILL} if off else {}))))
-                cells.append((w.hok, f.cell("general", bold=True)))
+                    cells.append((mark, day_fmt))
+                cells.append((w.hok, hok_fmt))
                 # Paper forms stagger the signature lines so neighbours do not sign over each other.
-                cells.append((f"{n}. ........", f.cell(align="left" if n % 2 else "right")))
+                cells.append((f"{n}. ........", sign_fmts[n % 2]))
                 sheet.line(cells, height=16)
             totals: list[tuple[Any, Format | None]] = [
                 ("", f.cell(bold=True)),
@@ -666,6 +728,9 @@ class WorkbookWriter:
             height=30,
         )
         first = sheet.row
+        center, text, int_fmt = f.cell("center"), f.cell(), f.cell("int")
+        general, rp = f.cell("general"), f.cell("rp")
+        sign_fmts = (f.cell(align="right"), f.cell(align="left"))
         for n, ln in enumerate(block.lines, start=1):
             if ln.work_date is not None:
                 name = self.fdate(ln.work_date, weekday=True)
@@ -674,17 +739,17 @@ class WorkbookWriter:
                 name, who = ln.name, ln.nik
             sheet.line(
                 [
-                    (n, f.cell("center")),
-                    (name, f.cell()),
-                    (who, f.cell("center")),
-                    (self.gender(ln.gender), f.cell("center")),
-                    (self.skill(ln.skill), f.cell()),
-                    (ln.days, f.cell("int")),
-                    (ln.hok, f.cell("general")),
-                    (ln.rate, f.cell("rp")),
-                    (ln.total, f.cell("rp")),
-                    (self.t(f"export.pay.{ln.status}"), f.cell("center")),
-                    (f"{n}. ........", f.cell(align="left" if n % 2 else "right")),
+                    (n, center),
+                    (name, text),
+                    (who, center),
+                    (self.gender(ln.gender), center),
+                    (self.skill(ln.skill), text),
+                    (ln.days, int_fmt),
+                    (ln.hok, general),
+                    (ln.rate, rp),
+                    (ln.total, rp),
+                    (self.t(f"export.pay.{ln.status}"), center),
+                    (f"{n}. ........", sign_fmts[n % 2]),
                 ],
                 height=16,
             )
@@ -786,6 +851,12 @@ class WorkbookWriter:
         ]
 
     def _status_fmt(self, status: Status | None) -> Format:
+        fmt = self._status_fmts.get(status)
+        if fmt is None:
+            fmt = self._status_fmts[status] = self._make_status_fmt(status)
+        return fmt
+
+    def _make_status_fmt(self, status: Status | None) -> Format:
         fill = STATUS_FILLS.get(status) if status else None
         extra: dict[str, Any] = {"bg_color": fill} if fill else {}
         if status == Status.CRITICAL:
