@@ -14,7 +14,8 @@ Every figure follows the one definition of the services and domain:
 - distance of a photo to its site: `kotaku.domain.geo.distance_m` to the activity's point, else the KSM's
   (the rule of `kotaku.services.media.site_distance`);
 - Ringkasan: the figures of `kotaku.services.summary.scope_summary` of each KSM (`/rekap`), read per batch of
-  KSMs and time zone: its own activity query (`_activity_statuses`) and its workforce sums grouped by KSM.
+  KSMs and time zone: its own activity query (`activity_statuses`) and its workforce sums grouped by KSM;
+  upah tercatat and perkiraan nilai pekerjaan as `kotaku.domain.figures` defines them.
 
 Dates are local to each KSM (its kelurahan's zone). NIKs are masked (`3322********0001`) unless the request
 unmasks them.
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock
 from kotaku.config import Settings
+from kotaku.domain import figures
 from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.geo import distance_m
 from kotaku.domain.plan import Status, assess, planned_percent, project_finish
@@ -73,7 +75,7 @@ from kotaku.services.scope import (
     scope_contains_ksm,
     scope_of,
 )
-from kotaku.services.summary import TREND_DAYS, ActivityStatus, _activity_statuses, _ScopeKsms
+from kotaku.services.summary import TREND_DAYS, ActivityStatus, ScopeKsms, activity_statuses
 
 Ts = TypeVarTuple("Ts")
 
@@ -347,6 +349,11 @@ class RingkasanActivity:
     def rank(self) -> tuple[int, float]:
         return STATUS_RANK.get(self.status, 9), self.deviation if self.deviation is not None else 0.0
 
+    @property
+    def work_value(self) -> float:
+        """Perkiraan nilai pekerjaan: the activity's budget × its actual % (`kotaku.domain.figures`)."""
+        return figures.work_value(self.activity.budget, self.actual)
+
 
 @dataclass
 class RingkasanKsm:
@@ -356,7 +363,7 @@ class RingkasanKsm:
     as_of: date
     hok: float
     workers: int  # worker-days to date
-    wages: int  # wages recorded to date (= funds used)
+    wages: int  # upah tercatat to date (`kotaku.domain.figures`), paid or not
     wages_paid: int
     wage_budget: int
     budget: int
@@ -365,8 +372,9 @@ class RingkasanKsm:
     activities: list[RingkasanActivity] = field(default_factory=list)
 
     @property
-    def funds_used(self) -> int:
-        return self.wages
+    def work_value(self) -> float:
+        """Perkiraan nilai pekerjaan: Σ budget × actual % of its activities (as `/rekap` and the alert)."""
+        return sum(a.work_value for a in self.activities)
 
     @property
     def rank(self) -> tuple[int, float, int, int, str]:
@@ -929,7 +937,7 @@ class ExportData:
     async def ringkasan(self, on_ksm: Callable[[int, int], None] | None = None) -> list[RingkasanKsm]:
         """One entry per KSM with its activities, worst first: the figures of `/rekap` (`scope_summary`
         of the KSM) as of the period's end, plus open obstacles and alerts. Read per batch of KSMs and
-        time zone with `scope_summary`'s own activity query (`_activity_statuses`) and its workforce
+        time zone with `scope_summary`'s own activity query (`activity_statuses`) and its workforce
         sums grouped by KSM: a handful of queries per batch, not a `scope_summary` per KSM."""
         at = self.as_of()
         out: list[RingkasanKsm] = []
@@ -969,12 +977,12 @@ class ExportData:
             work: dict[int, _ToDate] = {}
             for tz, ksms in by_zone.items():
                 today = clock.local_today(tz, at)
-                sk = _ScopeKsms(
+                sk = ScopeKsms(
                     rows=[(k.id, k.code, k.name, k.timezone) for k in ksms],
                     today_by_tz={tz: today},
                     scope_ids=[k.id for k in ksms],
                 )
-                for status in await _activity_statuses(self.session, self.settings, sk):
+                for status in await activity_statuses(self.session, self.settings, sk):
                     statuses[status.activity_id] = status
                 work.update(await self._work_to_date([k.id for k in ksms], today))
             for ksm in batch:
@@ -1017,7 +1025,7 @@ class ExportData:
 
     async def _work_to_date(self, ksm_ids: Sequence[int], today: date) -> dict[int, _ToDate]:
         """Worker-days, HOK and wages (all, paid) up to `today` per KSM, as `scope_summary` counts them
-        (`to_date_work`, `wages_to_date`, `wages_paid`): roster sheets by their records, count-mode
+        (`to_date_work`, `wages_recorded`, `wages_paid`): roster sheets by their records, count-mode
         sheets by their L/P counts, HOK (else the head count) and day totals."""
         out: dict[int, _ToDate] = defaultdict(_ToDate)
         roster = (

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kotaku import catalogue, clock
 from kotaku.config import Settings
 from kotaku.db import Database
+from kotaku.domain import figures
 from kotaku.domain.plan import Status
 from kotaku.exports import ExportRequest, ExportResult
 from kotaku.i18n import fmt_date, fmt_number, fmt_percent, fmt_rupiah, fmt_short_date, fmt_signed
@@ -93,7 +94,7 @@ class PeriodWork:
     def between(cls, before: ScopeSummary, end: ScopeSummary) -> PeriodWork:
         return cls(
             hok=max(end.to_date_work.hok - before.to_date_work.hok, 0.0),
-            wages=max(end.wages_to_date - before.wages_to_date, 0),
+            wages=max(end.wages_recorded - before.wages_recorded, 0),
             paid=max(end.wages_paid - before.wages_paid, 0),
         )
 
@@ -552,18 +553,18 @@ def _figure_rows(pdf: _Document, report: Report, section: Section) -> list[tuple
             pdf.t("pdf.fig.wages_to_date", date=day),
             pdf.t(
                 "pdf.fig.wages_value",
-                wages=fmt_rupiah(s.wages_to_date, lang),
+                wages=fmt_rupiah(s.wages_recorded, lang),
                 budget=fmt_rupiah(s.wage_budget, lang),
             ),
         ),
         (pdf.t("pdf.fig.wages_paid"), fmt_rupiah(s.wages_paid, lang)),
         (
-            pdf.t("pdf.fig.funds"),
+            pdf.t(figures.WORK_VALUE),
             pdf.t(
-                "pdf.fig.funds_value",
-                used=fmt_rupiah(s.funds_used, lang),
+                "pdf.fig.work_value_value",
+                value=fmt_rupiah(s.work_value, lang),
                 budget=fmt_rupiah(s.budget, lang),
-                share=fmt_percent(100.0 * s.funds_used / s.budget if s.budget else 0.0, lang),
+                share=fmt_percent(figures.progress_of_budget(s.work_value, s.budget) or 0.0, lang),
             ),
         ),
         (pdf.t("pdf.fig.workers"), fmt_number(s.distinct_workers, lang)),
@@ -737,9 +738,9 @@ def _tiles(pdf: _Document, report: Report, page: KsmPage) -> None:
             "pdf.ksm_figures",
             date=fmt_short_date(_as_of_date(report, s), lang),
             hok=fmt_number(s.to_date_work.hok, lang),
-            wages=fmt_rupiah(s.wages_to_date, lang),
+            wages=fmt_rupiah(s.wages_recorded, lang),
             paid=fmt_rupiah(s.wages_paid, lang),
-            used=fmt_rupiah(s.funds_used, lang),
+            value=fmt_rupiah(s.work_value, lang),
             budget=fmt_rupiah(s.budget, lang),
             workers=fmt_number(s.distinct_workers, lang),
         ),

@@ -35,6 +35,7 @@ from xlsxwriter.worksheet import Worksheet
 from kotaku import catalogue, clock
 from kotaku.config import Settings
 from kotaku.db import Database
+from kotaku.domain import figures
 from kotaku.domain.plan import Status
 from kotaku.exports import MIME_TYPES, ExportKind, ExportRequest, ExportResult, ProgressCallback
 from kotaku.exports.data import (
@@ -1008,12 +1009,13 @@ class WorkbookWriter:
                 Column("export.col.last_report", 18, "date"),
                 Column("export.col.hok_day", 8, "dec1"),
                 Column("export.col.worker_days", 9, "int"),
+                Column(figures.WAGES_RECORDED, 15, "rp"),
                 Column("export.col.wages_paid", 15, "rp"),
                 Column("export.col.wage_budget", 15, "rp"),
                 Column("export.col.wage_share", 10, "pct"),
-                Column("export.col.funds_used", 15, "rp"),
+                Column(figures.WORK_VALUE, 16, "rp"),
                 Column("export.col.budget", 16, "rp"),
-                Column("export.col.funds_share", 10, "pct"),
+                Column("export.col.work_value_share", 10, "pct"),
                 Column("export.col.open_obstacles", 9, "int"),
                 Column("export.col.open_alerts", 9, "int"),
             ],
@@ -1050,12 +1052,13 @@ class WorkbookWriter:
                 None,
                 e.hok,
                 e.workers,
+                e.wages,
                 e.wages_paid,
                 e.wage_budget,
                 _share(e.wages_paid, e.wage_budget),
-                e.funds_used,
+                round(e.work_value),
                 e.budget,
-                _share(e.funds_used, e.budget),
+                _share(e.work_value, e.budget),
                 e.open_obstacles,
                 e.open_alerts,
             ],
@@ -1079,8 +1082,9 @@ class WorkbookWriter:
                     None,
                     None,
                     None,
-                    None,
-                    None,
+                    round(a.work_value),
+                    a.activity.budget,
+                    _share(a.work_value, a.activity.budget),
                     a.open_obstacles,
                     a.open_alerts,
                 ],
@@ -1091,7 +1095,7 @@ class WorkbookWriter:
         f = self.fmt
         wages_paid = sum(e.wages_paid for e in entries)
         wage_budget = sum(e.wage_budget for e in entries)
-        funds = sum(e.funds_used for e in entries)
+        value = sum(round(e.work_value) for e in entries)  # the KSM rows' figures add up to it
         budget = sum(e.budget for e in entries)
         values = [
             self.t("export.total"),
@@ -1105,12 +1109,13 @@ class WorkbookWriter:
             None,
             sum(e.hok for e in entries),
             sum(e.workers for e in entries),
+            sum(e.wages for e in entries),
             wages_paid,
             wage_budget,
             _share(wages_paid, wage_budget),
-            funds,
+            value,
             budget,
-            _share(funds, budget),
+            _share(value, budget),
             sum(e.open_obstacles for e in entries),
             sum(e.open_alerts for e in entries),
         ]

@@ -52,7 +52,13 @@ from kotaku.services.scope import (
     person_timezone,
     scope_of,
 )
-from kotaku.services.summary import ScopeSummary, reporting_status, scope_summary
+from kotaku.services.summary import (
+    STREAK_LOOKBACK_DAYS,
+    ScopeSummary,
+    missed_streak,
+    reporting_status,
+    scope_summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,6 @@ ESCALATION = "escalation"
 WEEKLY = "weekly"
 KINDS = (FIRST, SECOND, DIGEST, ESCALATION, WEEKLY)
 # How far back the missed-days streak is followed, so its start (the dedup key) stays stable.
-STREAK_LOOKBACK_DAYS = 45
 MAX_LISTED = 30
 
 
@@ -429,21 +434,6 @@ async def report_days(session: AsyncSession, ksm_ids: list[int], since: date) ->
     for ksm_id, day in (await session.execute(union(progress, attendance, obstacles))).all():
         found[ksm_id].add(day)
     return found
-
-
-def missed_streak(days_reported: set[date], today: date, cal: WorkCalendar, running_from: date) -> list[date]:
-    """The work days without any report, counting back from `today` until a reported day or the start."""
-    streak: list[date] = []
-    day = today
-    for _ in range(STREAK_LOOKBACK_DAYS):
-        if day < running_from:
-            break
-        if cal.is_work_day(day):
-            if day in days_reported:
-                break
-            streak.append(day)
-        day -= timedelta(days=1)
-    return streak
 
 
 async def _queue_escalation(session: AsyncSession, settings: Settings, slot: Slot, now: datetime) -> int:

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from kotaku import clock
 from kotaku.config import Settings
+from kotaku.domain import figures
+from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.plan import Status, assess, planned_percent, project_finish
-from kotaku.domain.regions import within
+from kotaku.domain.regions import path_codes, within
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -37,6 +39,7 @@ from kotaku.models import (
     RegionLevel,
     Worker,
 )
+from kotaku.models.enums import REGION_LEVEL_ORDER
 from kotaku.services.scope import (
     Scope,
     join_kelurahan,
@@ -87,6 +90,12 @@ class ActivityStatus:
     deviation: float | None
     status: Status
     last_report: date | None
+    budget: int = 0
+
+    @property
+    def work_value(self) -> float:
+        """Perkiraan nilai pekerjaan of this activity (`kotaku.domain.figures.work_value`)."""
+        return figures.work_value(self.budget, self.actual)
 
 
 @dataclass
@@ -105,15 +114,22 @@ class Workforce:
 
 @dataclass
 class PhkSplit:
-    """Worker-days on roster sheets by PHK status (laid off / lost income); count-mode sheets are unknown."""
+    """Worker-days by the worker's PHK status (laid off / lost income): roster sheets by each worker's
+    status (`unknown` when the roster does not say), count-mode sheets apart in `count_only` (they name
+    nobody, so no status). The parts add up to the worker-days of the same period (`Workforce.total`)."""
 
     phk: int = 0
     not_phk: int = 0
     unknown: int = 0
+    count_only: int = 0
 
     @property
     def known(self) -> bool:
         return self.phk > 0 or self.not_phk > 0
+
+    @property
+    def total(self) -> int:
+        return self.phk + self.not_phk + self.unknown + self.count_only
 
 
 @dataclass
@@ -128,7 +144,7 @@ class ScopeSummary:
     today_work: Workforce = field(default_factory=Workforce)
     to_date_work: Workforce = field(default_factory=Workforce)
     distinct_workers: int = 0
-    wages_to_date: int = 0
+    wages_recorded: int = 0  # upah tercatat to date (`kotaku.domain.figures`), paid or not
     wages_paid: int = 0
     wage_budget: int = 0
     open_obstacles: int = 0
@@ -137,9 +153,14 @@ class ScopeSummary:
     phk_to_date: PhkSplit = field(default_factory=PhkSplit)
 
     @property
-    def funds_used(self) -> int:
-        """Funds used so far: the wages recorded (material spending is not reported through the chat)."""
-        return self.wages_to_date
+    def work_value(self) -> float:
+        """Perkiraan nilai pekerjaan: Σ budget × actual % of the scope's activities (an estimate)."""
+        return figures.total_work_value((a.budget, a.actual) for a in self.activities)
+
+    @property
+    def wage_share(self) -> float | None:
+        """Porsi upah: upah tercatat ÷ perkiraan nilai pekerjaan (what the `wage_share` alert judges)."""
+        return figures.wage_share(self.wages_recorded, self.work_value)
 
     @property
     def critical(self) -> list[ActivityStatus]:
@@ -156,9 +177,9 @@ class ScopeSummary:
 # --- scope and local dates ------------------------------------------------------------------------
 
 
-def _ksms_in_scope_stmt(scope: Scope, region_path: str | None) -> Select[int, str, str, str]:
-    """KSM id, code, name and time zone for every KSM in the scope."""
-    stmt = join_kelurahan(select(Ksm.id, Ksm.code, Ksm.name, Region.timezone))
+def _ksms_in_scope_stmt(scope: Scope, region_path: str | None) -> Select[int, str, str, str, str]:
+    """KSM id, code, name, time zone and kelurahan path for every KSM in the scope."""
+    stmt = join_kelurahan(select(Ksm.id, Ksm.code, Ksm.name, Region.timezone, Region.path))
     if scope.ksm_id is not None:
         stmt = stmt.where(Ksm.id == scope.ksm_id)
     elif scope.bkm_id is not None:
@@ -170,25 +191,31 @@ def _ksms_in_scope_stmt(scope: Scope, region_path: str | None) -> Select[int, st
 
 
 @dataclass
-class _ScopeKsms:
-    rows: list[tuple[int, str, str, str]]
+class ScopeKsms:
+    """The KSMs a figure is computed over, each with its local today: what `scope_summary`,
+    `reporting_status` and the exports' summary (`kotaku.exports.data`) read their figures for."""
+
+    rows: list[tuple[int, str, str, str]]  # (KSM id, code, name, time zone)
     today_by_tz: dict[str, date]
-    scope_ids: Any  # a SELECT of the scope's KSM ids, for IN (...)
+    scope_ids: Any  # a SELECT of the scope's KSM ids, or a list of them, for IN (...)
+    paths: dict[int, str] = field(default_factory=dict)  # KSM id -> its kelurahan's region path
 
     @property
     def today_expr(self) -> ColumnElement[Any]:
         return local_today_sql(self.today_by_tz)
 
 
-async def _scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> _ScopeKsms:
+async def scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> ScopeKsms:
+    """The KSMs of a scope (by name and code) and the local today of each of their time zones."""
     path = await _scope_path(session, scope)
     if scope.region_id is not None and path is None:
         raise LookupError(f"region {scope.region_id} not found")
     stmt = _ksms_in_scope_stmt(scope, path)
-    rows = [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt.order_by(Ksm.name, Ksm.code)))]
+    found = (await session.execute(stmt.order_by(Ksm.name, Ksm.code))).all()
+    rows = [(r[0], r[1], r[2], r[3]) for r in found]
     today_by_tz = {tz: clock.local_today(tz, now) for tz in {r[3] for r in rows}}
     ids = _ksms_in_scope_stmt(scope, path).with_only_columns(Ksm.id).correlate(None)
-    return _ScopeKsms(rows=rows, today_by_tz=today_by_tz, scope_ids=ids)
+    return ScopeKsms(rows=rows, today_by_tz=today_by_tz, scope_ids=ids, paths={r[0]: r[4] for r in found})
 
 
 # --- who reported today ---------------------------------------------------------------------------
@@ -196,7 +223,7 @@ async def _scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> _Sc
 
 async def reporting_status(session: AsyncSession, scope: Scope, now: datetime) -> list[KsmStatus]:
     """Every KSM in the scope with what it reported on its local today; not-reported first, then by name."""
-    sk = await _scope_ksms(session, scope, now)
+    sk = await scope_ksms(session, scope, now)
     if not sk.rows:
         return []
     today = sk.today_expr
@@ -241,7 +268,7 @@ async def _count_by_ksm(session: AsyncSession, stmt: Select[int, int], ksm_col: 
     return {ksm_id: int(n) for ksm_id, n in (await session.execute(stmt.group_by(ksm_col))).all()}
 
 
-async def _workers_today_by_ksm(session: AsyncSession, sk: _ScopeKsms) -> dict[int, int]:
+async def _workers_today_by_ksm(session: AsyncSession, sk: ScopeKsms) -> dict[int, int]:
     """KSM id -> workers present on its local today (roster: records; count mode: the counts)."""
     stmt = join_kelurahan(
         select(
@@ -279,7 +306,7 @@ async def scope_summary(
 
     Each KSM is measured on its own local today (derived from `now` and its region's time zone).
     """
-    sk = await _scope_ksms(session, scope, now)
+    sk = await scope_ksms(session, scope, now)
     # The date most sites in the scope live on, for the heading.
     tz_counts: dict[str, int] = defaultdict(int)
     for row in sk.rows:
@@ -298,7 +325,7 @@ async def scope_summary(
     statuses = await reporting_status(session, scope, now)
     summary.ksm_reported = sum(1 for s in statuses if s.reported)
 
-    summary.activities = await _activity_statuses(session, settings, sk)
+    summary.activities = await activity_statuses(session, settings, sk)
     # Active: at least one activity under way (started on plan or reported, and not finished).
     active_ksms = {a.ksm_id for a in summary.activities if a.status not in (Status.NOT_STARTED, Status.DONE)}
     summary.ksm_active = len(active_ksms)
@@ -323,9 +350,9 @@ async def scope_summary(
     return summary
 
 
-async def _activity_statuses(
-    session: AsyncSession, settings: Settings, sk: _ScopeKsms
-) -> list[ActivityStatus]:
+async def activity_statuses(session: AsyncSession, settings: Settings, sk: ScopeKsms) -> list[ActivityStatus]:
+    """Every activity of the KSMs with planned %, latest actual %, deviation and status (the one rule,
+    `kotaku.domain.plan.assess`) on its KSM's local today, by KSM name and activity code."""
     today = sk.today_expr
     ksm_names = {r[0]: r[2] for r in sk.rows}
     ksm_today = {r[0]: sk.today_by_tz[r[3]] for r in sk.rows}
@@ -421,13 +448,14 @@ async def _activity_statuses(
                 deviation=assessment.deviation,
                 status=assessment.status,
                 last_report=last[0] if last else None,
+                budget=int(a.budget or 0),
             )
         )
     result.sort(key=lambda r: (r.ksm_name, r.code))
     return result
 
 
-async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummary) -> None:
+async def _workforce(session: AsyncSession, sk: ScopeKsms, summary: ScopeSummary) -> None:
     """Worker-days, HOK and wages today and to date. Roster sheets count their records (gender from the
     roster); count-mode sheets use their L/P counts and day totals. Grouped by date and time zone, so
     "today" is decided per KSM without a bound parameter in GROUP BY."""
@@ -469,7 +497,7 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
             else:
                 bucket.unknown += int(n)
             bucket.hok += float(hok)
-        summary.wages_to_date += int(wages)
+        summary.wages_recorded += int(wages)
         summary.wages_paid += int(paid)
 
     counted = (
@@ -500,11 +528,12 @@ async def _workforce(session: AsyncSession, sk: _ScopeKsms, summary: ScopeSummar
         .group_by(AttendanceDay.work_date, Region.timezone)
     )
     for work_date, tz, male, female, hok, wages, paid in (await session.execute(counted)).all():
+        _add_count_only(summary, work_date == sk.today_by_tz.get(tz), int(male) + int(female))
         for bucket in buckets(work_date, tz):
             bucket.male += int(male)
             bucket.female += int(female)
             bucket.hok += float(hok)
-        summary.wages_to_date += int(wages)
+        summary.wages_recorded += int(wages)
         summary.wages_paid += int(paid)
 
     distinct = join_kelurahan(
@@ -525,6 +554,184 @@ def _add_phk(summary: ScopeSummary, is_today: bool, is_phk: bool | None, n: int)
             split.not_phk += n
         else:
             split.unknown += n
+
+
+def _add_count_only(summary: ScopeSummary, is_today: bool, n: int) -> None:
+    """Worker-days of count-mode sheets: no names, so no PHK status; counted apart, today and to date."""
+    for split in [summary.phk_to_date, *([summary.phk_today] if is_today else [])]:
+        split.count_only += n
+
+
+# --- /status for managers: groups and missed-day streaks ------------------------------------------
+
+# How far back a missed-days streak is followed (the escalation of `kotaku.reminders` looks as far).
+STREAK_LOOKBACK_DAYS = 45
+# Up to this many KSM ids go into a query as a list; more are filtered by the scope's subquery.
+MAX_LISTED_IDS = 1000
+
+# The region level a manager's /status groups its KSMs by, for the level of the scope it shows (None: the
+# whole program). Kecamatan is the finest grouping: a kecamatan or kelurahan is shown as one group.
+GROUP_LEVEL: dict[RegionLevel | None, RegionLevel] = {
+    None: RegionLevel.PROVINSI,
+    RegionLevel.PROVINSI: RegionLevel.KABKOTA,
+    RegionLevel.KABKOTA: RegionLevel.KECAMATAN,
+    RegionLevel.KECAMATAN: RegionLevel.KECAMATAN,
+    RegionLevel.KELURAHAN: RegionLevel.KELURAHAN,
+}
+
+
+def missed_streak(days_reported: set[date], today: date, cal: WorkCalendar, running_from: date) -> list[date]:
+    """The work days without any report, counting back from `today` (included) until a work day with a
+    report, the start of the works or `STREAK_LOOKBACK_DAYS`; newest first. The escalation after missed
+    days (`kotaku.reminders`) counts the same way."""
+    streak: list[date] = []
+    day = today
+    for _ in range(STREAK_LOOKBACK_DAYS):
+        if day < running_from:
+            break
+        if cal.is_work_day(day):
+            if day in days_reported:
+                break
+            streak.append(day)
+        day -= timedelta(days=1)
+    return streak
+
+
+@dataclass(frozen=True)
+class MissedDays:
+    """A KSM's run of work days without a report, up to its local today."""
+
+    running: bool  # its works run today (between its first activity's start and its last one's end)
+    days: int  # consecutive work days without any report, today included
+    since: date | None  # the first of them
+
+    @property
+    def late(self) -> bool:
+        """Works run, and at least one work day (today, or the ones before it) has no report."""
+        return self.running and self.days > 0
+
+
+@dataclass
+class StatusGroup:
+    """The KSMs of one region of a manager's /status (a kecamatan, kabupaten/kota or province)."""
+
+    code: str
+    label: str
+    rows: list[KsmStatus] = field(default_factory=list)
+
+    @property
+    def reported(self) -> int:
+        return sum(1 for k in self.rows if k.reported)
+
+
+@dataclass
+class ManagerStatus:
+    """/status for managers: every KSM of the scope, grouped by region, with its missed-day streak."""
+
+    rows: list[KsmStatus]
+    groups: list[StatusGroup]
+    missed: dict[int, MissedDays]
+    grouped: bool  # False when the scope is one group already (a kecamatan or kelurahan)
+
+    def late(self, group: StatusGroup | None = None) -> list[KsmStatus]:
+        """The late KSMs (of a group, or all), longest streak first."""
+        rows = group.rows if group is not None else self.rows
+        late = [k for k in rows if not k.reported and self.missed[k.ksm_id].late]
+        return sorted(late, key=lambda k: (-self.missed[k.ksm_id].days, k.name, k.code))
+
+
+async def manager_status(
+    session: AsyncSession, settings: Settings, scope: Scope, now: datetime
+) -> ManagerStatus:
+    """Who reported today in a region (or the whole program), grouped by the region level below the
+    scope's (`GROUP_LEVEL`), with each KSM's missed-day streak. A fixed number of queries."""
+    sk = await scope_ksms(session, scope, now)
+    rows = await reporting_status(session, scope, now)
+    missed = await missed_days(session, settings, sk, {k.ksm_id for k in rows if not k.reported})
+    level: RegionLevel | None = None
+    if scope.region_id is not None:
+        region = await session.get(Region, scope.region_id)
+        level = region.level if region is not None else None
+    wanted = GROUP_LEVEL.get(level, RegionLevel.KECAMATAN)
+    codes = {code for path in sk.paths.values() for code in path_codes(path)}
+    regions = {
+        r.code: r for r in (await session.execute(select(Region).where(Region.code.in_(codes)))).scalars()
+    }
+    groups: dict[str, StatusGroup] = {}
+    for k in rows:
+        region = _group_region(sk.paths.get(k.ksm_id, ""), regions, wanted)
+        key = region.code if region is not None else ""
+        if key not in groups:
+            groups[key] = StatusGroup(code=key, label=region_label(region) if region is not None else "-")
+        groups[key].rows.append(k)
+    return ManagerStatus(
+        rows=rows,
+        groups=sorted(groups.values(), key=lambda g: (g.label, g.code)),
+        missed=missed,
+        grouped=level != wanted,
+    )
+
+
+def _group_region(path: str, regions: dict[str, Region], wanted: RegionLevel) -> Region | None:
+    """The region at level `wanted` on a kelurahan's path; without one (a kelurahan filed straight under
+    its kota), the lowest region above that level, else the kelurahan itself."""
+    on_path = [regions[c] for c in path_codes(path) if c in regions] if path else []
+    for region in on_path:
+        if region.level == wanted:
+            return region
+    depth = REGION_LEVEL_ORDER.index(wanted)
+    above = [r for r in on_path if REGION_LEVEL_ORDER.index(r.level) < depth]
+    return above[-1] if above else (on_path[-1] if on_path else None)
+
+
+async def missed_days(
+    session: AsyncSession, settings: Settings, sk: ScopeKsms, ksm_ids: set[int]
+) -> dict[int, MissedDays]:
+    """Every KSM of `sk` with its missed-day streak (`missed_streak`); only those in `ksm_ids` (the ones
+    without a report today) can have one, the others get 0. Two queries for the whole scope."""
+    spans = {
+        ksm_id: (first, last)
+        for ksm_id, first, last in (
+            await session.execute(
+                select(Activity.ksm_id, func.min(Activity.start_date), func.max(Activity.end_date))
+                .where(Activity.ksm_id.in_(sk.scope_ids))
+                .group_by(Activity.ksm_id)
+            )
+        ).all()
+    }
+    reported: dict[int, set[date]] = defaultdict(set)
+    if ksm_ids and sk.today_by_tz:
+        oldest = min(sk.today_by_tz.values()) - timedelta(days=STREAK_LOOKBACK_DAYS)
+        newest = max(sk.today_by_tz.values())
+        # The late KSMs by id while they are few; else the scope's subquery (and the others skipped below).
+        wanted: Any = sorted(ksm_ids) if len(ksm_ids) <= MAX_LISTED_IDS else sk.scope_ids
+        progress = (
+            select(Activity.ksm_id.label("ksm_id"), ProgressReport.report_date.label("day"))
+            .join(Activity, Activity.id == ProgressReport.activity_id)
+            .where(Activity.ksm_id.in_(wanted), ProgressReport.report_date.between(oldest, newest))
+        )
+        attendance = select(AttendanceDay.ksm_id, AttendanceDay.work_date).where(
+            AttendanceDay.ksm_id.in_(wanted), AttendanceDay.work_date.between(oldest, newest)
+        )
+        obstacles = select(Obstacle.ksm_id, Obstacle.report_date).where(
+            Obstacle.ksm_id.in_(wanted), Obstacle.report_date.between(oldest, newest)
+        )
+        for ksm_id, day in (await session.execute(union(progress, attendance, obstacles))).all():
+            if ksm_id in ksm_ids:
+                reported[ksm_id].add(day)
+    cal = WorkCalendar(settings.reminders)
+    out: dict[int, MissedDays] = {}
+    for ksm_id, _code, _name, tz in sk.rows:
+        today = sk.today_by_tz[tz]
+        span = spans.get(ksm_id)
+        running = span is not None and span[0] <= today <= span[1]
+        if not running or ksm_id not in ksm_ids:
+            out[ksm_id] = MissedDays(running=running, days=0, since=None)
+            continue
+        assert span is not None
+        streak = missed_streak(reported[ksm_id], today, cal, span[0])
+        out[ksm_id] = MissedDays(running=True, days=len(streak), since=streak[-1] if streak else None)
+    return out
 
 
 # --- the activities of a scope --------------------------------------------------------------------

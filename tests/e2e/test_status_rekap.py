@@ -170,7 +170,7 @@ async def test_service_figures_for_kabupaten(world: World) -> None:
     assert (summary.to_date_work.male, summary.to_date_work.female) == (7, 4)
     assert summary.to_date_work.hok == 11.0
     assert summary.distinct_workers == 3
-    assert summary.wages_to_date == 120_000 + 85_000 + 85_000 + 120_000 + 85_000 + 510_000
+    assert summary.wages_recorded == 120_000 + 85_000 + 85_000 + 120_000 + 85_000 + 510_000
     assert summary.wages_paid == 510_000
     assert summary.wage_budget == 4 * 90_000_000
     assert summary.open_obstacles == 1  # the closed one and Mariso's are not counted
@@ -208,9 +208,11 @@ async def test_status_for_askot_lists_missing_first_with_counts(world: World) ->
     assert "Kabupaten Semarang" in text
     assert "Kamis, 26 November 2026" in text
     assert says(text, "status.count", done=1, total=3)
+    # Askot sees the kabupaten by kecamatan; the longest missed-day streak first (tests/e2e/test_status_managers.py).
+    assert says(text, "status.group_title", group="Kecamatan Ambarawa", done=1, total=3)
     missing = text.index(catalogue.t("status.missing_title", n=2))
     done = text.index(catalogue.t("status.done_title", n=1))
-    assert missing < text.index("KSM Bejalen Guyub") < text.index("KSM Tambakboyo Rukun") < done
+    assert missing < text.index("KSM Tambakboyo Rukun") < text.index("KSM Bejalen Guyub") < done
     assert text.index("KSM Bejalen Makmur") > done
     details = [
         catalogue.t("status.progress_yes", done=1, total=2),
@@ -219,7 +221,11 @@ async def test_status_for_askot_lists_missing_first_with_counts(world: World) ->
     ]
     assert " · ".join(details) in text
     assert "Mariso" not in text
-    assert [c.value for c in ch.last_choices()] == ["/rekap"]
+    assert [c.value for c in ch.last_choices()] == [
+        "/rekap",
+        "/status ingatkan KSM-TMB-01",
+        "/status ingatkan KSM-BJL-02",
+    ]
     conv = await conversation(world, "askot")
     assert conv is not None and conv.flow is None  # one-shot: no draft left behind
 
@@ -300,8 +306,10 @@ async def test_rekap_for_askot(world: World) -> None:
     assert says(text[crit:], "rekap.critical_line", actual="10%")
     # Tambakboyo never reported
     assert says(text[crit:], "rekap.critical_line", actual=catalogue.t("rekap.no_report"))
-    assert says(text, "rekap.today_work", workers=3, genders=" (L 2, P 1)", hok=3)
-    assert says(text, "rekap.to_date_work", hok=11, days=11, genders=" (L 7, P 4)")
+    # Whole days: HOK and worker-days are one figure, said once.
+    assert says(text, "rekap.today_work", workers=3, genders=" (L 2, P 1)")
+    assert says(text, "rekap.to_date_work", hok=11, genders=" (L 7, P 4)")
+    assert "rekap.to_date_work_days" not in keys_in(text)
     assert says(text, "rekap.wages", wages="Rp1.005.000", budget="Rp360.000.000")
     assert says(text, "rekap.wages_paid", paid="Rp510.000")
     assert says(text, "rekap.obstacles", n=1)

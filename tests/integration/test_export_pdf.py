@@ -12,7 +12,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from kotaku import clock
+from kotaku import catalogue, clock
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.exports import ExportFormat, ExportRequest, build_export, payment_period
@@ -185,7 +185,7 @@ async def test_the_kelurahan_report_has_a_cover_and_a_page_per_ksm(
     hok, wages = await _period_sums(db, [p["ksm_a"], p["ksm_b"]], start, end)
     assert hok == 30.0 and wages > 0  # 10 + 12 roster workers + 8 counted
     assert f"HOK periode ini {fmt_number(hok)}" in cover
-    assert f"Upah periode ini {fmt_rupiah(wages)}" in cover
+    assert f"{catalogue.t('pdf.fig.wages_period')} {fmt_rupiah(wages)}" in cover
     hok_all, wages_all = await _period_sums(db, [p["ksm_a"], p["ksm_b"]], date(2000, 1, 1), end)
     assert hok_all == 36.0
     assert fmt_rupiah(wages_all) in cover and fmt_number(hok_all) in cover

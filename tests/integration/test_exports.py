@@ -589,9 +589,10 @@ async def test_xlsx_of_the_test_program_adds_up(
             summary = await scope_summary(s, settings, Scope(ksm_id=ksm_id), AT)
             row = ksm_rows[code]
             assert row[9] == summary.to_date_work.hok
-            assert row[11] == summary.wages_paid and row[14] == summary.funds_used
-            assert row[12] == summary.wage_budget and row[15] == summary.budget
-            assert row[17] == summary.open_obstacles
+            assert row[11] == summary.wages_recorded and row[12] == summary.wages_paid
+            assert row[15] == round(summary.work_value)  # the same estimate as /rekap and the alert
+            assert row[13] == summary.wage_budget and row[16] == summary.budget
+            assert row[18] == summary.open_obstacles
     ranks = [r[7] for r in ringkasan if r[2] in ksm_rows]
     order = ["KRITIS", "terlambat", "belum mulai", "sesuai rencana", "lebih cepat", "selesai"]
     assert ranks == sorted(ranks, key=order.index)

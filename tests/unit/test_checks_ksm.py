@@ -51,7 +51,7 @@ def test_wage_share_boundary(wages: int, funds: int, flagged: bool) -> None:
     if flagged:
         f = found[0]
         assert (f.subject_type, f.subject_id, f.ksm_id) == ("ksm", 4, 4)
-        assert f.figures["funds_used"] == funds and f.figures["minimum"] == 0.5
+        assert f.figures["work_value"] == funds and f.figures["minimum"] == 0.5
         assert "Rp" in catalogue.t(f.message_key, "id", **f.params)
 
 

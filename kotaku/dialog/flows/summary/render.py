@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kotaku.dialog.context import Context
 from kotaku.dialog.scope_input import scope_name
+from kotaku.domain.figures import progress_of_budget
 from kotaku.domain.plan import Status
 from kotaku.i18n import fmt_date, fmt_number, fmt_percent, fmt_rupiah, fmt_signed
 from kotaku.services.scope import Scope
-from kotaku.services.summary import ActivityStatus, ScopeSummary, Workforce
+from kotaku.services.summary import ActivityStatus, PhkSplit, ScopeSummary, Workforce
 
 # Up to this many activities are listed one by one; above it, counts per status and the critical ones.
 MAX_ACTIVITY_LINES = 10
@@ -63,49 +64,78 @@ def _critical(ctx: Context, critical: list[ActivityStatus], single_ksm: bool) ->
     return lines
 
 
-def _work_and_money(ctx: Context, s: ScopeSummary) -> list[str]:
+def _work(ctx: Context, s: ScopeSummary) -> list[str]:
+    """Workers today and worker-days to date: HOK, and the worker-days too only where they differ
+    (half days); the genders count worker-days."""
+    lang = ctx.lang
+    today, to_date = s.today_work, s.to_date_work
+    figures = {"workers": fmt_number(today.total, lang), "genders": _genders(ctx, today)}
+    if today.hok == today.total:
+        lines = [ctx.t("rekap.today_work", **figures)]
+    else:
+        lines = [ctx.t("rekap.today_work_hok", **figures, hok=fmt_number(today.hok, lang))]
+    figures = {"hok": fmt_number(to_date.hok, lang), "genders": _genders(ctx, to_date)}
+    if to_date.hok == to_date.total:
+        lines.append(ctx.t("rekap.to_date_work", **figures))
+    else:
+        lines.append(ctx.t("rekap.to_date_work_days", **figures, days=fmt_number(to_date.total, lang)))
+    return lines
+
+
+def _phk_parts(ctx: Context, split: PhkSplit, shown: PhkSplit) -> str:
+    """The worker-days of `split` by PHK status; a part is named when `shown` (to date) has any, so the
+    parts always add up to the worker-days of the period."""
+    lang = ctx.lang
+    parts = [
+        ctx.t("rekap.phk.phk", n=fmt_number(split.phk, lang)),
+        ctx.t("rekap.phk.other", n=fmt_number(split.not_phk, lang)),
+    ]
+    if shown.unknown:
+        parts.append(ctx.t("rekap.phk.unknown", n=fmt_number(split.unknown, lang)))
+    if shown.count_only:
+        parts.append(ctx.t("rekap.phk.count_only", n=fmt_number(split.count_only, lang)))
+    return " · ".join(parts)
+
+
+def _phk(ctx: Context, s: ScopeSummary) -> list[str]:
+    if not s.phk_to_date.known:
+        return []
+    lines = [ctx.t("rekap.phk", parts=_phk_parts(ctx, s.phk_to_date, s.phk_to_date))]
+    if s.phk_today.total:
+        lines.append(ctx.t("rekap.phk_today", parts=_phk_parts(ctx, s.phk_today, s.phk_to_date)))
+    return lines
+
+
+def _money(ctx: Context, s: ScopeSummary) -> list[str]:
+    """Upah tercatat, perkiraan nilai pekerjaan and porsi upah: `kotaku.domain.figures`, as in the alerts
+    and the exports."""
     lang = ctx.lang
     lines = [
-        ctx.t(
-            "rekap.today_work",
-            workers=fmt_number(s.today_work.total, lang),
-            genders=_genders(ctx, s.today_work),
-            hok=fmt_number(s.today_work.hok, lang),
-        ),
-        ctx.t(
-            "rekap.to_date_work",
-            hok=fmt_number(s.to_date_work.hok, lang),
-            days=fmt_number(s.to_date_work.total, lang),
-            genders=_genders(ctx, s.to_date_work),
-        ),
+        ctx.t("rekap.wages", wages=fmt_rupiah(s.wages_recorded, lang), budget=fmt_rupiah(s.wage_budget, lang))
     ]
-    if s.phk_to_date.known:
-        lines.append(
-            ctx.t(
-                "rekap.phk",
-                phk=fmt_number(s.phk_to_date.phk, lang),
-                other=fmt_number(s.phk_to_date.not_phk, lang),
-                phk_today=fmt_number(s.phk_today.phk, lang),
-                other_today=fmt_number(s.phk_today.not_phk, lang),
-            )
-        )
-    if s.distinct_workers:
-        lines.append(ctx.t("rekap.distinct_workers", n=fmt_number(s.distinct_workers, lang)))
-    lines.append(
-        ctx.t("rekap.wages", wages=fmt_rupiah(s.wages_to_date, lang), budget=fmt_rupiah(s.wage_budget, lang))
-    )
     if s.wages_paid:
         lines.append(ctx.t("rekap.wages_paid", paid=fmt_rupiah(s.wages_paid, lang)))
     if s.budget:
+        value = s.work_value
         lines.append(
             ctx.t(
-                "rekap.funds",
-                used=fmt_rupiah(s.funds_used, lang),
+                "rekap.work_value",
+                value=fmt_rupiah(value, lang),
                 budget=fmt_rupiah(s.budget, lang),
-                share=fmt_percent(100.0 * s.funds_used / s.budget, lang),
+                share=fmt_percent(progress_of_budget(value, s.budget) or 0.0, lang),
             )
         )
+    share = s.wage_share
+    if share is not None:
+        lines.append(ctx.t("rekap.wage_share", share=fmt_percent(100.0 * share, lang)))
     return lines
+
+
+def _work_and_money(ctx: Context, s: ScopeSummary) -> list[str]:
+    lines = [*_work(ctx, s), *_phk(ctx, s)]
+    if s.distinct_workers:
+        lines.append(ctx.t("rekap.distinct_workers", n=fmt_number(s.distinct_workers, ctx.lang)))
+    return lines + _money(ctx, s)
 
 
 def render_summary(ctx: Context, scope: Scope, s: ScopeSummary) -> str:
