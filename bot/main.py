@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bot.console import ConsoleChat, list_people
 from bot.console_sender import ConsoleSender
-from kotaku import clock
+from kotaku import catalogue, clock
 from kotaku.bootstrap import bootstrap
 from kotaku.cli import app, err, out, run_async, state
 from kotaku.config import Settings
@@ -44,6 +44,21 @@ AtOption = Annotated[
 AsOption = Annotated[str | None, typer.Option("--as", help="Kode orang (lihat: kotaku chat --list).")]
 
 
+def _t(key: str, /, **params: Any) -> str:
+    """A catalogue sentence in `app.language`."""
+    return catalogue.t(key, state.settings.app.language, **params)
+
+
+def _say(key: str, /, **params: Any) -> None:
+    out.print(_t(key, **params), markup=False, highlight=False, soft_wrap=True)
+
+
+def _fail(key: str, status: int = 2, /, **params: Any) -> typer.Exit:
+    """Say what went wrong (stderr, red); the exit (with `status`) to raise."""
+    err.print(_t(key, **params), style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(status)
+
+
 def replay_clock(at: str | None, default_tz: str) -> Callable[[], datetime] | None:
     """A clock that starts at `--at` and runs on in real time (None: the real clock)."""
     start = clock.parse_at(at, default_tz)
@@ -57,8 +72,7 @@ def _parse_at_or_exit(at: str | None, settings: Settings) -> Callable[[], dateti
     try:
         return replay_clock(at, settings.app.default_timezone)
     except ValueError as exc:
-        err.print(f"--at tidak valid: {at!r} (contoh: 2021-12-02T16:00)")
-        raise typer.Exit(2) from exc
+        raise _fail("cli.bad_at", 2, value=at) from exc
 
 
 async def _chat(
@@ -88,16 +102,15 @@ async def _people(settings: Settings) -> list[PersonEntry]:
 
 
 def _people_table(people: list[PersonEntry], numbered: bool = False) -> Table:
-    table = Table(title="Orang / People")
+    """The people as `kotaku chat --list` and the picker show them: roles by their label, in `app.language`."""
+    lang = state.settings.app.language
+    table = Table(title=_t("run.people.title"))
     if numbered:
         table.add_column("#", justify="right")
-    table.add_column("kode", no_wrap=True)
-    table.add_column("nama")
-    table.add_column("peran", no_wrap=True)
-    table.add_column("cakupan")
-    table.add_column("HP", no_wrap=True)
+    for col in ("code", "name", "role", "scope", "phone"):
+        table.add_column(_t(f"run.people.col.{col}"), no_wrap=col in ("code", "role", "phone"))
     for i, p in enumerate(people, 1):
-        row = [p.code, p.name, p.role, p.scope, mask_phone(p.phone)]
+        row = [p.code, p.name, catalogue.role_label(p.role, lang), p.scope, mask_phone(p.phone)]
         table.add_row(*([str(i), *row] if numbered else row))
     return table
 
@@ -142,8 +155,7 @@ def chat(
         out.print(_people_table(people))
         return
     if not as_:
-        err.print("Sebutkan orangnya: kotaku chat --as KODE (daftar: kotaku chat --list)")
-        raise typer.Exit(2)
+        raise _fail("run.chat_needs_person", 2)
     _run_chat(settings, as_, at)
 
 
@@ -156,11 +168,7 @@ def _require_migrated(settings: Settings) -> None:
 
     current, head = migrate.current_revision(settings), migrate.head_revision()
     if current != head:
-        err.print(
-            f"Basis data belum dimigrasi (sekarang {current or 'kosong'}, seharusnya {head}). "
-            "Jalankan: kotaku db upgrade"
-        )
-        raise typer.Exit(2)
+        raise _fail("run.not_migrated", 2, current=current or _t("cli.db.base"), head=head)
 
 
 @app.command()
@@ -178,10 +186,9 @@ def run(as_: AsOption = None, at: AtOption = None) -> None:
         return
     people = run_async(_people(settings))
     if not people:
-        err.print("Belum ada data. Jalankan dulu: kotaku db upgrade && kotaku demo")
-        raise typer.Exit(2)
+        raise _fail("run.no_people", 2)
     code = as_ or _pick_person(people)
-    out.print("Tidak ada token Telegram/WhatsApp: membuka obrolan konsol dengan data demo.")
+    _say("run.console_fallback")
     _run_chat(settings, code, at, background=True)
 
 
@@ -193,7 +200,7 @@ def _pick_person(people: list[PersonEntry]) -> str:
     out.print(_people_table(people, numbered=True))
     while True:
         try:
-            answer = input(f"Pilih nomor atau kode [{default.code}]: ").strip()
+            answer = input(_t("run.pick", default=default.code)).strip()
         except EOFError:
             raise typer.Exit(0) from None
         if not answer:
@@ -203,7 +210,7 @@ def _pick_person(people: list[PersonEntry]) -> str:
         for p in people:
             if p.code.lower() == answer.lower():
                 return p.code
-        err.print(f"Tidak ada nomor/kode {answer!r}.")
+        err.print(_t("run.pick_unknown", answer=answer), markup=False, highlight=False, soft_wrap=True)
 
 
 def _run_channels(settings: Settings, wanted: list[str]) -> None:
@@ -215,22 +222,15 @@ def _run_channels(settings: Settings, wanted: list[str]) -> None:
         try:
             modules.append(importlib.import_module(CHANNEL_MODULES[name]))
         except ModuleNotFoundError:
-            err.print(
-                f"Kanal {name} dikonfigurasi (ada token), tetapi modul {CHANNEL_MODULES[name]} belum tersedia "
-                f"di versi ini. Hapus token {name} dari konfigurasi untuk memakai obrolan konsol. / "
-                f"The {name} channel is configured but not available in this version."
-            )
-            raise typer.Exit(2) from None
+            raise _fail("run.channel_missing", 2, name=name, module=CHANNEL_MODULES[name]) from None
     for module in modules:
         if not callable(getattr(module, "part", None)):
-            err.print(f"Modul {module.__name__} tidak punya part(settings).")
-            raise typer.Exit(2)
+            raise _fail("run.channel_no_part", 2, module=module.__name__)
     start_errors = tuple(m.StartError for m in modules if hasattr(m, "StartError"))
     try:
         parts = [module.part(settings) for module in modules]
     except start_errors as exc:
-        err.print(f"Kanal tidak bisa dimulai / cannot start: {exc}")
-        raise typer.Exit(2) from None
+        raise _fail("run.channel_cannot_start", 2, reason=str(exc)) from None
     from bot.web import serve_channels
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -247,18 +247,15 @@ def _source_checkout(*needed: str) -> None:
     """Put the source checkout on sys.path for a benchmark, or exit 2 saying that one is needed.
 
     Benchmarks are a development feature: they import `benchmarks/` (and `tests/fake_botapi.py`), which
-    only a source checkout has; an installed wheel ships neither.
+    only a source checkout has; an installed wheel ships neither. They never read the configuration, so the
+    sentence is said in both languages, Indonesian first.
     """
     root = Path(__file__).resolve().parents[1]
     missing = [path for path in needed if not (root / path).is_file()]
     if missing:
-        err.print(
-            "Benchmark hanya bisa dijalankan dari checkout sumber kotaku (perlu "
-            f"{', '.join(missing)}); paket kotaku yang terpasang (wheel) tidak membawanya. "
-            "Jalankan dari checkout: make install, lalu .venv/bin/kotaku bench ...\n"
-            "Benchmarks need a kotaku source checkout; an installed wheel does not ship benchmarks/ "
-            "or tests/."
-        )
+        for lang in catalogue.LANGUAGES:
+            text = catalogue.t("run.bench_needs_checkout", lang, missing=", ".join(missing))
+            err.print(text, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))

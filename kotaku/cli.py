@@ -8,24 +8,47 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.core import TyperGroup
 
-from kotaku import clock, migrate
+from kotaku import catalogue, clock, migrate
 from kotaku.bootstrap import bootstrap
 from kotaku.config import ConfigError, Settings, load_settings
 from kotaku.db import Database
+from kotaku.i18n import fmt_date
 from kotaku.logs import configure_logging
 from kotaku.models import Role
 from kotaku.security import InvalidPhone, generate_key, normalize_phone
 from kotaku.services import invites as invite_service
-from kotaku.services.scope import ScopeNotFound, resolve_scope
+from kotaku.services.scope import ScopeNotFound, resolve_scope, zone_abbreviation
 
 T = TypeVar("T")
 
+
+class _Commands(TyperGroup):
+    """The `kotaku` command group: a command that fails on something unforeseen says so in one line, in the
+    configured language, and exits 1 (2 when the database is not migrated) instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # exits, usage errors: typer's own
+            raise
+        except BrokenPipeError:  # the reader went away (`| head`): nothing left to say to anyone
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            if state.log_level.upper() == "DEBUG":
+                err.print_exception()
+            raise _unexpected(exc) from exc
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="kotaku: pelaporan lapangan Program KOTAKU lewat chat (Telegram, WhatsApp, konsol).",
     no_args_is_help=True,
     add_completion=False,
@@ -39,6 +62,7 @@ err = Console(stderr=True)
 
 class State:
     config_path: Path | None = None
+    log_level: str = "WARNING"
     _settings: Settings | None = None
 
     @property
@@ -47,7 +71,7 @@ class State:
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:
-                err.print(f"[red]{exc}[/red]")
+                err.print(str(exc), style="red", markup=False, highlight=False)
                 raise typer.Exit(2) from exc
         return self._settings
 
@@ -63,14 +87,63 @@ def main(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING.")] = "WARNING",
 ) -> None:
     state.config_path = config
+    state.log_level = log_level
     state._settings = None
     configure_logging(log_level)
 
 
+# --- what a person reads: the catalogue, in the configured language and local time ------------------
+
+
+def _lang() -> str:
+    """`app.language` once the settings are read (Indonesian before that)."""
+    return state._settings.app.language if state._settings is not None else catalogue.DEFAULT_LANG
+
+
+def _t(key: str, **params: Any) -> str:
+    return catalogue.t(key, _lang(), **params)
+
+
+def _say(key: str, **params: Any) -> None:
+    out.print(_t(key, **params), markup=False, highlight=False, soft_wrap=True)
+
+
+def _fail(key: str, status: int = 2, /, **params: Any) -> typer.Exit:
+    """Say what went wrong (stderr, red); the exit (with `status`) to raise."""
+    err.print(_t(key, **params), style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(status)
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    """The one-line report of an error no command expected, and its exit (2: not migrated, else 1)."""
+    reason = (str(exc).strip().splitlines() or [""])[0][:300]
+    if isinstance(exc, SQLAlchemyError):
+        text = str(getattr(exc, "orig", None) or exc).lower()
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            return _fail("cli.not_migrated", 2)
+        return _fail("cli.database_error", 1, error=type(exc).__name__, reason=reason)
+    return _fail("cli.failed", 1, error=type(exc).__name__, reason=reason)
+
+
+def _local_time(at: datetime) -> str:
+    """A moment as people read it, in `app.default_timezone`: `7 Maret 2026 pukul 08.00 WIB`."""
+    tz = state.settings.app.default_timezone
+    local = at.astimezone(ZoneInfo(tz))
+    clock_time = f"{local:%H.%M}" if _lang() == "id" else f"{local:%H:%M}"
+    return _t("cli.moment", date=fmt_date(local.date(), _lang()), time=clock_time, zone=zone_abbreviation(tz))
+
+
+class _Refused(Exception):
+    """Raised inside a unit of work to end it with a catalogue sentence (key and parameters)."""
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
 def _scope_not_found(exc: ScopeNotFound) -> typer.Exit:
     """Say that a `--scope` names nothing; the exit to raise (code 2)."""
-    err.print(f"[red]Cakupan tidak ditemukan: {exc}. Contoh: ksm:KSM-BJL-01, 33.22, nasional[/red]")
-    return typer.Exit(2)
+    return _fail("cli.scope_not_found", 2, scope=str(exc))
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -110,20 +183,34 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 # --- database -------------------------------------------------------------------------------------
 
 
-@db_app.command("upgrade")
+def _migrate(step: Callable[[Settings, str], None], revision: str) -> None:
+    """Run one Alembic step; a refusal or a failure is said in one line (the step is one transaction, so a
+    failed one leaves the database as it was) and exits non-zero."""
+    from alembic.util import CommandError
+
+    settings = state.settings
+    try:
+        step(settings, revision)
+    except CommandError as exc:
+        raise _fail("cli.db.bad_revision", 2, revision=revision, reason=str(exc)) from exc
+    except Exception as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:300]
+        raise _fail("cli.db.failed", 1, error=type(exc).__name__, reason=reason) from exc
+    _say("cli.db.at", revision=migrate.current_revision(settings) or _t("cli.db.base"))
+
+
+@db_app.command("upgrade", context_settings={"ignore_unknown_options": True})
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrate the database to the newest schema (or REVISION)."""
-    migrate.upgrade(state.settings, revision)
-    out.print(f"database at {migrate.current_revision(state.settings)}")
+    _migrate(migrate.upgrade, revision)
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")] = "-1",
 ) -> None:
-    """Step the schema back (default one revision)."""
-    migrate.downgrade(state.settings, revision)
-    out.print(f"database at {migrate.current_revision(state.settings) or 'base (empty)'}")
+    """Step the schema back (default one revision); the data of dropped tables is lost."""
+    _migrate(migrate.downgrade, revision)
 
 
 @db_app.command("current")
@@ -133,9 +220,9 @@ def db_current(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     if as_json:
         print(json.dumps({"current": current, "head": head, "up_to_date": current == head}))
         return
-    out.print(f"current: {current or 'base (empty)'}\nhead:    {head}")
+    _say("cli.db.current", current=current or _t("cli.db.base"), head=head or "-")
     if current != head:
-        out.print("run `kotaku db upgrade` to migrate")
+        _say("cli.db.run_upgrade")
 
 
 @app.command()
@@ -160,33 +247,47 @@ def invite(
     as_json: Annotated[bool, typer.Option("--json", help="Satu objek JSON di stdout.")] = False,
 ) -> None:
     """Create a single-use invite code and print the Telegram link and WhatsApp text."""
+    from kotaku.services.summary import labelled_scope
+
     settings = state.settings
     if phone:
         try:
             phone = normalize_phone(phone)
         except InvalidPhone as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
+            raise _fail("cli.invite.bad_phone", 2, phone=phone) from exc
+    try:
+        when = clock.parse_at(at, settings.app.default_timezone)
+    except ValueError as exc:
+        raise _fail("cli.bad_at", 2, value=at) from exc
 
-    async def _create(session: AsyncSession) -> invite_service.CreatedInvite:
+    async def _create(session: AsyncSession) -> tuple[invite_service.CreatedInvite, str]:
         sc = await resolve_scope(session, scope)
-        return await invite_service.create_invite(
+        created = await invite_service.create_invite(
             session,
             role=role,
             scope=sc,
             valid_days=days or settings.invite.valid_days,
             name=name,
             phone=phone,
-            at=clock.parse_at(at, settings.app.default_timezone),
+            at=when,
         )
+        return created, (await labelled_scope(session, sc)).label
 
     try:
-        created = run_in_transaction(settings, _create)
+        created, scope_label = run_in_transaction(settings, _create)
     except ScopeNotFound as exc:
         raise _scope_not_found(exc) from exc
     except invite_service.InviteScopeMismatch as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+        from kotaku.services.scope import ROLE_SCOPES
+
+        raise _fail(
+            "cli.invite.scope_mismatch",
+            2,
+            role=catalogue.role_label(role.value, _lang()),
+            code=role.value,
+            scope=scope,
+            allowed=", ".join(ROLE_SCOPES[role]),
+        ) from exc
     link = invite_service.telegram_link(settings.telegram.bot_username, created.code)
     wa_text = invite_service.whatsapp_text(created.code)
     wa_link = invite_service.whatsapp_link(settings.whatsapp.display_number, created.code)
@@ -196,7 +297,7 @@ def invite(
                 {
                     "code": created.code,
                     "role": created.role.value,
-                    "scope": created.scope.label,
+                    "scope": scope_label,
                     "name": name,
                     "expires_at": created.expires_at.isoformat(),
                     "telegram_link": link,
@@ -206,10 +307,17 @@ def invite(
             )
         )
         return
-    out.print(f"Kode undangan: [bold]{created.code}[/bold] ({created.role.value}, {created.scope.label})")
-    out.print(f"Berlaku sampai: {created.expires_at:%Y-%m-%d %H:%M} UTC, sekali pakai")
-    out.print(f"Telegram: {link}")
-    out.print(f'WhatsApp: kirim pesan "{wa_text}"' + (f" ke {wa_link}" if wa_link else ""))
+    if created.scope.is_national:
+        scope_label = _t("people.scope_national")
+    _say(
+        "cli.invite.created",
+        code=created.code,
+        role=catalogue.role_label(created.role.value, _lang()),
+        scope=scope_label,
+    )
+    _say("cli.invite.expires", at=_local_time(created.expires_at))
+    _say("cli.invite.telegram", link=link)
+    _say("cli.invite.whatsapp_link" if wa_link else "cli.invite.whatsapp", text=wa_text, link=wa_link or "")
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -224,20 +332,21 @@ def import_program_cmd(
         bool, typer.Option("--template", help="Tulis templat kosong (dengan baris contoh) ke SOURCE.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Timpa templat yang sudah ada.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Bahasa pesan: id atau en.")] = "id",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Bahasa pesan: id atau en (bawaan: app.language).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
     """Load the program structure and people from a workbook (all-or-nothing, safe to repeat)."""
     from rich.progress import Progress
     from rich.table import Table
     from rich.text import Text
-    from sqlalchemy.exc import SQLAlchemyError
 
     from kotaku import importer
     from kotaku.importer.messages import msg, normalize_lang
     from kotaku.security import vault_from_settings
 
-    lang = normalize_lang(lang)
+    lang = normalize_lang(lang or state.settings.app.language)
 
     def fail(key: str, code: int, **params: Any) -> typer.Exit:
         text = msg(key, lang, **params)
@@ -363,7 +472,9 @@ def export_cmd(
             "--out", help="Berkas hasil (bawaan: kotaku-<cakupan>-<awal>-<akhir>.<format> di folder ini)."
         ),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Bahasa judul dan kolom: id atau en.")] = "id",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Bahasa judul dan kolom: id atau en (bawaan: app.language).")
+    ] = None,
     as_: Annotated[
         str | None,
         typer.Option(
@@ -385,27 +496,23 @@ def export_cmd(
     """Export the program's papers: Daftar Hadir, Daftar Pembayaran Upah, Progres, Kendala, Foto, Ringkasan."""
     from datetime import date as date_cls
 
-    from rich.markup import escape
     from rich.progress import Progress
     from rich.table import Table
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from kotaku import catalogue
     from kotaku import exports as ex
     from kotaku.models import Person
     from kotaku.services.scope import NATIONAL, Scope, person_timezone, scope_of
     from kotaku.services.summary import OutsideScope, labelled_scope
 
     settings = state.settings
+    lang = lang or settings.app.language
     try:
         export_format = ex.ExportFormat(fmt.lower())
     except ValueError:
-        err.print(f"[red]--format tidak dikenal: {fmt} (xlsx, csv, pdf)[/red]")
-        raise typer.Exit(2) from None
+        raise _fail("cli.unknown_option", 2, option="--format", value=fmt, known="xlsx, csv, pdf") from None
     if lang not in catalogue.LANGUAGES:
-        err.print(f"[red]--lang tidak dikenal: {lang} (id, en)[/red]")
-        raise typer.Exit(2)
+        raise _fail("cli.unknown_option", 2, option="--lang", value=lang, known="id, en")
     try:
         kinds = (
             tuple(dict.fromkeys(ex.ExportKind(k.strip().lower()) for k in jenis.split(",") if k.strip()))
@@ -414,18 +521,15 @@ def export_cmd(
         )
     except ValueError:
         names = ", ".join(k.value for k in ex.ExportKind)
-        err.print(f"[red]--jenis tidak dikenal: {jenis} (pilih dari: {names})[/red]")
-        raise typer.Exit(2) from None
+        raise _fail("cli.unknown_option", 2, option="--jenis", value=jenis, known=names) from None
     if not kinds:
-        err.print("[red]--jenis kosong: sebutkan paling sedikit satu tabel.[/red]")
-        raise typer.Exit(2)
+        raise _fail("cli.export.no_kinds", 2)
     dates: dict[str, date_cls | None] = {}
     for name, value in (("--from", start), ("--to", end)):
         try:
             dates[name] = date_cls.fromisoformat(value) if value else None
         except ValueError:
-            err.print(f"[red]{name} tidak dapat dibaca: {value} (contoh: 2026-11-23)[/red]")
-            raise typer.Exit(2) from None
+            raise _fail("cli.bad_date", 2, option=name, value=value) from None
 
     async def _prepare(session: AsyncSession) -> tuple[Scope, Person | None, bool, date_cls]:
         person = None
@@ -455,7 +559,9 @@ def export_cmd(
                 unmask = await ex.check_export(session, person, wanted)
             except OutsideScope as exc:
                 own = await labelled_scope(session, scope_of(person))
-                raise OutsideScope(f"{exc} di luar cakupan {person.name} ({own.label})") from exc
+                raise _Refused(
+                    "cli.export.outside_scope", scope=str(exc), name=person.name, own=own.label
+                ) from exc
         tz = await person_timezone(session, person, settings.app.default_timezone) if person else None
         return wanted, person, unmask, clock.local_today(tz or settings.app.default_timezone)
 
@@ -464,25 +570,13 @@ def export_cmd(
     except ScopeNotFound as exc:
         raise _scope_not_found(exc) from exc
     except LookupError as exc:
-        err.print(f"[red]Orang dengan kode {as_} tidak ditemukan (lihat `kotaku chat --list`).[/red]")
-        raise typer.Exit(2) from exc
-    except OutsideScope as exc:
-        err.print(
-            f"[red]Ditolak: {exc}. Pilih cakupan di dalam cakupan sendiri atau jalankan tanpa --scope.[/red]"
-        )
-        raise typer.Exit(2) from exc
+        raise _fail("cli.person_not_found", 2, code=as_) from exc
+    except _Refused as exc:
+        raise _fail(exc.key, 2, **exc.params) from exc
     except ex.ExportNotAllowed as exc:
-        err.print(
-            f"[red]Ditolak: peran {catalogue.role_label(exc.role.value)} tidak boleh mengekspor data "
-            "(atau orangnya tidak aktif).[/red]"
-        )
-        raise typer.Exit(2) from exc
+        raise _fail("cli.export.not_allowed", 2, role=catalogue.role_label(exc.role.value, _lang())) from exc
     except SQLAlchemyError as exc:
-        err.print(
-            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
-            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
-        )
-        raise typer.Exit(2) from None
+        raise _fail("cli.database_unusable", 2, error=type(exc).__name__) from None
 
     first, last = dates["--from"], dates["--to"]
     if first is None and last is None:
@@ -494,8 +588,7 @@ def export_cmd(
         last = ex.payment_period(first, settings)[1]
     assert first is not None and last is not None
     if last < first:
-        err.print(f"[red]--to ({last}) lebih awal dari --from ({first}).[/red]")
-        raise typer.Exit(2)
+        raise _fail("cli.export.backwards", 2, start=first.isoformat(), end=last.isoformat())
 
     suffix = {ex.ExportFormat.XLSX: ".xlsx", ex.ExportFormat.CSV: ".zip", ex.ExportFormat.PDF: ".pdf"}
     target = out_path or Path(
@@ -537,14 +630,9 @@ def export_cmd(
     except ModuleNotFoundError as exc:
         if exc.name != "kotaku.exports.pdf":
             raise
-        err.print("[red]Format pdf belum tersedia di instalasi ini; pakai --format xlsx atau csv.[/red]")
-        raise typer.Exit(2) from None
+        raise _fail("cli.export.no_pdf", 2) from None
     except SQLAlchemyError as exc:
-        err.print(
-            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
-            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
-        )
-        raise typer.Exit(2) from None
+        raise _fail("cli.database_unusable", 2, error=type(exc).__name__) from None
 
     if as_json:
         doc = {
@@ -560,17 +648,21 @@ def export_cmd(
         }
         print(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table(title=f"Ekspor {wanted.label}, {first.isoformat()} s.d. {last.isoformat()}")
-    table.add_column("tabel")
-    table.add_column("baris", justify="right")
-    for name, n in result.rows.items():
-        table.add_row(name, str(n))
-    out.print(table)
-    out.print(
-        f"Tersimpan: [bold]{escape(str(result.path))}[/bold]"
-        + (" (NIK utuh)" if unmask else " (NIK disamarkan)"),
-        soft_wrap=True,
+    table = Table(
+        title=_t(
+            "cli.export.title",
+            scope=wanted.label,
+            start=fmt_date(first, _lang()),
+            end=fmt_date(last, _lang()),
+        )
     )
+    table.add_column(_t("cli.export.col_table"))
+    table.add_column(_t("cli.export.col_rows"), justify="right")
+    for name, n in result.rows.items():
+        key = f"export.sheet.{name}"
+        table.add_row(catalogue.t(key, _lang()) if catalogue.has(key) else name, str(n))
+    out.print(table)
+    _say("cli.export.saved_unmasked" if unmask else "cli.export.saved", path=str(result.path))
 
 
 # --- alerts ---------------------------------------------------------------------------------------
@@ -588,8 +680,7 @@ def _parse_at(at: str | None, settings: Settings) -> datetime | None:
     try:
         return clock.parse_at(at, settings.app.default_timezone)
     except ValueError as exc:
-        err.print(f"[red]--at tidak dapat dibaca: {at} (contoh: 2021-12-02T16:00)[/red]")
-        raise typer.Exit(2) from exc
+        raise _fail("cli.bad_at", 2, value=at) from exc
 
 
 def _alert_at(at: str | None, settings: Settings) -> datetime:
@@ -633,7 +724,9 @@ def alerts_list(
     status: Annotated[
         str, typer.Option(help="open, acknowledged, resolved, active (open+acknowledged) atau all.")
     ] = "active",
-    lang: Annotated[str, typer.Option("--lang", help="Bahasa teks peringatan: id atau en.")] = "id",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Bahasa teks peringatan: id atau en (bawaan: app.language).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Paling banyak sekian baris.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
@@ -645,8 +738,12 @@ def alerts_list(
 
     settings = state.settings
     if status not in _ALERT_STATUSES:
-        err.print(f"[red]--status {status}: pilih salah satu dari {', '.join(sorted(_ALERT_STATUSES))}[/red]")
-        raise typer.Exit(2)
+        raise _fail(
+            "cli.unknown_option", 2, option="--status", value=status, known=", ".join(sorted(_ALERT_STATUSES))
+        )
+    lang = lang or settings.app.language
+    if lang not in catalogue.LANGUAGES:
+        raise _fail("cli.unknown_option", 2, option="--lang", value=lang, known="id, en")
     statuses = {
         "active": [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED],
         "all": list(AlertStatus),
@@ -664,53 +761,99 @@ def alerts_list(
     if as_json:
         print(json.dumps({"total": page.total, "alerts": rows}, ensure_ascii=False))
         return
-    table = Table(title=f"Peringatan ({status}): {page.total}")
-    for col in ("id", "tingkat", "status", "jenis", "KSM", "dibuka (UTC)", "esk.", "keterangan"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
+    zone = zone_abbreviation(settings.app.default_timezone)
+    table = Table(title=catalogue.t("cli.alert.list_title", lang, status=status, n=page.total))
+    for col in ("id", "severity", "status", "kind", "ksm", "opened", "level", "text"):
+        table.add_column(catalogue.t(f"cli.alert.col.{col}", lang, zone=zone), overflow="fold")
+    for a, r in zip(page.alerts, rows, strict=True):
         table.add_row(
             str(r["id"]),
-            r["severity"],
-            r["status"],
-            r["kind"],
+            lifecycle.severity_label(a.severity, lang),
+            catalogue.t(f"cli.alert.status.{a.status.value}", lang),
+            _kind_label(a.kind, lang, with_id=False),
             r["ksm"] or "-",
-            r["opened_at"][:16],
+            a.opened_at.astimezone(ZoneInfo(settings.app.default_timezone)).strftime("%Y-%m-%d %H:%M"),
             str(r["escalation_level"]),
             r["text"],
         )
     out.print(table)
 
 
+def _kind_label(kind: str, lang: str, *, with_id: bool = True) -> str:
+    """A check's name for people (`kritis`), with its id for `monitoring.disabled_checks` (`critical`)."""
+    key = f"alert.kind.{kind}"
+    if not catalogue.has(key):
+        return kind
+    label = catalogue.t(key, lang)
+    return catalogue.t("cli.alert.kind", lang, label=label, kind=kind) if with_id else label
+
+
 def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | None, resolve: bool) -> None:
     from sqlalchemy import select
 
-    from kotaku.models import Person
+    from kotaku.models import Ksm, Person
     from kotaku.monitoring import lifecycle
 
     settings = state.settings
     when = _alert_at(at, settings)
 
-    async def _act(session: AsyncSession) -> Any:
+    async def _ksm_name(session: AsyncSession, ksm_id: int | None) -> str:
+        ksm = await session.get(Ksm, ksm_id) if ksm_id is not None else None
+        return ksm.name if ksm is not None else "-"
+
+    async def _refusal(session: AsyncSession, exc: lifecycle.AlertError, person: Person) -> _Refused:
+        lang = _lang()
+        if isinstance(exc, lifecycle.AlertNotFound):
+            return _Refused("cli.alert.not_found", id=exc.alert_id)
+        if isinstance(exc, lifecycle.AlertNotAllowed):
+            return _Refused("cli.alert.not_allowed", role=catalogue.role_label(exc.role.value, lang))
+        if isinstance(exc, lifecycle.NoteRequired):
+            return _Refused("cli.alert.note_required")
+        if isinstance(exc, lifecycle.AlertOutsideScope):
+            ksm = await _ksm_name(session, exc.alert.ksm_id)
+            return _Refused("cli.alert.outside_scope", id=exc.alert.id, ksm=ksm, name=person.name)
+        if isinstance(exc, lifecycle.AlertAlreadyAcknowledged):
+            a = exc.alert
+            at = _local_time(a.acknowledged_at) if a.acknowledged_at else "-"
+            return _Refused("cli.alert.already_acked", id=a.id, name=exc.by_name, at=at)
+        if isinstance(exc, lifecycle.AlertAlreadyResolved):
+            a = exc.alert
+            by = await session.get(Person, a.resolved_by_id) if a.resolved_by_id else None
+            how = (
+                catalogue.t("peringatan.resolved_by", lang, name=by.name)
+                if by is not None
+                else catalogue.t("peringatan.resolved_auto", lang)
+            )
+            at = _local_time(a.resolved_at) if a.resolved_at else "-"
+            return _Refused("cli.alert.already_resolved", id=a.id, at=at, how=how)
+        return _Refused("cli.failed", error=type(exc).__name__, reason=str(exc))
+
+    async def _act(session: AsyncSession) -> tuple[str, dict[str, Any]]:
         person = (
             await session.execute(select(Person).where(Person.code == person_code))
         ).scalar_one_or_none()
         if person is None:
             raise LookupError(person_code)
+        try:
+            if resolve:
+                alert = await lifecycle.resolve_by_hand(session, alert_id, person, note or "", when)
+            else:
+                alert = await lifecycle.acknowledge(session, alert_id, person, note, when)
+        except lifecycle.AlertError as exc:
+            raise await _refusal(session, exc, person) from exc
+        said = {"id": alert.id, "ksm": await _ksm_name(session, alert.ksm_id), "name": person.name}
         if resolve:
-            return await lifecycle.resolve_by_hand(session, alert_id, person, note or "", when)
-        return await lifecycle.acknowledge(session, alert_id, person, note, when)
+            return "cli.alert.resolved", {**said, "note": alert.resolve_note or "-"}
+        noted = catalogue.t("peringatan.note_suffix", _lang(), note=alert.ack_note) if alert.ack_note else ""
+        return "cli.alert.acknowledged", {**said, "note": noted}
 
     try:
-        alert = run_in_transaction(settings, _act)
+        key, params = run_in_transaction(settings, _act)
     except LookupError as exc:
-        err.print(
-            f"[red]Orang dengan kode {person_code} tidak ditemukan (lihat `kotaku chat` untuk kode).[/red]"
-        )
-        raise typer.Exit(2) from exc
-    except lifecycle.AlertError as exc:
-        err.print(f"[red]Ditolak: {exc}[/red]")
-        raise typer.Exit(1) from exc
-    out.print(f"peringatan #{alert.id}: {alert.status.value}")
+        raise _fail("cli.person_not_found", 2, code=person_code) from exc
+    except _Refused as exc:
+        raise _fail(exc.key, 1, **exc.params) from exc
+    _say(key, **params)
 
 
 @alerts_app.command("ack")
@@ -753,7 +896,9 @@ def alerts_escalate(
     if as_json:
         print(json.dumps({"escalated": [{"id": i, "level": lvl} for i, lvl in done]}))
         return
-    out.print(f"{len(done)} peringatan dinaikkan" + "".join(f"\n  #{i} -> level {lvl}" for i, lvl in done))
+    _say("cli.alert.escalated", n=len(done))
+    for i, lvl in done:
+        _say("cli.alert.escalated_line", id=i, level=lvl)
 
 
 @alerts_app.command("digest")
@@ -771,7 +916,7 @@ def alerts_digest(
     if as_json:
         print(json.dumps({"queued": queued}))
         return
-    out.print(f"{queued} pesan ringkasan diantrekan")
+    _say("cli.alert.digest_queued", n=queued)
 
 
 @alerts_app.command("evaluate")
@@ -839,18 +984,15 @@ def alerts_evaluate(
         }
         print(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table(title=f"Temuan pemantauan {when.isoformat()} ({scope}): {len(findings)}")
-    table.add_column("jenis")
-    table.add_column("jumlah", justify="right")
+    lang = _lang()
+    table = Table(title=_t("cli.evaluate.title", at=_local_time(when), scope=scope, n=len(findings)))
+    table.add_column(_t("cli.evaluate.col_kind"))
+    table.add_column(_t("cli.evaluate.col_count"), justify="right")
     for kind, n in sorted(by_kind.items()):
-        table.add_row(kind, str(n))
+        table.add_row(_kind_label(kind, lang), str(n))
     out.print(table)
     if applied is not None:
-        out.print(
-            f"peringatan: {applied['opened']} baru, {applied['updated']} diperbarui, "
-            f"{applied['resolved']} selesai otomatis, {applied['unchanged']} tetap; "
-            f"{applied['queued']} pesan diantrekan ({seconds:.2f} s)"
-        )
+        _say("cli.evaluate.applied", **applied, seconds=f"{seconds:.2f}")
 
 
 # --- demo -----------------------------------------------------------------------------------------
@@ -871,21 +1013,17 @@ def demo_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
     """Load a live demo program (Ambarawa, Kabupaten Semarang, plus one WITA site) with 3 weeks of reports."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from kotaku import demo
     from kotaku.security import vault_from_settings
 
     settings = state.settings
     if reset and not yes:
-        err.print("[red]--reset menghapus semua data program; ulangi dengan --reset --yes untuk yakin.[/red]")
-        raise typer.Exit(2)
+        raise _fail("cli.demo.reset_needs_yes", 2)
     when = _parse_at(at, settings)
     try:
         vault = vault_from_settings(settings)
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+        raise _fail("cli.config_error", 2, reason=str(exc)) from exc
 
     async def _seed(db: Database) -> demo.DemoSummary | None:
         if if_empty and not reset and not await demo.is_empty(db):
@@ -896,28 +1034,23 @@ def demo_cmd(
         summary = run_with_db(settings, _seed)
     except demo.DemoNotEmpty as exc:
         if as_json:
-            print(json.dumps({"seeded": False, "reason": "not_empty", "message": str(exc)}))
-        else:
-            err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+            print(json.dumps({"seeded": False, "reason": "not_empty", "message": _t("cli.demo.not_empty")}))
+            raise typer.Exit(1) from None
+        raise _fail("cli.demo.not_empty", 1) from exc
     except SQLAlchemyError as exc:
-        err.print(
-            f"[red]basis data tidak dapat dipakai ({type(exc).__name__}); "
-            "jalankan `kotaku db upgrade` lebih dulu.[/red]"
-        )
-        raise typer.Exit(2) from None
+        raise _fail("cli.database_unusable", 2, error=type(exc).__name__) from None
 
     if summary is None:
         if as_json:
             print(json.dumps({"seeded": False, "reason": "not_empty"}))
         else:
-            out.print("Basis data sudah berisi data program; demo tidak dimuat.")
+            _say("cli.demo.kept")
         return
     if as_json:
         print(json.dumps({"seeded": True, **summary.to_dict()}, ensure_ascii=False))
         return
-    summary.render(out)
-    out.print("Coba: [bold]kotaku chat --as ketua-bejalen[/bold] (atau kode lain di tabel Pengguna).")
+    summary.render(out, _lang())
+    _say("cli.demo.try")
 
 
 # --- reminders and the outbox ---------------------------------------------------------------------
@@ -950,8 +1083,7 @@ def reminders_plan(
     try:
         when = date_cls.fromisoformat(day) if day else clock.local_today(settings.app.default_timezone)
     except ValueError as exc:
-        err.print(f"[red]--date tidak dapat dibaca: {day} (contoh: 2026-12-22)[/red]")
-        raise typer.Exit(2) from exc
+        raise _fail("cli.bad_date", 2, option="--date", value=day) from exc
 
     slots, skipped = run_in_session(settings, lambda s: plan_day(s, settings, when))
     if as_json:
@@ -973,14 +1105,22 @@ def reminders_plan(
         }
         print(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table(title=f"Pengingat {when.isoformat()}")
-    for col in ("UTC", "setempat", "zona", "jenis", "untuk"):
-        table.add_column(col)
+    lang = _lang()
+    zone = zone_abbreviation(settings.app.default_timezone)
+    table = Table(title=_t("cli.reminders.title", date=fmt_date(when, lang, with_weekday=True)))
+    for col in ("local", "zone", "here", "kind", "to"):
+        table.add_column(_t(f"cli.reminders.col.{col}", zone=zone))
     for s in slots:
-        table.add_row(s.at.strftime("%H:%M"), s.local_time.strftime("%H:%M"), s.timezone, s.kind, s.target)
+        table.add_row(
+            s.local_time.strftime("%H:%M"),
+            zone_abbreviation(s.timezone),
+            s.at.astimezone(ZoneInfo(settings.app.default_timezone)).strftime("%H:%M"),
+            _reminder_kind(s.kind),
+            s.target,
+        )
     out.print(table)
     for tz, what, why in skipped:
-        out.print(f"dilewati {tz} {what}: {why}")
+        _say("cli.reminders.skipped", zone=zone_abbreviation(tz), what=what, reason=_skip_reason(why))
 
 
 @reminders_app.command("run")
@@ -994,11 +1134,7 @@ def reminders_run(
     from kotaku.reminders.service import run_due
 
     settings = state.settings
-    try:
-        when = clock.parse_at(at, settings.app.default_timezone)
-    except ValueError as exc:
-        err.print(f"[red]--at tidak dapat dibaca: {at}[/red]")
-        raise typer.Exit(2) from exc
+    when = _parse_at(at, settings)
     assert when is not None
 
     report = run_in_transaction(settings, lambda s: run_due(s, settings, when))
@@ -1006,10 +1142,32 @@ def reminders_run(
         print(json.dumps(report.as_dict()))
         return
     queued = report.as_dict()["queued"]
-    out.print(
-        f"{when.isoformat()}: "
-        + (", ".join(f"{k} {v}" for k, v in queued.items()) or "tidak ada yang jatuh tempo")
+    if not queued:
+        _say("cli.reminders.nothing_due", at=_local_time(when))
+        return
+    _say(
+        "cli.reminders.queued",
+        at=_local_time(when),
+        what=", ".join(f"{_reminder_kind(k)} {v}" for k, v in queued.items()),
     )
+
+
+def _reminder_kind(kind: str) -> str:
+    key = f"cli.reminders.kind.{kind}"
+    return _t(key) if catalogue.has(key) else kind
+
+
+def _skip_reason(why: str) -> str:
+    """The reason a day or a person is skipped (kotaku.domain.calendar, kotaku.reminders), for people."""
+    holiday = why.removeprefix("holiday: ")
+    if holiday != why:
+        return _t("cli.reminders.skip.holiday", name=holiday)
+    key = {
+        "extra non-working day": "cli.reminders.skip.extra",
+        "not a work day": "cli.reminders.skip.weekday",
+        "paused with /pengingat": "cli.reminders.skip.paused",
+    }.get(why)
+    return _t(key) if key else why
 
 
 def _outbox_row(m: Any) -> dict[str, Any]:
@@ -1024,7 +1182,7 @@ def _outbox_row(m: Any) -> dict[str, Any]:
         "next_attempt_at": m.next_attempt_at.isoformat(),
         "sent_at": m.sent_at.isoformat() if m.sent_at else None,
         "last_error": m.last_error,
-        "text": str(m.payload.get("text", ""))[:200],
+        "text": str(m.payload.get("text", "")),
     }
 
 
@@ -1047,8 +1205,8 @@ def outbox_list(
     try:
         wanted = OutboxStatus(status) if status else None
     except ValueError as exc:
-        err.print(f"[red]status tidak dikenal: {status}[/red]")
-        raise typer.Exit(2) from exc
+        known = ", ".join(s.value for s in OutboxStatus)
+        raise _fail("cli.unknown_option", 2, option="--status", value=status, known=known) from exc
 
     async def _read(s: AsyncSession) -> tuple[dict[str, int], list[dict[str, Any]]]:
         totals = await admin.counts(s)
@@ -1059,22 +1217,31 @@ def outbox_list(
     if as_json:
         print(json.dumps({"counts": totals, "messages": rows}, ensure_ascii=False))
         return
-    out.print(", ".join(f"{k}: {v}" for k, v in totals.items()))
+    _say("cli.outbox.counts", counts=", ".join(f"{_outbox_status(k)}: {v}" for k, v in totals.items()) or "-")
     table = Table()
-    for col in ("id", "jenis", "kanal", "penerima", "status", "coba", "galat", "teks"):
-        table.add_column(col, no_wrap=col == "teks", overflow="ellipsis")
+    for col in ("id", "kind", "channel", "recipient", "status", "attempts", "error", "text"):
+        # The text gives way on a narrow terminal (cut with …); the full text is in `--json`.
+        wide = col == "text"
+        table.add_column(
+            _t(f"cli.outbox.col.{col}"), no_wrap=wide, overflow="ellipsis", max_width=30 if wide else None
+        )
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["kind"],
             r["channel"],
             r["recipient"],
-            r["status"],
+            _outbox_status(r["status"]),
             str(r["attempts"]),
             r["last_error"] or "",
-            r["text"][:60],
+            r["text"].replace("\n", " ")[:60],
         )
     out.print(table)
+
+
+def _outbox_status(status: str) -> str:
+    key = f"cli.outbox.status.{status}"
+    return _t(key) if catalogue.has(key) else status
 
 
 @outbox_app.command("retry")
@@ -1082,16 +1249,33 @@ def outbox_retry(
     ids: Annotated[list[int] | None, typer.Argument(help="Id pesan; tanpa id: semua yang gagal.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
-    """Put failed messages back in the queue (attempts reset)."""
+    """Put failed messages back in the queue (attempts reset); an id that names no message changes nothing."""
+    from sqlalchemy import select
+
+    from kotaku.models import OutboxMessage
     from kotaku.notify import admin
 
     settings = state.settings
+    wanted = sorted(set(ids or ()))
 
-    n = run_in_transaction(settings, lambda s: admin.retry(s, clock.now(), ids or ()))
+    async def _retry(s: AsyncSession) -> int:
+        if wanted:
+            found = set(
+                (await s.execute(select(OutboxMessage.id).where(OutboxMessage.id.in_(wanted)))).scalars()
+            )
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise _Refused("cli.outbox.not_found", ids=", ".join(map(str, missing)))
+        return await admin.retry(s, clock.now(), wanted)
+
+    try:
+        n = run_in_transaction(settings, _retry)
+    except _Refused as exc:
+        raise _fail(exc.key, 2, **exc.params) from exc
     if as_json:
         print(json.dumps({"requeued": n}))
         return
-    out.print(f"{n} pesan diantrekan ulang")
+    _say("cli.outbox.requeued", n=n)
 
 
 @outbox_app.command("purge")
@@ -1109,7 +1293,7 @@ def outbox_purge(
     if as_json:
         print(json.dumps({"purged": n, "older_than_days": days}))
         return
-    out.print(f"{n} pesan dihapus (lebih lama dari {days} hari)")
+    _say("cli.outbox.purged", n=n, days=days)
 
 
 # --- WhatsApp ----------------------------------------------------------------------------------------
@@ -1132,8 +1316,7 @@ def whatsapp_templates(
     from kotaku.notify.templates import DEFAULT_TEMPLATE, template_texts
 
     if lang != "all" and lang not in LANGUAGES:
-        err.print(f"[red]--lang tidak dikenal: {lang} (id, en, all)[/red]")
-        raise typer.Exit(2)
+        raise _fail("cli.unknown_option", 2, option="--lang", value=lang, known="id, en, all")
     settings = state.settings
     texts = [
         t
@@ -1145,22 +1328,26 @@ def whatsapp_templates(
         print(json.dumps(doc, ensure_ascii=False))
         return
     if not texts:
-        out.print(f"Tidak ada templat ({lang}) di whatsapp.templates: di luar jendela 24 jam pesan ditahan.")
+        _say("cli.whatsapp.none", lang=lang)
         return
+    other = _t("cli.whatsapp.other_kinds")
     for t in texts:
-        kinds = ", ".join(f"{k} (jenis lain)" if k == DEFAULT_TEMPLATE else k for k in t.kinds)
+        kinds = ", ".join(f"{k} ({other})" if k == DEFAULT_TEMPLATE else k for k in t.kinds)
         params = ", ".join(f"{{{{{i}}}}} = {f}" for i, f in enumerate(t.params, start=1)) or "-"
         out.print(
-            f"[bold]{escape(t.name)}[/bold]  kategori {t.category}  bahasa {escape(t.language)} ({t.lang})"
+            f"[bold]{escape(t.name)}[/bold]  "
+            + escape(_t("cli.whatsapp.heading", category=t.category, language=t.language, lang=t.lang)),
+            soft_wrap=True,
         )
-        out.print(f"dipakai untuk: {kinds}", markup=False, soft_wrap=True)
-        out.print(f"parameter: {params}", markup=False, soft_wrap=True)
-        for label, text in (("isi", t.body), ("contoh", t.example)):
-            out.print(f"{label}:")
-            for line in (text or "(tidak ada teks di katalog)").splitlines():
+        _say("cli.whatsapp.kinds", kinds=kinds)
+        _say("cli.whatsapp.params", params=params)
+        for key, text in (("cli.whatsapp.body", t.body), ("cli.whatsapp.example", t.example)):
+            _say(key)
+            for line in (text or _t("cli.whatsapp.no_text")).splitlines():
                 out.print(f"    {line}" if line else "", markup=False, highlight=False, soft_wrap=True)
         for problem in t.problems:
-            out.print(f"[yellow]masalah: {escape(problem)}[/yellow]", soft_wrap=True)
+            err_text = _t("cli.whatsapp.problem", problem=problem)
+            out.print(err_text, style="yellow", markup=False, highlight=False, soft_wrap=True)
         out.print()
 
 

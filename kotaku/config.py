@@ -127,6 +127,8 @@ class DialogConfig(_Section):
     photo_milestones: list[int] = Field(default_factory=lambda: [0, 50, 100])
     correction_days: int = Field(default=7, ge=1)
     roster_page_size: int = Field(default=10, ge=3, le=10)
+    # A photo taken more than this many days before the report's date is warned about (and flagged).
+    photo_max_age_days: int = Field(default=1, ge=0)
 
 
 class MonitoringConfig(_Section):
@@ -150,8 +152,13 @@ class MonitoringConfig(_Section):
     trend_reports: int = Field(default=5, ge=2)
     no_report_workdays: int = Field(default=3, ge=1)
     jump_percent: float = Field(default=20.0, gt=0, le=100)
+    # wage_share: porsi upah (upah tercatat ÷ perkiraan nilai pekerjaan, to date) below `min_wage_share`,
+    # judged once a KSM has `wage_share_min_days` days of attendance, its works are `wage_share_min_progress`
+    # percent done (budget-weighted) and the value of the work done reaches `wage_share_min_funds` Rupiah.
     min_wage_share: float = Field(default=0.5, ge=0, le=1)
     wage_share_min_funds: int = Field(default=10_000_000, ge=0)
+    wage_share_min_days: int = Field(default=10, ge=0)
+    wage_share_min_progress: float = Field(default=50.0, ge=0, le=100)
     wage_ranges: dict[str, list[int]] = Field(
         default_factory=lambda: {"pekerja": [50_000, 150_000], "tukang": [70_000, 200_000]}
     )
@@ -164,6 +171,15 @@ class MonitoringConfig(_Section):
     photo_radius_m: float = Field(default=500.0, gt=0)
     phash_distance: int = Field(default=3, ge=0, le=32)
     obstacle_open_days: int = Field(default=7, ge=1)
+    # crew_spike: a day's head count far above the KSM's usual crew (the days with workers among the
+    # `crew_history_days` before it, once there are `crew_min_days`) or its activities' planned crew
+    # (wage budget ÷ (`crew_plan_daily_wage` × work days), summed over the activities running that day).
+    crew_history_days: int = Field(default=14, ge=2)
+    crew_min_days: int = Field(default=3, ge=1)
+    crew_spike_ratio: float = Field(default=2.0, gt=1)
+    crew_plan_ratio: float = Field(default=3.0, gt=1)
+    crew_spike_min_extra: int = Field(default=10, ge=0)
+    crew_plan_daily_wage: int = Field(default=85_000, gt=0)
 
     @field_validator("wage_ranges")
     @classmethod

@@ -19,16 +19,18 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kotaku import clock
-from kotaku.catalogue import role_label
+from kotaku import catalogue, clock
+from kotaku.catalogue import DEFAULT_LANG, role_label
 from kotaku.config import MonitoringConfig, RemindersConfig, Settings
 from kotaku.db import Database
 from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.plan import Status, assess, default_plan_points, planned_percent, project_finish
 from kotaku.domain.regions import child_path
+from kotaku.i18n import fmt_date, fmt_number, fmt_short_date, fmt_signed
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -55,13 +57,14 @@ from kotaku.models import (
     Worker,
 )
 from kotaku.security import NikVault, normalize_nik, normalize_phone, vault_from_settings
+from kotaku.services.obstacles import short_id_candidate
+from kotaku.services.scope import zone_abbreviation
 from kotaku.services.summary import region_label
 
 DEMO_SEED = 2021
 # The days the demo's sites work: Monday to Saturday, national public holidays off.
 CALENDAR = WorkCalendar(RemindersConfig(work_days=[0, 1, 2, 3, 4, 5], national_holidays=True))
 REPORT_TIME = time(16, 30)
-SHORT_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class DemoError(RuntimeError):
@@ -433,8 +436,9 @@ def _local_dt(day: date, at: time, tz: str) -> datetime:
 
 
 def _short_id(rng: random.Random, taken: set[str]) -> str:
+    """An obstacle code like the chat gives one (`K-7F3Q`), drawn from the demo's seed."""
     while True:
-        code = "".join(rng.choice(SHORT_ID_ALPHABET) for _ in range(6))
+        code = short_id_candidate(rng)
         if code not in taken:
             taken.add(code)
             return code
@@ -825,14 +829,6 @@ def _obstacles(
 
 # --- summary --------------------------------------------------------------------------------------
 
-STATUS_LABELS = {
-    Status.NOT_STARTED: "belum mulai",
-    Status.AHEAD: "lebih cepat",
-    Status.ON_PLAN: "sesuai rencana",
-    Status.BEHIND: "terlambat",
-    Status.CRITICAL: "kritis",
-    Status.DONE: "selesai",
-}
 STATUS_STYLES = {
     Status.AHEAD: "green",
     Status.ON_PLAN: "green",
@@ -840,7 +836,6 @@ STATUS_STYLES = {
     Status.CRITICAL: "bold red",
     Status.DONE: "cyan",
 }
-TZ_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 @dataclass(frozen=True)
@@ -927,83 +922,70 @@ class DemoSummary:
             line["status"] = Status(line["status"]).value
         return conv(data)  # type: ignore[no-any-return]
 
-    def render(self, console: Console) -> None:
-        """A readable summary in Indonesian, with the codes to use with `kotaku chat --as`."""
-        days = sorted({(k.today, k.timezone) for k in self.ksms})
-        today_text = ", ".join(f"{d:%d-%m-%Y} {TZ_LABELS.get(tz, tz)}" for d, tz in days)
-        console.print(f"[bold]Program demo KOTAKU[/bold] — hari ini: {today_text}")
-        c = self.counts
-        console.print(
-            f"{c['region']} wilayah, {c['bkm']} BKM, {c['ksm']} KSM, {c['activity']} kegiatan, "
-            f"{c['worker']} pekerja terdaftar, {c['person']} pengguna; riwayat {c['progress_report']} laporan "
-            f"progres, {c['attendance_day']} daftar hadir ({c['attendance_record']} baris), "
-            f"{c['obstacle']} kendala."
-        )
+    def render(self, console: Console, lang: str = DEFAULT_LANG) -> None:
+        """A readable summary in `lang`. Who one can be is `kotaku chat --list` (and the picker of
+        `kotaku run`), so the people are not listed here again."""
 
-        regions = Table(title="Wilayah", title_justify="left")
-        for col in ("Kode", "Nama", "Tingkat", "Zona"):
-            regions.add_column(col)
+        def t(key: str, **params: Any) -> str:
+            return catalogue.t(key, lang, **params)
+
+        def table(title_key: str, *columns: str) -> Table:
+            out = Table(title=t(title_key), title_justify="left")
+            for col in columns:
+                out.add_column(t(f"cli.demo.col.{col}"), no_wrap=col == "code")
+            return out
+
+        days = sorted({(k.today, k.timezone) for k in self.ksms})
+        today_text = ", ".join(f"{fmt_date(d, lang)} {zone_abbreviation(tz)}" for d, tz in days)
+        console.print(t("cli.demo.heading", today=today_text), style="bold", markup=False)
+        console.print(t("cli.demo.counts", **self.counts), markup=False)
+
+        regions = table("cli.demo.regions", "code", "name", "level", "zone")
         for r in self.regions:
-            regions.add_row(r.code, r.name, r.level, TZ_LABELS.get(r.timezone, r.timezone))
+            regions.add_row(r.code, r.name, r.level, zone_abbreviation(r.timezone))
         console.print(regions)
 
-        ksms = Table(title="KSM", title_justify="left")
-        ksms.add_column("Kode", no_wrap=True)
-        for col in ("Nama", "Kelurahan", "Pekerja", "Lapor terakhir", "Keterangan"):
-            ksms.add_column(col)
+        ksms = table("cli.demo.ksms", "code", "name", "kelurahan", "workers", "last_report", "note")
         for k in self.ksms:
-            roster = str(k.workers) if k.keeps_roster else "tanpa daftar"
-            last = f"{k.last_report:%d-%m}" if k.last_report else "-"
+            roster = str(k.workers) if k.keeps_roster else t("cli.demo.by_count")
+            last = fmt_short_date(k.last_report, lang) if k.last_report else "-"
             note = (
-                f"[yellow]belum lapor {k.missed_workdays} hari kerja[/yellow]"
+                Text(t("cli.demo.missed", n=k.missed_workdays), style="yellow")
                 if k.missed_workdays >= 2
-                else "rutin"
+                else t("cli.demo.routine")
             )
             ksms.add_row(k.code, k.name, k.kelurahan, roster, last, note)
         console.print(ksms)
 
-        acts = Table(title="Kegiatan hari ini: rencana vs realisasi (%)", title_justify="left")
-        acts.add_column("Kode", no_wrap=True)
-        acts.add_column("Kegiatan", ratio=1)
-        for col in ("Target", "Renc.", "Real.", "Dev."):
-            acts.add_column(col, justify="right", no_wrap=True)
-        acts.add_column("Status", no_wrap=True)
+        acts = Table(title=t("cli.demo.activities"), title_justify="left")
+        acts.add_column(t("cli.demo.col.code"), no_wrap=True)
+        acts.add_column(t("cli.demo.col.activity"), ratio=1)
+        for col in ("target", "planned", "actual", "deviation"):
+            acts.add_column(t(f"cli.demo.col.{col}"), justify="right", no_wrap=True)
+        acts.add_column(t("cli.demo.col.status"), no_wrap=True)
         for a in self.activities:
-            style = STATUS_STYLES.get(a.status, "")
-            label = STATUS_LABELS.get(a.status, a.status.value)
             acts.add_row(
                 a.code,
                 a.name,
-                f"{a.target_volume:g} {a.unit}",
-                f"{a.planned:.1f}",
-                f"{a.actual:.1f}" if a.actual is not None else "-",
-                f"{a.deviation:+.1f}" if a.deviation is not None else "-",
-                f"[{style}]{label}[/{style}]" if style else label,
+                f"{fmt_number(a.target_volume, lang)} {a.unit}",
+                fmt_number(a.planned, lang, 1),
+                fmt_number(a.actual, lang, 1) if a.actual is not None else "-",
+                fmt_signed(round(a.deviation, 1), lang) if a.deviation is not None else "-",
+                Text(t(f"cli.demo.status.{a.status.name.lower()}"), style=STATUS_STYLES.get(a.status, "")),
             )
         console.print(acts)
 
         if self.open_obstacles:
-            obs = Table(title="Kendala terbuka", title_justify="left")
-            for col in ("ID", "KSM", "Tanggal", "Tingkat"):
-                obs.add_column(col, no_wrap=True)
-            obs.add_column("Uraian")
+            obs = table("cli.demo.obstacles", "code", "ksm", "date", "severity", "description")
             for o in self.open_obstacles:
                 obs.add_row(
                     o["short_id"],
                     o["ksm"],
-                    o["report_date"].strftime("%d-%m-%Y"),
-                    o["severity"],
+                    fmt_date(o["report_date"], lang),
+                    catalogue.t(f"kendala.sev.{o['severity']}", lang),
                     o["description"],
                 )
             console.print(obs)
-
-        people = Table(title="Pengguna: masuk dengan `kotaku chat --as KODE`", title_justify="left")
-        people.add_column("Kode", no_wrap=True)
-        for col in ("Nama", "Peran", "Cakupan"):
-            people.add_column(col)
-        for p in self.people:
-            people.add_row(p.code, p.name, p.role, p.scope)
-        console.print(people)
 
 
 async def summarize(db: Database, settings: Settings, *, at: datetime | None = None) -> DemoSummary:

@@ -35,6 +35,9 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=target_metadata,
         render_as_batch=dialect.startswith("sqlite"),
+        # SQLite rolls DDL back like any statement (kotaku.db issues the BEGIN): one transaction for the
+        # whole run, so a failing step leaves the database as it was instead of half migrated.
+        transactional_ddl=True,
         compare_type=True,
         literal_binds=connection is None,
     )
@@ -46,10 +49,40 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Switch SQLite's foreign keys on or off; a PRAGMA that only works outside a transaction, so it goes
+    straight to the driver's connection (SQLAlchemy would open one first)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(f"the migration left rows without their parent row in: {', '.join(tables)}")
+
+
 def _do_run(connection: Connection) -> None:
-    _configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    # On SQLite, batch mode rebuilds a table (copy, DROP, rename) and a downgrade drops tables that still
+    # hold rows. With foreign keys on, SQLite runs each DROP as a DELETE: ON DELETE CASCADE would empty the
+    # referencing tables, RESTRICT refuses the step. So foreign keys are off while migrating, and the
+    # result is checked (PRAGMA foreign_key_check) before it is committed.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
+    finally:
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_async() -> None:

@@ -6,27 +6,32 @@ explanation sentence in `kotaku.monitoring.messages`; docs/monitoring.md lists t
 from __future__ import annotations
 
 import bisect
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from kotaku import catalogue
 from kotaku.config import MonitoringConfig
+from kotaku.domain.figures import wage_share as wage_share_of
 from kotaku.domain.geo import distance_m
 from kotaku.domain.phash import PHASH_BITS, hamming_distance, phash_int
 from kotaku.domain.plan import Assessment, Status, assess, planned_percent, project_finish
 from kotaku.domain.regions import CODE_SEP, within
+from kotaku.i18n import SUPPORTED
 from kotaku.models import AlertSeverity
 from kotaku.monitoring import messages as m
 from kotaku.monitoring.findings import Finding
+from kotaku.services.attendance import usual_crew
 
 # Every kind a full evaluation decides about (an open alert of one of these kinds without a finding is
 # resolved by the lifecycle).
 ACTIVITY_KINDS = ("critical", "behind_streak", "late_finish", "no_report", "backwards", "jump")
-KSM_KINDS = ("wage_share", "wage_range", "over_roster", "idle_attendance", "late_entry")
+KSM_KINDS = ("wage_share", "wage_range", "over_roster", "crew_spike", "idle_attendance", "late_entry")
 WORKER_KINDS = ("nik_double",)
-MEDIA_KINDS = ("photo_duplicate", "photo_far")
+MEDIA_KINDS = ("photo_duplicate", "photo_far", "photo_stale")
 OBSTACLE_KINDS = ("obstacle_high", "obstacle_open")
 ALL_KINDS = ACTIVITY_KINDS + KSM_KINDS + WORKER_KINDS + MEDIA_KINDS + OBSTACLE_KINDS
 
@@ -40,11 +45,13 @@ SEVERITY: dict[str, AlertSeverity] = {
     "wage_share": AlertSeverity.WARNING,
     "wage_range": AlertSeverity.WARNING,
     "over_roster": AlertSeverity.WARNING,
+    "crew_spike": AlertSeverity.WARNING,
     "nik_double": AlertSeverity.WARNING,
     "idle_attendance": AlertSeverity.WARNING,
     "late_entry": AlertSeverity.INFO,
     "photo_duplicate": AlertSeverity.WARNING,
     "photo_far": AlertSeverity.INFO,
+    "photo_stale": AlertSeverity.INFO,
     "obstacle_high": AlertSeverity.CRITICAL,
     "obstacle_open": AlertSeverity.WARNING,
 }
@@ -320,26 +327,43 @@ class KsmRef:
         return self.name
 
 
-def check_wage_share(k: KsmRef, wages: float, funds_used: float, cfg: MonitoringConfig) -> list[Finding]:
-    """`wage_share`: wages recorded ÷ funds used (estimated: each activity's budget × its actual %)
-    below `min_wage_share`, once the funds used reach `wage_share_min_funds`."""
-    if funds_used <= 0 or funds_used < cfg.wage_share_min_funds:
+def check_wage_share(
+    k: KsmRef,
+    wages: float,
+    work_value: float,
+    cfg: MonitoringConfig,
+    *,
+    days: int | None = None,
+    progress: float | None = None,
+) -> list[Finding]:
+    """`wage_share`: porsi upah = upah tercatat ÷ perkiraan nilai pekerjaan, to date (`kotaku.domain.figures`,
+    the figures `/rekap` shows), below `min_wage_share` (exactly at it is fine). Judged on enough data only:
+    `days` with attendance ≥ `wage_share_min_days`, the works' budget-weighted `progress` (%) ≥
+    `wage_share_min_progress`, and the value ≥ `wage_share_min_funds` (None: not known, not checked)."""
+    if work_value <= 0 or work_value < cfg.wage_share_min_funds:
         return []
-    share = wages / funds_used
+    if days is not None and days < cfg.wage_share_min_days:
+        return []
+    if progress is not None and round(progress, 9) < cfg.wage_share_min_progress:
+        return []
+    share = wage_share_of(wages, work_value) or 0.0
     if round(share, 9) >= cfg.min_wage_share:
         return []
     figures = {
         "wages": round(wages),
-        "funds_used": round(funds_used),
+        "work_value": round(work_value),
         "share": round(share, 4),
         "minimum": cfg.min_wage_share,
+        "days": days,
+        "progress": None if progress is None else round(progress, 2),
     }
     params = {
         "ksm": k.label,
         **m.num("share", 100 * share, 1),
         **m.rupiah("wages", wages),
-        **m.rupiah("funds", funds_used),
+        **m.rupiah("value", work_value),
         **m.num("minimum", 100 * cfg.min_wage_share, 1),
+        **m.num("progress", progress, 1),
     }
     return [_finding("wage_share", "ksm", k.id, k.id, figures, params)]
 
@@ -356,19 +380,39 @@ def wage_range_for(cfg: MonitoringConfig, region_code: str, skill: str) -> tuple
     return (best[0], best[1]) if best else None
 
 
+# The `wage_range` statistics of the days counted without a roster: the wage per person of each day.
+COUNT_WAGES = "_count"
+
+
+def count_wage_range(cfg: MonitoringConfig, region_code: str) -> tuple[int, int] | None:
+    """The range a wage per person of a day counted without a roster must fall in: from the lowest to the
+    highest bound of every skill (the day's crew may mix pekerja and tukang)."""
+    ranges = [r for skill in sorted(cfg.wage_ranges) if (r := wage_range_for(cfg, region_code, skill))]
+    for by_skill in cfg.region_wage_ranges.values():
+        ranges += [r for skill in by_skill if (r := wage_range_for(cfg, region_code, skill))]
+    if not ranges:
+        return None
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
+
 def check_wage_range(
     k: KsmRef, stats: dict[str, tuple[int, int, int]], since: date, cfg: MonitoringConfig
 ) -> list[Finding]:
-    """`wage_range`: a daily wage recorded for a skill outside its range (bounds allowed).
-    `stats` maps skill -> (lowest wage, highest wage, records) over the recent days."""
+    """`wage_range`: a daily wage recorded for a skill outside its range (bounds allowed), or, on days
+    counted without a roster, a wage per person outside every skill's range (`COUNT_WAGES`).
+    `stats` maps skill -> (lowest wage, highest wage, records or days) over the recent days."""
     outside = []
-    for skill in sorted(stats):
+    for skill in sorted(s for s in stats if s != COUNT_WAGES):
         rng = wage_range_for(cfg, k.region_code, skill)
         if rng is None:
             continue
         lo, hi, n = stats[skill]
         if lo < rng[0] or hi > rng[1]:
             outside.append((skill, lo, hi, n, rng))
+    if COUNT_WAGES in stats and (rng := count_wage_range(cfg, k.region_code)) is not None:
+        lo, hi, n = stats[COUNT_WAGES]
+        if lo < rng[0] or hi > rng[1]:
+            outside.append((COUNT_WAGES, lo, hi, n, rng))
     if not outside:
         return []
     skill, lo, hi, n, rng = outside[0]
@@ -378,6 +422,18 @@ def check_wage_range(
             s: {"min": a, "max": b, "records": c, "low": r[0], "high": r[1]} for s, a, b, c, r in outside
         },
     }
+    if skill == COUNT_WAGES:
+        params = {
+            "ksm": k.label,
+            "n": n,
+            **m.rupiah("low", rng[0]),
+            **m.rupiah("high", rng[1]),
+            **m.rupiah("min", lo),
+            **m.rupiah("max", hi),
+            **m.day("since", since),
+        }
+        finding = _finding("wage_range", "ksm", k.id, k.id, figures, params)
+        return [replace(finding, message_key="alert.wage_range.count")]
     params = {
         "ksm": k.label,
         "skill": skill,
@@ -409,6 +465,61 @@ def check_over_roster(
         **m.num("limit", limit),
     }
     return [_finding("over_roster", "ksm", k.id, k.id, figures, params)]
+
+
+@dataclass(frozen=True)
+class CrewDay:
+    """A KSM's busiest recent day, the head counts of the days with workers before it (within
+    `crew_history_days`), and the crew its activities running that day planned (0: none planned)."""
+
+    day: date
+    present: int
+    history: tuple[int, ...] = ()
+    planned: float = 0.0
+
+
+def check_crew_spike(k: KsmRef, c: CrewDay, cfg: MonitoringConfig) -> list[Finding]:
+    """`crew_spike` (a fraud signal, also for KSMs that count without a roster): the day's head count is
+    more than `crew_spike_ratio` × the usual median and `crew_spike_min_extra` above the usual high
+    (`usual_crew`, once there are `crew_min_days` days), or more than `crew_plan_ratio` × the planned crew
+    and `crew_spike_min_extra` above it."""
+    usual = usual_crew(c.history, cfg.crew_min_days)
+    median = statistics.median(x for x in c.history if x > 0) if usual is not None else None
+    over_usual = (
+        usual is not None
+        and median is not None
+        and c.present > cfg.crew_spike_ratio * median
+        and c.present >= usual[1] + cfg.crew_spike_min_extra
+    )
+    planned = round(c.planned)
+    over_plan = (
+        planned > 0
+        and c.present > cfg.crew_plan_ratio * c.planned
+        and c.present >= c.planned + cfg.crew_spike_min_extra
+    )
+    if not (over_usual or over_plan):
+        return []
+    figures: dict[str, Any] = {"date": c.day.isoformat(), "present": c.present}
+    if over_usual:
+        assert usual is not None and median is not None
+        figures.update(usual_low=usual[0], usual_high=usual[1], usual_median=median, days=len(c.history))
+    if over_plan:
+        figures.update(planned=round(c.planned, 1))
+    key = "alert.crew_spike." + ("both" if over_usual and over_plan else "usual" if over_usual else "planned")
+    medians = m.num("median", median, 1)
+    basis = {
+        f"basis_{lang}": catalogue.t(
+            key,
+            lang,
+            low=usual[0] if usual else "-",
+            high=usual[1] if usual else "-",
+            median=medians[f"median_{lang}"],
+            planned=planned,
+        )
+        for lang in SUPPORTED
+    }
+    params = {"ksm": k.label, "present": c.present, **m.day("date", c.day), **basis}
+    return [_finding("crew_spike", "ksm", k.id, k.id, figures, params)]
 
 
 def check_idle_attendance(k: KsmRef, days: int, since: date, cfg: MonitoringConfig) -> list[Finding]:
@@ -609,6 +720,28 @@ def check_photo_far(p: PlacedMedia, cfg: MonitoringConfig) -> list[Finding]:
         **m.num("limit", cfg.photo_radius_m, 0),
     }
     return [_finding("photo_far", "media", p.id, p.ksm_id, figures, params)]
+
+
+@dataclass(frozen=True)
+class DatedPhoto:
+    """A photo whose EXIF time is known, as a local date of its site, and the report day it was sent for."""
+
+    id: int
+    ksm_id: int
+    ksm_name: str
+    day: date
+    taken: date
+
+
+def check_photo_stale(p: DatedPhoto, max_age_days: int) -> list[Finding]:
+    """`photo_stale`: taken more than `dialog.photo_max_age_days` days before the report it was sent for
+    (an old picture passed off as today's work; the chat warned the sender already)."""
+    age = (p.day - p.taken).days
+    if age <= max_age_days:
+        return []
+    figures = {"date": p.day.isoformat(), "taken": p.taken.isoformat(), "days": age, "limit": max_age_days}
+    params = {"ksm": p.ksm_name, **m.day("date", p.day), **m.day("taken", p.taken), **m.num("days", age, 0)}
+    return [_finding("photo_stale", "media", p.id, p.ksm_id, figures, params)]
 
 
 # --- obstacles -------------------------------------------------------------------------------------

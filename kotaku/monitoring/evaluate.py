@@ -13,12 +13,12 @@ import time as _time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Date, Integer, and_, cast, delete, func, literal, or_, select, text
+from sqlalchemy import Date, Float, Integer, and_, case, cast, delete, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,11 +26,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from kotaku import clock
 from kotaku.config import Settings
 from kotaku.db import Database
+from kotaku.domain import figures
 from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.geo import METERS_PER_DEGREE_LAT
 from kotaku.models import (
     Activity,
     AttendanceDay,
+    AttendanceMode,
     AttendanceRecord,
     Ksm,
     Media,
@@ -46,6 +48,8 @@ from kotaku.models import (
 from kotaku.monitoring import checks, lifecycle
 from kotaku.monitoring.checks import (
     ActivityFacts,
+    CrewDay,
+    DatedPhoto,
     DoublePresence,
     KsmRef,
     OpenObstacle,
@@ -232,11 +236,18 @@ async def _budgets(c: _Ctx) -> dict[int, int]:
     return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
 
 
-async def _wages_to_date(c: _Ctx) -> dict[int, int]:
+async def _wages_to_date(c: _Ctx) -> dict[int, tuple[int, int]]:
+    """Per KSM up to its today: upah tercatat (the sheets' wages, paid or not) and the days with a sheet."""
     stmt = c.place(
-        select(AttendanceDay.ksm_id, func.sum(AttendanceDay.total_wages)), AttendanceDay.ksm_id
+        select(
+            AttendanceDay.ksm_id,
+            func.sum(AttendanceDay.total_wages),
+            func.count(func.distinct(AttendanceDay.work_date)),
+        ),
+        AttendanceDay.ksm_id,
     ).where(AttendanceDay.work_date <= c.today_expr(), *c.ksm_filter(AttendanceDay.ksm_id))
-    return {r[0]: int(r[1] or 0) for r in await c.session.execute(stmt.group_by(AttendanceDay.ksm_id))}
+    rows = await c.session.execute(stmt.group_by(AttendanceDay.ksm_id))
+    return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
 
 
 async def _rosters(c: _Ctx) -> dict[int, int]:
@@ -248,11 +259,16 @@ async def _rosters(c: _Ctx) -> dict[int, int]:
     return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
 
 
-async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
-    """Per KSM, the recent day with the most workers present (the latest of equals)."""
-    present = AttendanceDay.count_male + AttendanceDay.count_female
+def _present() -> ColumnElement[Any]:
+    """Workers present on an attendance day (roster or count)."""
+    return AttendanceDay.count_male + AttendanceDay.count_female
+
+
+def _busiest_ranked(c: _Ctx) -> Any:
+    """Per KSM, its recent days ranked by workers present (`rn` 1: the busiest, the latest of equals)."""
+    present = _present()
     today = c.today_expr()
-    ranked = (
+    return (
         c.place(
             select(
                 AttendanceDay.ksm_id,
@@ -275,8 +291,93 @@ async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
         )
         .subquery()
     )
+
+
+async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
+    """Per KSM, the recent day with the most workers present (the latest of equals)."""
+    ranked = _busiest_ranked(c)
     stmt = select(ranked.c.ksm_id, ranked.c.work_date, ranked.c.present).where(ranked.c.rn == 1)
     return {r[0]: (r[1], int(r[2])) for r in await c.session.execute(stmt)}
+
+
+async def _crew_days(c: _Ctx, busiest: dict[int, tuple[date, int]]) -> list[tuple[int, CrewDay]]:
+    """Per KSM whose busiest recent day could be a `crew_spike`: that day, the head counts of the days
+    before it that the usual crew is judged by, and the crew its running activities planned.
+
+    One aggregate first keeps the history read small: the usual median can only be below
+    present ÷ `crew_spike_ratio` when at least half of the earlier days are, so only those KSMs'
+    days are read."""
+    cfg = c.cfg
+    possible = {k: v for k, v in busiest.items() if v[1] > cfg.crew_spike_min_extra}
+    if not possible:
+        return []
+    ranked = _busiest_ranked(c)
+    hist = aliased(AttendanceDay)
+    hist_present = hist.count_male + hist.count_female
+    since = c.lo_today - timedelta(days=cfg.recent_days + cfg.crew_history_days)
+    low = case((hist_present * cfg.crew_spike_ratio < ranked.c.present, 1), else_=0)
+    stmt = (
+        select(ranked.c.ksm_id, func.count(), func.sum(low))
+        .select_from(ranked)
+        .join(hist, hist.ksm_id == ranked.c.ksm_id)
+        .where(
+            ranked.c.rn == 1,
+            ranked.c.present > cfg.crew_spike_min_extra,
+            hist.work_date < ranked.c.work_date,
+            hist.work_date >= since,
+            c.days_after(ranked.c.work_date, hist.work_date) <= cfg.crew_history_days,
+            hist_present > 0,
+        )
+        .group_by(ranked.c.ksm_id)
+    )
+    judged = [
+        ksm_id
+        for ksm_id, n, n_low in await c.session.execute(stmt)
+        if int(n) >= cfg.crew_min_days and 2 * int(n_low or 0) >= int(n)
+    ]
+    history: dict[int, list[int]] = defaultdict(list)
+    for chunk in _chunks(sorted(judged), 5000):
+        rows = await c.session.execute(
+            select(AttendanceDay.ksm_id, AttendanceDay.work_date, _present())
+            .where(AttendanceDay.ksm_id.in_(chunk), AttendanceDay.work_date >= since, _present() > 0)
+            .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
+        )
+        for ksm_id, work_date, present in rows:
+            day = possible[ksm_id][0]
+            if work_date < day and (day - work_date).days <= cfg.crew_history_days:
+                history[ksm_id].append(int(present))
+    planned = await _planned_crews(c, {k: d for k, (d, _) in possible.items()})
+    return [
+        (k, CrewDay(day, present, tuple(history.get(k, ())), planned.get(k, 0.0)))
+        for k, (day, present) in possible.items()
+    ]
+
+
+async def _planned_crews(c: _Ctx, days: dict[int, date]) -> dict[int, float]:
+    """Per KSM, the workers a day its activities running on `days[ksm]` planned: each one's wage budget ÷
+    (`crew_plan_daily_wage` × its work days)."""
+    rows = (
+        await c.session.execute(
+            select(Activity.ksm_id, Activity.wage_budget, Activity.start_date, Activity.end_date).where(
+                *c.ksm_filter(Activity.ksm_id)
+            )
+        )
+    ).all()
+    running = [r for r in rows if r[0] in days and r[2] <= days[r[0]] <= r[3] and r[1] > 0]
+    if not running:
+        return {}
+    calendar = WorkCalendar(c.settings.reminders)
+    span = WorkDays(
+        min(r[2] for r in running) - timedelta(days=1),
+        max(r[3] for r in running) + timedelta(days=1),
+        calendar.is_work_day,
+    )
+    out: dict[int, float] = defaultdict(float)
+    for ksm_id, wage_budget, start, end in running:
+        work_days = span.between(start - timedelta(days=1), end + timedelta(days=1))
+        if work_days > 0:
+            out[ksm_id] += wage_budget / (c.cfg.crew_plan_daily_wage * work_days)
+    return dict(out)
 
 
 async def _idle_attendance(c: _Ctx, activities: list[ActivityFacts]) -> dict[int, tuple[int, date]]:
@@ -334,6 +435,26 @@ async def _wage_stats(c: _Ctx) -> dict[int, dict[str, tuple[int, int, int]]]:
     out: dict[int, dict[str, tuple[int, int, int]]] = defaultdict(dict)
     for ksm_id, skill, lo, hi, n in await c.session.execute(stmt):
         out[ksm_id][str(skill.value if hasattr(skill, "value") else skill)] = (int(lo), int(hi), int(n))
+    # Days counted without a roster have no wage per worker: the wage per person of each day stands in.
+    per_person = cast(AttendanceDay.total_wages, Float) / _present()
+    counted = (
+        c.place(
+            select(AttendanceDay.ksm_id, func.min(per_person), func.max(per_person), func.count()),
+            AttendanceDay.ksm_id,
+        )
+        .where(
+            AttendanceDay.mode == AttendanceMode.COUNT,
+            _present() > 0,
+            AttendanceDay.total_wages > 0,
+            AttendanceDay.work_date <= today,
+            AttendanceDay.work_date > c.lo_today - timedelta(days=c.cfg.recent_days),
+            c.days_after(today, AttendanceDay.work_date) < c.cfg.recent_days,
+            *c.ksm_filter(AttendanceDay.ksm_id),
+        )
+        .group_by(AttendanceDay.ksm_id)
+    )
+    for ksm_id, lo, hi, n in await c.session.execute(counted):
+        out[ksm_id][checks.COUNT_WAGES] = (round(lo), round(hi), int(n))
     return out
 
 
@@ -491,6 +612,31 @@ async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
     ]
 
 
+async def _dated_photos(c: _Ctx) -> list[DatedPhoto]:
+    """Recent photos (`history_days`) whose EXIF time, as a local date of their site, is before the report
+    they were sent for; how far before is the check's."""
+    since = c.lo_today - timedelta(days=c.cfg.history_days)
+    stmt = join_kelurahan(
+        select(Media.id, Media.ksm_id, Ksm.name, Media.report_date, Media.taken_at, Region.timezone)
+        .select_from(Media)
+        .join(Ksm, Ksm.id == Media.ksm_id),
+    ).where(
+        Media.kind == MediaKind.PHOTO,
+        Media.taken_at.is_not(None),
+        Media.report_date >= since,
+        *c.ksm_filter(Media.ksm_id),
+    )
+    out = []
+    for media_id, ksm_id, name, day, taken_at, tz in await c.session.execute(stmt):
+        if taken_at is None:  # (the query keeps only dated photos)
+            continue
+        aware = taken_at if taken_at.tzinfo is not None else taken_at.replace(tzinfo=UTC)
+        taken = clock.local_today(tz or c.settings.app.default_timezone, aware)
+        if taken < day:
+            out.append(DatedPhoto(media_id, ksm_id, name, day, taken))
+    return out
+
+
 async def _open_obstacles(c: _Ctx) -> list[OpenObstacle]:
     stmt = join_kelurahan(
         select(
@@ -566,22 +712,38 @@ async def evaluate(
             findings += checks.check_activity(a, cfg, work_days, activity_kinds)
 
     if "wage_share" in kinds:
+        # Perkiraan nilai pekerjaan and the budget-weighted progress per KSM (`kotaku.domain.figures`).
         budgets = await _budgets(c)
-        funds: dict[int, float] = defaultdict(float)
+        value: dict[int, float] = defaultdict(float)
+        budget: dict[int, int] = defaultdict(int)
         for a in activities:
+            budget[a.ksm_id] += budgets.get(a.id, 0)
             if a.latest is not None:
-                funds[a.ksm_id] += budgets.get(a.id, 0) * a.latest[1] / 100.0
+                value[a.ksm_id] += figures.work_value(budgets.get(a.id, 0), a.latest[1])
         wages = await _wages_to_date(c)
-        for ksm_id, used in funds.items():
+        for ksm_id, work_value in value.items():
             if ksm_id in ksms:
-                findings += checks.check_wage_share(ksms[ksm_id], wages.get(ksm_id, 0), used, cfg)
+                recorded, days = wages.get(ksm_id, (0, 0))
+                findings += checks.check_wage_share(
+                    ksms[ksm_id],
+                    recorded,
+                    work_value,
+                    cfg,
+                    days=days,
+                    progress=figures.progress_of_budget(work_value, budget[ksm_id]) or 0.0,
+                )
 
     since_recent = {k.id: k.today - timedelta(days=cfg.recent_days - 1) for k in ksms.values()}
+    busiest = await _busiest_days(c) if kinds & {"over_roster", "crew_spike"} else {}
     if "over_roster" in kinds:
         rosters = await _rosters(c)
-        for ksm_id, (day, present) in (await _busiest_days(c)).items():
+        for ksm_id, (day, present) in busiest.items():
             if ksm_id in ksms:
                 findings += checks.check_over_roster(ksms[ksm_id], rosters.get(ksm_id, 0), day, present, cfg)
+    if "crew_spike" in kinds:
+        for ksm_id, crew in await _crew_days(c, busiest):
+            if ksm_id in ksms:
+                findings += checks.check_crew_spike(ksms[ksm_id], crew, cfg)
     if "wage_range" in kinds:
         for ksm_id, stats in (await _wage_stats(c)).items():
             if ksm_id in ksms:
@@ -603,6 +765,9 @@ async def evaluate(
     if "photo_far" in kinds:
         for p in await _placed_media(c):
             findings += checks.check_photo_far(p, cfg)
+    if "photo_stale" in kinds:
+        for photo in await _dated_photos(c):
+            findings += checks.check_photo_stale(photo, c.settings.dialog.photo_max_age_days)
     if kinds & set(checks.OBSTACLE_KINDS):
         for o in await _open_obstacles(c):
             findings += checks.check_obstacle(o, cfg, kinds & set(checks.OBSTACLE_KINDS))

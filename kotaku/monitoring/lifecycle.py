@@ -1,5 +1,7 @@
 """The alert lifecycle: findings become alerts (one open per kind and subject), which are acknowledged,
 resolved (automatically when the condition clears, or by hand), escalated and delivered through the outbox.
+A resolution by hand holds: the same finding opens a new alert only once new data about its subject was
+entered after the resolution.
 
 Delivery: critical alerts are queued at once to the first level of people whose scope contains the
 subject's KSM (facilitators); unacknowledged ones climb one level per `monitoring.escalate_after_hours`
@@ -25,16 +27,22 @@ from kotaku.config import MonitoringConfig, Settings
 from kotaku.domain.regions import path_prefixes
 from kotaku.i18n import fmt_number
 from kotaku.models import (
+    Activity,
     Alert,
     AlertSeverity,
     AlertStatus,
+    AttendanceDay,
+    AttendanceRecord,
     AuditLog,
     Bkm,
     ChannelIdentity,
     Ksm,
+    Media,
+    Obstacle,
     OutboxMessage,
     OutboxStatus,
     Person,
+    ProgressReport,
     Region,
     Role,
 )
@@ -119,6 +127,7 @@ class ApplyResult:
     resolved: list[int] = field(default_factory=list)
     unchanged: int = 0
     queued: int = 0
+    held: int = 0  # findings whose alert was resolved by hand, with no new data since: not reopened
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +135,7 @@ class ApplyResult:
             "updated": len(self.updated),
             "resolved": len(self.resolved),
             "unchanged": self.unchanged,
+            "held": self.held,
             "queued": self.queued,
         }
 
@@ -463,8 +473,10 @@ async def apply_findings(
     """Make the open alerts match `findings` for the evaluated `kinds` (and KSMs, when given).
 
     A finding with an open (or acknowledged) alert of the same kind and subject updates it; a new one
-    opens an alert; an open alert of an evaluated kind (inside `ksm_ids`) with no finding any more is
-    resolved with `resolved_at = now`. Critical alerts opened (or raised to critical) are queued at once.
+    opens an alert, unless a person resolved the subject's latest alert by hand and no data about the
+    subject was entered since (the finding is `held`: a resolution sticks until the facts change); an open
+    alert of an evaluated kind (inside `ksm_ids`) with no finding any more is resolved with
+    `resolved_at = now`. Critical alerts opened (or raised to critical) are queued at once.
     """
     result = ApplyResult()
     all_kinds = set(kinds) | {f.kind for f in findings}
@@ -528,6 +540,12 @@ async def apply_findings(
             }
         )
 
+    held = await _resolved_by_hand(session, [r["dedup_key"] for r in new_rows])
+    if held:
+        changed = await _new_data_since(session, [wanted[key] for key in held], held)
+        result.held = sum(1 for r in new_rows if r["dedup_key"] in held and r["dedup_key"] not in changed)
+        new_rows = [r for r in new_rows if r["dedup_key"] not in held or r["dedup_key"] in changed]
+
     for key, row in existing.items():
         if key in wanted or row.kind not in kinds:
             continue
@@ -558,6 +576,98 @@ async def apply_findings(
     result.queued = await _deliver_open(session, settings, deliver, now)
     await session.flush()
     return result
+
+
+# --- a resolution by hand holds until the facts change -------------------------------------------------
+
+
+async def _resolved_by_hand(session: AsyncSession, keys: Sequence[str]) -> dict[str, datetime]:
+    """Of these dedup keys (findings with no open alert), those whose latest alert a person resolved by
+    hand, with the time it was resolved."""
+    latest: dict[str, tuple[int, datetime | None, int | None]] = {}
+    for chunk in _chunks(sorted(set(keys)), 5000):
+        rows = await session.execute(
+            select(Alert.dedup_key, Alert.id, Alert.resolved_at, Alert.resolved_by_id).where(
+                Alert.status == AlertStatus.RESOLVED, Alert.dedup_key.in_(chunk)
+            )
+        )
+        for key, alert_id, resolved_at, resolved_by in rows:
+            if key not in latest or alert_id > latest[key][0]:
+                latest[key] = (alert_id, resolved_at, resolved_by)
+    return {
+        key: _utc(resolved_at)
+        for key, (_, resolved_at, by) in latest.items()
+        if by is not None and resolved_at is not None
+    }
+
+
+async def _new_data_since(
+    session: AsyncSession, findings: Sequence[Finding], since: dict[str, datetime]
+) -> set[str]:
+    """The dedup keys whose subject got new data (entered after `since[key]`): progress of an activity;
+    progress, attendance, photos or obstacles of a KSM; attendance of a worker; the photo itself; the
+    obstacle itself."""
+    ids: dict[str, set[int]] = defaultdict(set)
+    for f in findings:
+        ids[f.subject_type].add(f.subject_id)
+    latest: dict[tuple[str, int], datetime] = {}
+
+    async def collect(subject_type: str, stmt: Any) -> None:
+        for subject_id, at in await session.execute(stmt):
+            if at is not None:
+                at = _utc(at)
+                key = (subject_type, subject_id)
+                latest[key] = max(latest.get(key, at), at)
+
+    for subject_type, subject_ids in ids.items():
+        for chunk in _chunks(sorted(subject_ids), 5000):
+            for stmt in _latest_entry_statements(subject_type, chunk):
+                await collect(subject_type, stmt)
+    changed = set()
+    for f in findings:
+        key = dedup_key(f.kind, f.subject_type, f.subject_id)
+        at = latest.get((f.subject_type, f.subject_id))
+        if at is not None and at > since[key]:
+            changed.add(key)
+    return changed
+
+
+def _latest_entry_statements(subject_type: str, ids: Sequence[int]) -> list[Any]:
+    """(subject id, latest entry time) queries for one kind of subject."""
+    if subject_type == "activity":
+        return [
+            select(ProgressReport.activity_id, func.max(ProgressReport.entered_at))
+            .where(ProgressReport.activity_id.in_(ids))
+            .group_by(ProgressReport.activity_id)
+        ]
+    if subject_type == "ksm":
+        return [
+            select(Activity.ksm_id, func.max(ProgressReport.entered_at))
+            .join(ProgressReport, ProgressReport.activity_id == Activity.id)
+            .where(Activity.ksm_id.in_(ids))
+            .group_by(Activity.ksm_id),
+            select(AttendanceDay.ksm_id, func.max(AttendanceDay.entered_at))
+            .where(AttendanceDay.ksm_id.in_(ids))
+            .group_by(AttendanceDay.ksm_id),
+            select(Media.ksm_id, func.max(Media.entered_at))
+            .where(Media.ksm_id.in_(ids))
+            .group_by(Media.ksm_id),
+            select(Obstacle.ksm_id, func.max(Obstacle.reported_at))
+            .where(Obstacle.ksm_id.in_(ids))
+            .group_by(Obstacle.ksm_id),
+        ]
+    if subject_type == "worker":
+        return [
+            select(AttendanceRecord.worker_id, func.max(AttendanceDay.entered_at))
+            .join(AttendanceDay, AttendanceDay.id == AttendanceRecord.attendance_day_id)
+            .where(AttendanceRecord.worker_id.in_(ids))
+            .group_by(AttendanceRecord.worker_id)
+        ]
+    if subject_type == "media":
+        return [select(Media.id, Media.entered_at).where(Media.id.in_(ids))]
+    if subject_type == "obstacle":
+        return [select(Obstacle.id, Obstacle.reported_at).where(Obstacle.id.in_(ids))]
+    return []
 
 
 # --- acknowledge, resolve ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Who is told (through the outbox, one row per chat identity, dedup key per obstac
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,6 +52,9 @@ SHORT_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 SHORT_ID_PREFIX = "K-"
 SHORT_ID_LENGTH = 4
 SHORT_ID_RE = re.compile(r"^K?-?([2-9A-HJKMNP-Z]{4})$")
+# What phones and people put inside a typed code: spaces, the dashes of phone keyboards, dots, underscores.
+_CODE_SEPARATORS = re.compile(r"[\s\u2010-\u2015\u2212._-]+")
+_CODE_CHARS = re.compile(r"^[A-Z0-9-]{2,12}$")
 
 VOICE_DESCRIPTION = "(pesan suara)"
 # A description or a closing note says something: at least this many letters or digits.
@@ -213,10 +217,27 @@ def parse_severity(text: str) -> Severity | None:
 
 
 def normalize_short_id(text: str) -> str | None:
-    """`k-7f3q`, `K7F3Q`, `7F3Q` -> `K-7F3Q`; None when it cannot be an obstacle id."""
-    raw = re.sub(r"[\s]", "", text.upper())
-    m = SHORT_ID_RE.match(raw)
+    """`k-7f3q`, `K 7F3Q`, `K–7F3Q`, `7F3Q` -> `K-7F3Q`; None when it cannot be an obstacle id."""
+    raw = _CODE_SEPARATORS.sub("-", text.strip().upper()).strip("-")
+    m = SHORT_ID_RE.match(raw.replace("-", "") if raw.startswith("K") else raw)
     return f"{SHORT_ID_PREFIX}{m.group(1)}" if m else None
+
+
+def short_id_candidates(text: str) -> list[str]:
+    """The stored codes a typed code may mean, most likely first: the normal form (`k 7f3q` -> `K-7F3Q`),
+    then the text itself in upper case with and without `K-` (codes of another form, such as a 6-letter
+    `9BENKU` from an older demo, are still found however they are typed)."""
+    raw = _CODE_SEPARATORS.sub("-", text.strip().upper()).strip("-")
+    compact = raw.replace("-", "")
+    found = [
+        normalize_short_id(raw),
+        raw,
+        compact,
+        raw.removeprefix(SHORT_ID_PREFIX),
+        SHORT_ID_PREFIX + compact,
+        SHORT_ID_PREFIX + compact.removeprefix("K"),
+    ]
+    return [c for c in dict.fromkeys(f for f in found if f) if _CODE_CHARS.match(c)]
 
 
 def is_meaningful(text: str) -> bool:
@@ -247,10 +268,13 @@ async def find_activity_in_text(session: AsyncSession, ksm_id: int, text: str) -
 
 
 async def get_obstacle(session: AsyncSession, short_id: str) -> Obstacle | None:
-    sid = normalize_short_id(short_id)
-    if sid is None:
+    """The obstacle a typed code names (case, spaces, dashes and the `K-` prefix do not matter)."""
+    candidates = short_id_candidates(short_id)
+    if not candidates:
         return None
-    return (await session.execute(select(Obstacle).where(Obstacle.short_id == sid))).scalar_one_or_none()
+    rows = (await session.execute(select(Obstacle).where(Obstacle.short_id.in_(candidates)))).scalars()
+    by_code = {o.short_id: o for o in rows}
+    return next((by_code[c] for c in candidates if c in by_code), None)
 
 
 async def open_obstacles(session: AsyncSession, ksm_ids: list[int] | None) -> list[Obstacle]:
@@ -296,9 +320,17 @@ async def open_in_scope(
 # --- report ---------------------------------------------------------------------------------------
 
 
+def short_id_candidate(rng: random.Random | None = None) -> str:
+    """A new obstacle code `K-7F3Q`, not yet checked against the stored ones; `rng` makes the codes
+    reproducible (the demo), without it they come from `secrets`."""
+    if rng is None:
+        return SHORT_ID_PREFIX + random_code(SHORT_ID_LENGTH, SHORT_ID_ALPHABET)
+    return SHORT_ID_PREFIX + "".join(rng.choice(SHORT_ID_ALPHABET) for _ in range(SHORT_ID_LENGTH))
+
+
 async def _new_short_id(session: AsyncSession) -> str:
     for _ in range(20):
-        sid = SHORT_ID_PREFIX + random_code(SHORT_ID_LENGTH, SHORT_ID_ALPHABET)
+        sid = short_id_candidate()
         if (await session.execute(select(Obstacle.id).where(Obstacle.short_id == sid))).first() is None:
             return sid
     raise RuntimeError("could not allocate a unique obstacle id")

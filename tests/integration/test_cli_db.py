@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kotaku import migrate
+from kotaku import catalogue, migrate
 from kotaku.services.invites import INVITE_ALPHABET
 from tests.cli import clean_env, run
 
@@ -50,7 +50,7 @@ def test_db_upgrade_current_downgrade(env: dict[str, str], tmp_path: Path) -> No
 def test_db_current_human_output(env: dict[str, str]) -> None:
     result = run(env, "db", "current")
     assert result.exit_code == 0, result.output
-    assert "base (empty)" in result.stdout
+    assert catalogue.t("cli.db.base") in result.stdout  # in app.language (Indonesian by default)
     assert "kotaku db upgrade" in result.stdout
 
 

@@ -1,5 +1,8 @@
 """The /selesai flow: pick the obstacle (by id, or from the list of open ones in scope), write the note,
-close it; a refusal says why (unknown, outside the scope, already closed, not a closer)."""
+close it; a refusal says why (unknown, outside the scope, already closed, not a closer).
+
+A typed code is read tolerantly (`k-7f3q`, `K 7F3Q`, `7f3q`, or any stored code as it is); in the list,
+a button or its number picks the obstacle."""
 
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ from kotaku.services.obstacles import (
     ObstacleError,
     ObstacleNotFound,
     ObstacleOutsideScope,
+    OpenObstacle,
     category_label,
     check_closable,
     close_obstacle,
+    get_obstacle,
     is_meaningful,
     normalize_short_id,
     open_in_scope,
@@ -33,6 +38,18 @@ from kotaku.services.obstacles import (
 MAX_LISTED = 20
 MAX_BUTTONS = 10
 BUTTON_CHARS = 40
+PICK_PREFIX = "o:"  # the value of an obstacle's button: "o:" + its code
+
+
+def split_reference(text: str) -> tuple[str, str]:
+    """(the obstacle code, the note) of `/selesai K-7F3Q semen datang`; a code typed in two pieces
+    (`K 7F3Q ...`, `K- 7F3Q ...`) is put back together."""
+    words = text.split()
+    if not words:
+        return "", ""
+    if len(words) > 1 and words[0].upper().rstrip("-–—") == "K":
+        words = [words[0] + words[1], *words[2:]]
+    return words[0], " ".join(words[1:])
 
 
 class CloseObstacleFlow(Flow[CloseDraft]):
@@ -47,8 +64,8 @@ class CloseObstacleFlow(Flow[CloseDraft]):
         if not args:
             await self._list(ctx)
             return
-        ref, _, note = args.partition(" ")
-        await self._pick(ctx, ref, note.strip())
+        ref, note = split_reference(args)
+        await self._pick(ctx, ref, note)
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -123,11 +140,14 @@ class CloseObstacleFlow(Flow[CloseDraft]):
                 told = ctx.t("selesai.told_reporter", name=reporter.name)
         ctx.say(ctx.t("selesai.closed", short_id=obstacle.short_id, ksm=ksm.name, told=told))
 
-    async def _list(self, ctx: Context, prefix: str | None = None) -> None:
+    async def _open(self, ctx: Context) -> list[OpenObstacle]:
         assert ctx.person is not None
-        rows = await open_in_scope(
+        return await open_in_scope(
             ctx.session, ctx.person, now=ctx.now, default_tz=ctx.settings.app.default_timezone
         )
+
+    async def _list(self, ctx: Context, prefix: str | None = None) -> None:
+        rows = await self._open(ctx)
         if not rows:
             ctx.say(ctx.t("selesai.none_open"))
             ctx.finish()
@@ -151,7 +171,7 @@ class CloseObstacleFlow(Flow[CloseDraft]):
         choices = [
             Choice(
                 label=f"{row.obstacle.short_id} · {row.ksm_name}"[:BUTTON_CHARS],
-                value=f"o:{row.obstacle.short_id}",
+                value=f"{PICK_PREFIX}{row.obstacle.short_id}",
             )
             for row in rows[:MAX_BUTTONS]
         ]
@@ -164,15 +184,24 @@ class CloseObstacleFlow(Flow[CloseDraft]):
         if not has_text(ctx):
             await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
             return
-        ref, _, note = ctx.text.removeprefix("o:").partition(" ")
-        if normalize_short_id(ref) is None:
-            await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
+        if ctx.is_choice and ctx.text.startswith(PICK_PREFIX):
+            await self._pick(ctx, ctx.text.removeprefix(PICK_PREFIX), "", relist=True)
             return
-        await self._pick(ctx, ref, note.strip(), relist=True)
+        ref, note = split_reference(ctx.text)
+        if ref.isdigit() and len(ref) <= 2:  # the number of a button, typed
+            rows = (await self._open(ctx))[:MAX_BUTTONS]
+            if not 1 <= int(ref) <= len(rows):
+                await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
+                return
+            ref = rows[int(ref) - 1].obstacle.short_id
+        elif normalize_short_id(ref) is None and await get_obstacle(ctx.session, ref) is None:
+            await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))  # not a code at all: the list again
+            return
+        await self._pick(ctx, ref, note, relist=True)
 
     async def on_note(self, ctx: Context) -> None:
-        if ctx.is_choice and ctx.text.startswith("o:"):  # another obstacle tapped in the earlier list
-            await self._pick(ctx, ctx.text.removeprefix("o:"), "")
+        if ctx.is_choice and ctx.text.startswith(PICK_PREFIX):  # another obstacle tapped in the earlier list
+            await self._pick(ctx, ctx.text.removeprefix(PICK_PREFIX), "")
             return
         if not is_text(ctx):
             ctx.say(ctx.t("selesai.note_not_text", kind=kind_word(ctx)))
