@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.text import Text
 
 from kotaku import catalogue
+from kotaku.catalogue import role_label
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
 from kotaku.models import Channel
@@ -153,6 +154,14 @@ class ConsoleChat:
     def t(self, key: str, **kw: object) -> str:
         return catalogue.t(key, self.lang, **kw)
 
+    def _who(self) -> str:
+        """The person acting, as people read it: name, code, role in words, scope."""
+        assert self.person is not None
+        p = self.person
+        return self.t(
+            "console.who", name=p.name, code=p.code, role=role_label(p.role, self.lang), scope=p.scope
+        )
+
     # --- output ----------------------------------------------------------------------------------
 
     def _print(self, text: str, style: str | None = None) -> None:
@@ -235,7 +244,7 @@ class ConsoleChat:
                 self.note(self.t("console.usage_as"))
             elif await self.switch(rest.strip().split()[0]):
                 assert self.person is not None
-                self.note(self.t("console.switched", who=self.person.who))
+                self.note(self.t("console.switched", who=self._who()))
             return True
         if head_l in {"/foto", "/photo"}:
             await self._send_file(rest, InboundKind.PHOTO, "console.usage_foto", "image/jpeg")
@@ -308,7 +317,7 @@ class ConsoleChat:
         if not await self.switch(self.code):
             return 2
         assert self.person is not None
-        self.note(self.t("console.banner", who=self.person.who))
+        self.note(self.t("console.banner", who=self._who()))
         reader = _LineReader(self.stdin, self.interactive)
         while True:
             line = await reader.readline(self._prompt() if self.interactive else "")

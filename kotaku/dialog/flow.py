@@ -45,6 +45,11 @@ class Flow(ABC, Generic[D]):
     choose_ksm_key: ClassVar[str] = "flow.choose_ksm"
     choose_ksm_state: ClassVar[str] = STATE_CHOOSE_KSM
     in_menu: ClassVar[bool] = True
+    # A view (a list, a chart, a summary) gathers nothing a person would lose: when another command comes,
+    # its leftover state is dropped without a word; asked for while a draft is open, it is shown beside the
+    # draft, which stays as it was. Its buttons then come back as commands (`a:12` as `/kurva a:12`), so a
+    # view's start() accepts the value of any button it offers.
+    keeps_draft: ClassVar[bool] = True
     # The flow's typed draft, and its transition table: state -> handler.
     draft_type: type[D]
     steps: ClassVar[Mapping[str, Step]] = {}
@@ -65,6 +70,19 @@ class Flow(ABC, Generic[D]):
         if handler is None:
             raise UnknownState(self.name, ctx.state)
         await handler(self, ctx)
+
+    def holds_draft(self, state: str | None) -> bool:
+        """Whether being in `state` holds something the person would lose (a draft): for a view, only a
+        state that waits for an answer it needs to finish an action."""
+        return self.keeps_draft
+
+    def as_commands(self, choices: list[Choice]) -> list[Choice]:
+        """Buttons that work without this flow's state: a value that is not a command becomes
+        `/<command> <value>` (a view shown beside a draft keeps no state of its own)."""
+        prefix = f"/{self.commands[0]} "
+        return [
+            c if c.value.startswith("/") else Choice(label=c.label, value=prefix + c.value) for c in choices
+        ]
 
     def help(self, ctx: Context) -> str:
         """Help for where the user is: `<flow>.help.<state>` when present, else `<flow>.help`."""
@@ -138,7 +156,7 @@ async def reporting_ksm_ids(ctx: Context) -> list[int]:
 
 
 # The order of the menu; flows not listed come after, in registry order.
-MENU_ORDER = ("hadir", "progres", "kendala", "foto", "status", "rekap", "selesai", "ubah")
+MENU_ORDER = ("laporan", "hadir", "progres", "kendala", "foto", "status", "rekap", "selesai", "ubah")
 
 
 class FlowRegistry:

@@ -62,6 +62,8 @@ class ScopeViewFlow(Flow[D]):
     """A flow that shows something about a scope: `/<command>` for one's own, `/<command> CODE` for a KSM,
     BKM or region inside it; a bad code is explained and asked again in state `ASK_SCOPE`."""
 
+    keeps_draft = False
+
     async def start(self, ctx: Context, args: str) -> None:
         await self._view(ctx, args)
 

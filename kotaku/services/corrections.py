@@ -32,10 +32,10 @@ class Correctable:
 
 
 async def correctable_reports(
-    session: AsyncSession, ksm_id: int, since: date, limit: int
+    session: AsyncSession, ksm_id: int, since: date, limit: int | None = None
 ) -> list[Correctable]:
     """The KSM's reports from `since` on, newest first (progress before attendance on the same day, then
-    by activity code), at most `limit`."""
+    by activity code); all of them, or at most `limit`."""
     progress = await session.execute(
         select(ProgressReport, Activity)
         .join(Activity, Activity.id == ProgressReport.activity_id)
@@ -57,7 +57,7 @@ async def correctable_reports(
         for day, workers in await recent_sheets(session, ksm_id, since)
     ]
     items.sort(key=lambda item: item.on, reverse=True)  # stable: the order above within a day
-    return items[:limit]
+    return items if limit is None else items[:limit]
 
 
 def same_progress(report: ProgressReport, percent: float, volume: float | None) -> bool:

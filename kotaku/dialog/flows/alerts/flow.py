@@ -42,6 +42,10 @@ class AlertsFlow(Flow[AlertsDraft]):
     commands = ("peringatan", "alerts")
     roles = ALERT_ROLES
     draft_type = AlertsDraft
+    keeps_draft = False  # the list is a view; only an acknowledgement waiting for its note is a draft
+
+    def holds_draft(self, state: str | None) -> bool:
+        return state == State.NOTE
 
     async def start(self, ctx: Context, args: str) -> None:
         if not await self._act(ctx, args.strip(), then_list=False):

@@ -24,7 +24,7 @@ from kotaku.services.corrections import Correctable, correctable_reports, same_p
 from kotaku.services.progress import AmountError, parse_amount, save_progress
 
 NAME = "ubah"
-MAX_CHOICES = 10  # reports offered as buttons, newest first
+PAGE_SIZE = 10  # reports offered as buttons on one page, newest first
 SAVE = "simpan"
 
 
@@ -56,19 +56,39 @@ class CorrectionFlow(Flow[CorrectionDraft]):
     draft_type = CorrectionDraft
 
     async def start(self, ctx: Context, args: str) -> None:
+        await self._list(ctx, 0)
+
+    async def _list(self, ctx: Context, page: int, note: str | None = None) -> None:
+        """Every report of the correction window, a page of buttons at a time (newest first); the
+        buttons of every page stay valid (`offered`) while the list is open."""
         draft = self.draft(ctx)
         ksm = await ctx.ksm(draft.ksm)
         days = ctx.settings.dialog.correction_days
         since = await ctx.today_for_ksm(ksm.id) - timedelta(days=days)
-        items = await correctable_reports(ctx.session, ksm.id, since, limit=MAX_CHOICES)
+        items = await correctable_reports(ctx.session, ksm.id, since)
         if not items:
             ctx.say(ctx.t("ubah.none", ksm=ksm.name, days=days))
             ctx.finish()
             return
-        choices = [_item_choice(ctx, item) for item in items]
+        pages = -(-len(items) // PAGE_SIZE)
+        page = min(max(page, 0), pages - 1)
+        choices = [_item_choice(ctx, item) for item in items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
         ctx.goto(NAME, State.CHOOSE)
-        draft.offered = [c.value for c in choices]
-        ctx.say(ctx.t("ubah.choose", ksm=ksm.name, days=days), choices)
+        draft.offered = [_item_choice(ctx, item).value for item in items]
+        draft.page = page
+        lines = [note] if note else []
+        lines.append(ctx.t("ubah.choose", ksm=ksm.name, days=days))
+        if pages > 1:
+            lines.append(ctx.t("ubah.page", page=page + 1, pages=pages, n=len(items)))
+        ctx.say("\n".join(lines), choices + self._paging(ctx, page, pages))
+
+    def _paging(self, ctx: Context, page: int, pages: int) -> list[Choice]:
+        choices = []
+        if page > 0:
+            choices.append(Choice(label=ctx.t("ubah.prev"), value=f"pg:{page - 1}"))
+        if page < pages - 1:
+            choices.append(Choice(label=ctx.t("ubah.next"), value=f"pg:{page + 1}"))
+        return choices
 
     def _gone(self, ctx: Context) -> None:
         ctx.say(ctx.t("ubah.gone"))
@@ -81,9 +101,19 @@ class CorrectionFlow(Flow[CorrectionDraft]):
         ]
 
     async def on_choose(self, ctx: Context) -> None:
-        value = ctx.text
-        if value not in self.draft(ctx).offered:
-            ctx.say(ctx.t("ubah.bad_choice"))
+        draft = self.draft(ctx)
+        # Typed "berikutnya" / "sebelumnya" count as the paging buttons.
+        nav = [
+            Choice(label=ctx.t("ubah.next"), value=f"pg:{draft.page + 1}"),
+            Choice(label=ctx.t("ubah.prev"), value=f"pg:{max(draft.page - 1, 0)}"),
+        ]
+        value = typed_value(ctx, nav)
+        page = picked_id(value, "pg:")
+        if page is not None:
+            await self._list(ctx, page)
+            return
+        if value not in draft.offered:
+            await self._list(ctx, draft.page, ctx.t("ubah.bad_choice"))
             return
         day_id = picked_id(value, "a:")
         if day_id is not None:

@@ -1,4 +1,5 @@
-"""The states of /ubah and its draft: the reports offered, the one chosen and the figure re-entered."""
+"""The states of /ubah and its draft: the reports offered (on every page), the page shown, the one chosen
+and the figure re-entered."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class State(StrEnum):
 
 class CorrectionDraft(Draft):
     offered: list[str] = Field(default_factory=list)  # button values: `p:<report id>`, `a:<sheet id>`
+    page: int = 0  # the page of the list last shown
     report_id: int | None = None
     percent: float | None = None
     volume: float | None = None

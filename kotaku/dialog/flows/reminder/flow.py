@@ -3,6 +3,7 @@ time, a pause, a resume or the default."""
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from typing import ClassVar
 
@@ -27,10 +28,29 @@ OFFERED = ["14:00", "15:00", "16:00", "17:00"]
 PAUSE_WORDS = {"libur", "off", "pause", "stop", "jeda"}
 RESUME_WORDS = {"aktif", "on", "resume", "lanjut"}
 DEFAULT_WORDS = {"bawaan", "default", "reset"}
+# A time as people type it: `jam 4 sore`, `pukul 16.30`, `4 pm`.
+_SPOKEN_RE = re.compile(
+    r"^(?:(?:jam|pukul|pkl\.?|at)\s*)?(\d{1,2})([:.]\d{2})?\s*(pagi|siang|sore|petang|malam|am|pm)?$", re.I
+)
+_AFTER_NOON = {"sore", "petang", "malam", "pm"}
 
 
 def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
+
+
+def spoken_time(text: str) -> str:
+    """`jam 4 sore` -> `16`, `pukul 16.30` -> `16.30`, `1 siang` -> `13`, `4 pm` -> `16`; other text as it
+    was (the service reads `16`, `16:30`, `16.30`)."""
+    m = _SPOKEN_RE.match(text.strip())
+    if m is None:
+        return text
+    hour, minutes, part = int(m.group(1)), m.group(2) or "", (m.group(3) or "").lower()
+    if part in {"malam", "am"} and hour == 12:
+        hour = 0  # midnight
+    elif (part in _AFTER_NOON and hour < 12) or (part == "siang" and hour < 11):
+        hour += 12
+    return f"{hour}{minutes}"
 
 
 def _offered() -> list[Choice]:
@@ -42,6 +62,7 @@ class ReminderFlow(Flow[ReminderDraft]):
     commands = ("pengingat", "reminder")
     roles = frozenset({Role.KETUA_KSM, Role.BKM, Role.FASILITATOR})
     in_menu = False  # a setting, not a daily action: reached by /pengingat, /bantuan and reminder buttons
+    keeps_draft = False  # it shows the time and applies a choice at once: nothing is gathered
     draft_type = ReminderDraft
 
     async def start(self, ctx: Context, args: str) -> None:
@@ -112,7 +133,7 @@ class ReminderFlow(Flow[ReminderDraft]):
             default = await default_reminder_time(ctx.session, ctx.settings, person)
             ctx.say(ctx.t("pengingat.reset", time=_hhmm(default), zone=zone))
             return
-        value = parse_reminder_time(text)
+        value = parse_reminder_time(spoken_time(text))
         if value is None:
             ctx.goto(self.name, State.CHOOSE)
             ctx.say(ctx.t("pengingat.bad_time", text=text), _offered(), columns=2)
