@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from difflib import get_close_matches
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -22,7 +24,8 @@ from kotaku.catalogue import role_label
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.dialog.context import Context, DraftUnreadable
-from kotaku.dialog.flow import FlowRegistry, UnknownState
+from kotaku.dialog.flow import Flow, FlowRegistry, UnknownState
+from kotaku.dialog.quick_report import has_report, split_report, suggest_keyword
 from kotaku.locks import KeyedLocks
 from kotaku.models import Channel, ChannelIdentity, ConversationState, Person, ProcessedInbound
 from kotaku.notify.outbox import release_held
@@ -47,6 +50,19 @@ GLOBAL_LANGUAGE = {"bahasa", "language"}
 GLOBAL_MENU = {"menu"}
 GLOBAL_GROUP = {"daftarkan_grup", "register_group"}
 GLOBAL_START = {"start", "daftar"}
+# The one-message daily report, and the commands whose words may hold a whole report.
+REPORT_FLOW = "laporan"
+QUICK_REPORT_COMMANDS = {
+    "hadir",
+    "absen",
+    "progres",
+    "progress",
+    "kendala",
+    "upah",
+    "laporan",
+    "lapor",
+    "report",
+}
 
 
 class Engine:
@@ -188,10 +204,20 @@ class Engine:
             return
 
         if ctx.flow and ctx.conv.expires_at is not None and ctx.conv.expires_at <= ctx.now:
-            ctx.say(ctx.t("engine.draft_expired", flow=ctx.flow))
+            if self._holds_draft(ctx):  # a view left open is no draft: it lapses without a word
+                ctx.say(ctx.t("engine.draft_expired", flow=ctx.flow))
+            ctx.finish()
+        # A view's leftover state does not take a report typed (or a photo captioned) after it.
+        view_left_open = ctx.flow and not ctx.is_choice and command is None and not self._holds_draft(ctx)
+        if view_left_open and has_report(text):
             ctx.finish()
 
+        report = self.flows.get(REPORT_FLOW)
         if command is not None:
+            if report is not None and command in QUICK_REPORT_COMMANDS and len(split_report(text).parts) > 1:
+                # `/hadir 15 progres 45`: more than the command's own part is the one-message report.
+                await self._start_report(ctx, report, text.lstrip("/"))
+                return
             await self._command(ctx, command, args)
             return
         daftar = DAFTAR_RE.match(text) if ctx.inbound.kind == InboundKind.TEXT else None
@@ -205,6 +231,9 @@ class Engine:
             return
         if ctx.flow:
             raise UnknownState(ctx.flow, ctx.state)
+        if report is not None and ctx.person.role in report.roles and self._reads_as_report(ctx):
+            await self._start_report(ctx, report, text)
+            return
         photo = self.flows.get("foto")
         if (
             ctx.inbound.kind
@@ -215,16 +244,87 @@ class Engine:
             return
         if ctx.inbound.is_group:
             return  # ordinary chatter in a KSM group is not for the bot
+        if ctx.inbound.kind in (InboundKind.TEXT, InboundKind.CHOICE) and (fixed := suggest_keyword(text)):
+            ctx.say(ctx.t("engine.did_you_mean_text", text=fixed), [Choice(label=fixed, value=fixed)])
+            return
+        if ctx.inbound.kind == InboundKind.TEXT and (command_like := self._closest_command(ctx, text)):
+            ctx.say(
+                ctx.t("engine.did_you_mean_text", text=command_like),
+                [Choice(label=command_like, value=command_like)],
+            )
+            return
         self._menu(ctx, hint=text.lower() not in {"menu", "hai", "halo", "hi", "hello", "p"})
+
+    def _reads_as_report(self, ctx: Context) -> bool:
+        """A text (or a photo's caption) that holds a report: `hadir 15 progres 45`. In a group chat only
+        one of two parts or more is taken, so chatter that mentions one word is left alone."""
+        if ctx.inbound.kind not in (
+            InboundKind.TEXT,
+            InboundKind.CHOICE,
+            InboundKind.PHOTO,
+            InboundKind.DOCUMENT,
+        ):
+            return False
+        text = ctx.text
+        if not text or not has_report(text):
+            return False
+        return not ctx.inbound.is_group or len(split_report(text).parts) > 1
+
+    def _holds_draft(self, ctx: Context) -> bool:
+        current = self.flows.get(ctx.flow)
+        return current is not None and current.holds_draft(ctx.state)
+
+    async def _start_report(self, ctx: Context, report: Flow[Any], text: str) -> None:
+        if ctx.flow and ctx.flow != report.name and self._holds_draft(ctx):
+            ctx.say(ctx.t("engine.draft_replaced", flow=ctx.flow))
+        if ctx.flow:
+            ctx.finish()
+        assert ctx.person is not None
+        if ctx.person.role not in report.roles:
+            ctx.say(
+                ctx.t(
+                    "engine.not_allowed",
+                    command=report.commands[0],
+                    role=role_label(ctx.person.role, ctx.lang),
+                )
+            )
+            return
+        await report.begin(ctx, text)
+        self._offer_next(ctx)
+
+    def _commands_of(self, ctx: Context) -> list[str]:
+        assert ctx.person is not None
+        mine = [c for f in self.flows if ctx.person.role in f.roles for c in f.commands]
+        return [*mine, *GLOBAL_HELP, *GLOBAL_CANCEL, *GLOBAL_MENU, *GLOBAL_LANGUAGE]
+
+    def _closest_command(self, ctx: Context, text: str) -> str | None:
+        """`rekap` or `rekp kota` typed without the slash: the command it looks like, with its words."""
+        words = text.split()
+        if not words or len(words) > 4:
+            return None
+        close = get_close_matches(words[0].lower(), self._commands_of(ctx), n=1, cutoff=0.75)
+        return " ".join([f"/{close[0]}", *words[1:]]) if close else None
+
+    def _unknown_command(self, ctx: Context, command: str, args: str) -> None:
+        """`/hadri 15`: the closest command the person may use, as a button that runs it with the same words."""
+        close = get_close_matches(command.lower(), self._commands_of(ctx), n=1, cutoff=0.6)
+        if not close:
+            ctx.say(ctx.t("engine.unknown_command", command=command))
+            return
+        value = f"/{close[0]} {args}".strip()
+        ctx.say(
+            ctx.t("engine.did_you_mean", command=command, suggestion=close[0]),
+            [Choice(label=value, value=value), Choice(label=ctx.t("engine.menu_help"), value="/bantuan")],
+        )
 
     async def _command(self, ctx: Context, command: str, args: str) -> None:
         assert ctx.person is not None
+        current = self.flows.get(ctx.flow)
+        # What is open is a draft, rather than a view's leftover state (dropped without a word).
+        drafting = bool(ctx.flow) and (current is None or current.holds_draft(ctx.state))
         if command in GLOBAL_CANCEL:
-            if ctx.flow:
-                ctx.finish()
-                ctx.say(ctx.t("engine.cancelled"))
-            else:
-                ctx.say(ctx.t("engine.nothing_to_cancel"))
+            ctx.finish()
+            ctx.say(ctx.t("engine.cancelled" if drafting else "engine.nothing_to_cancel"))
             return
         if command in GLOBAL_HELP:
             self._help(ctx)
@@ -246,17 +346,32 @@ class Engine:
             return
         flow = self.flows.for_command(command)
         if flow is None:
-            ctx.say(ctx.t("engine.unknown_command", command=command))
+            self._unknown_command(ctx, command, args)
             return
         if ctx.person.role not in flow.roles:
             ctx.say(ctx.t("engine.not_allowed", command=command, role=role_label(ctx.person.role, ctx.lang)))
             return
-        if ctx.flow and ctx.flow != flow.name:
-            ctx.say(ctx.t("engine.draft_replaced", flow=ctx.flow))
-            ctx.finish()
-        elif ctx.flow == flow.name:
-            ctx.finish()
+        kept: tuple[str, str, dict[str, Any]] | None = None
+        if drafting and ctx.flow != flow.name:
+            if current is not None and ctx.state and not flow.keeps_draft:
+                # A view asked for in the middle of a draft: shown beside it, the draft kept as it was.
+                kept = current.name, ctx.state, ctx.draft(current.draft_type).model_dump(mode="json")
+            else:
+                ctx.say(ctx.t("engine.draft_replaced", flow=ctx.flow))
+        ctx.finish()
+        shown = len(ctx.replies)
         await flow.begin(ctx, args)
+        if kept is not None:
+            if ctx.flow == flow.name and flow.holds_draft(ctx.state):
+                # The view now waits for an answer it needs (an alert's note): it takes the draft's place.
+                ctx.replies.insert(shown, Outbound(text=ctx.t("engine.draft_replaced", flow=kept[0])))
+                return
+            for reply in ctx.replies[shown:]:
+                reply.choices = flow.as_commands(reply.choices)
+            ctx.finish()
+            ctx.goto(kept[0], kept[1], **kept[2])
+            ctx.say(ctx.t("engine.draft_kept", flow=kept[0]))
+            return
         self._offer_next(ctx)
 
     async def _stranger(self, ctx: Context, command: str | None, args: str) -> None:

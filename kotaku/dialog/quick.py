@@ -2,7 +2,7 @@
 
 Pure functions, no database: the attendance flow (and anything else) passes the roster in.
 
-- Counts: `23`, `23 orang`, `18L 5P`, `18 L 5 P`, `L18 P5`, `5P 18L`, `18 laki-laki 5 perempuan`.
+- Counts: `23`, `23 orang`, `23 orang L18 P5`, `18L 5P`, `18 L 5 P`, `L18 P5`, `5P 18L`, `18 laki-laki 5 perempuan`.
 - Names: `Budi, Sari, Joko` (also `;`, new lines, ` dan `, `&`), matched tolerantly: case, accents,
   punctuation, first names, prefixes of 3+ letters and typos (difflib similarity).
 - Dates: `hari ini`/`today`, `kemarin`/`yesterday`, `24/11`, `24-11`, `24/11/2026`, `24-11-26`,
@@ -36,7 +36,7 @@ FUZZY_MARGIN = 0.08
 
 
 class CountError(ValueError):
-    """A count that cannot be read; `code` is "format" or "negative"."""
+    """A count that cannot be read; `code` is "format", "negative" or "mismatch" (`15 orang L10 P4`)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -62,6 +62,7 @@ _SUFFIX_RE = re.compile(rf"(?<![a-z0-9])(-?\d+)\s*({_MALE}|{_FEMALE})(?![a-z0-9]
 _PREFIX_RE = re.compile(rf"(?<![a-z0-9])({_MALE}|{_FEMALE})\s*(-?\d+)(?![a-z0-9])")
 _TOTAL_RE = re.compile(r"^(-?\d+)\s*(orang|org|pekerja|workers?|people)?$")
 _MALE_SET = set(_MALE.split("|"))
+_LEAD_TOTAL_RE = re.compile(r"^(\d+)\s*(?:orang|org|pekerja)\s+(?=\S)")
 
 
 def parse_count(text: str) -> Count:
@@ -78,6 +79,11 @@ def parse_count(text: str) -> Count:
         return Count(total=n)
     male: int | None = None
     female: int | None = None
+    # `15 orang L10 P5`: a total before the split must agree with it.
+    stated: int | None = None
+    if lead := _LEAD_TOTAL_RE.match(raw):
+        stated = int(lead.group(1))
+        raw = raw[lead.end() :].strip()
     rest = raw
     for regex, num_group, word_group in ((_SUFFIX_RE, 1, 2), (_PREFIX_RE, 2, 1)):
         for found in regex.finditer(rest):
@@ -95,7 +101,10 @@ def parse_count(text: str) -> Count:
         rest = regex.sub(" ", rest)
     if rest.strip() or (male is None and female is None):
         raise CountError("format")
-    return Count(total=(male or 0) + (female or 0), male=male or 0, female=female or 0)
+    total = (male or 0) + (female or 0)
+    if stated is not None and stated != total:
+        raise CountError("mismatch")
+    return Count(total=total, male=male or 0, female=female or 0)
 
 
 def is_all(text: str) -> bool:

@@ -15,19 +15,22 @@ Rules kept here so the chat flow, the CLI, the importer and the scheduler agree:
 - Names on the roster: `NAME_MIN_CHARS` to `NAME_MAX_CHARS` characters, letters and no digits.
 - Saving again for the same KSM and date is a correction: the old figures go to the audit log and
   `revision` is bumped; the records are replaced.
+- Workers entered with a sheet (`Sheet.new_workers`) go on the roster only when the sheet is saved, in the
+  same transaction: a sheet that is never saved leaves the roster as it was.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kotaku.config import MonitoringConfig
 from kotaku.events import ReportKind, ReportSaved, WorkerAdded
 from kotaku.models import (
     AttendanceDay,
@@ -99,6 +102,20 @@ def check_work_date(work_date: date, today: date) -> DateCheck:
 
 
 @dataclass(frozen=True)
+class PendingWorker:
+    """A worker entered with a sheet, put on the roster when the sheet is saved; until then `key` (below
+    zero) stands for the worker in `Sheet.worker_ids`."""
+
+    key: int
+    name: str
+    gender: Gender
+    skill: Skill
+    nik_encrypted: bytes
+    nik_hash: str
+    daily_rate: int
+
+
+@dataclass(frozen=True)
 class Sheet:
     """What was entered for one day, before it is saved."""
 
@@ -111,6 +128,7 @@ class Sheet:
     total_wages: int | None = None
     wages_paid: bool = False
     late_reason: str | None = None
+    new_workers: tuple[PendingWorker, ...] = ()  # roster mode: saved onto the roster with the sheet
 
 
 @dataclass
@@ -185,6 +203,52 @@ def fill_split(total: int, male: int, female: int) -> tuple[int, int]:
     if (male == 0) != (female == 0) and male + female <= total:
         return (total - female, female) if female else (male, total - male)
     return male, female
+
+
+def usual_crew(counts: Iterable[int], min_days: int = 3) -> tuple[int, int] | None:
+    """A KSM's usual crew, low to high, from the head counts of its recent days (days without workers
+    left out): the range without the top and bottom tenth (a tenth of 10-19 days is one day), so one odd
+    day does not widen it. None with fewer than `min_days` days to judge by.
+
+    Monitoring's `crew_spike` check and the chat's "Biasanya 12–16" read the same range.
+    """
+    worked = sorted(c for c in counts if c > 0)
+    if not worked or len(worked) < min_days:
+        return None
+    cut = len(worked) // 10
+    return worked[cut], worked[len(worked) - 1 - cut]
+
+
+def crew_far_above_usual(
+    present: int, history: Sequence[int], cfg: MonitoringConfig
+) -> tuple[int, int] | None:
+    """The usual crew (low, high) when `present` is far above it: more than `crew_spike_ratio` × the usual
+    median and at least `crew_spike_min_extra` above the usual high; None otherwise (or too few days).
+    Monitoring's `crew_spike` and the chat's "Yakin 500 orang? Biasanya 12–16." use this one rule."""
+    usual = usual_crew(history, cfg.crew_min_days)
+    if usual is None:
+        return None
+    median = statistics.median(x for x in history if x > 0)
+    if present > cfg.crew_spike_ratio * median and present >= usual[1] + cfg.crew_spike_min_extra:
+        return usual
+    return None
+
+
+async def recent_crew_counts(session: AsyncSession, ksm_id: int, before: date, days: int) -> list[int]:
+    """The KSM's head count on each day with workers among the `days` days before `before` (for
+    `usual_crew`), oldest first."""
+    present = AttendanceDay.count_male + AttendanceDay.count_female
+    rows = await session.execute(
+        select(present)
+        .where(
+            AttendanceDay.ksm_id == ksm_id,
+            AttendanceDay.work_date < before,
+            AttendanceDay.work_date >= before - timedelta(days=days),
+            present > 0,
+        )
+        .order_by(AttendanceDay.work_date)
+    )
+    return [int(n) for n in rows.scalars()]
 
 
 def clean_worker_name(text: str) -> str | None:
@@ -430,10 +494,15 @@ async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> Attendanc
         late_reason=sheet.late_reason,
     )
     if sheet.mode == AttendanceMode.ROSTER:
-        for w in await _roster_workers(session, ksm_id, sheet.worker_ids):
+        pending = _pending(sheet)
+        for w in await _roster_workers(session, ksm_id, _listed_ids(sheet, pending)):
             _count_worker(out, w.gender, w.skill)
             out.hok += HOK_PER_DAY
             out.total_wages += int(w.daily_rate)
+        for p in (pending[i] for i in dict.fromkeys(sheet.worker_ids) if i in pending):
+            _count_worker(out, p.gender, p.skill)
+            out.hok += HOK_PER_DAY
+            out.total_wages += p.daily_rate
     else:
         _check_counts(sheet)
         out.male, out.female = sheet.count_male, sheet.count_female
@@ -442,6 +511,54 @@ async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> Attendanc
         out.total_wages = _count_wages(sheet)
     out.paid_wages = out.total_wages if sheet.wages_paid else 0
     return out
+
+
+def _pending(sheet: Sheet) -> dict[int, PendingWorker]:
+    return {p.key: p for p in sheet.new_workers}
+
+
+def _listed_ids(sheet: Sheet, pending: dict[int, PendingWorker]) -> list[int]:
+    """The workers of the sheet already on the roster; refuses more than `MAX_WORKERS_PER_DAY` in all."""
+    ids = list(dict.fromkeys(sheet.worker_ids))
+    if len(ids) > MAX_WORKERS_PER_DAY:
+        raise AttendanceError("too_many", limit=MAX_WORKERS_PER_DAY)
+    return [i for i in ids if i not in pending]
+
+
+async def _add_new_workers(
+    uow: UnitOfWork, ksm_id: int, sheet: Sheet, *, actor_id: int | None, now: datetime
+) -> Sheet:
+    """Put the sheet's new workers on the roster and return the sheet naming them by their ids. Everything
+    is checked before anything is written, so a refused sheet adds no one."""
+    session = uow.session
+    pending = _pending(sheet)
+    await _roster_workers(session, ksm_id, _listed_ids(sheet, pending))
+    seen: set[str] = set()
+    for p in pending.values():
+        existing = await worker_with_nik(session, ksm_id, p.nik_hash)
+        if existing is not None or p.nik_hash in seen:
+            raise DuplicateNik(existing.name if existing is not None else p.name)
+        seen.add(p.nik_hash)
+        if not valid_daily_rate(p.daily_rate):
+            raise AttendanceError("bad_rate")
+        if clean_worker_name(p.name) is None:
+            raise AttendanceError("bad_name")
+    ids: dict[int, int] = {}
+    for key, p in pending.items():
+        worker = await add_worker(
+            uow,
+            ksm_id=ksm_id,
+            name=p.name,
+            gender=p.gender,
+            skill=p.skill,
+            nik_encrypted=p.nik_encrypted,
+            nik_hash=p.nik_hash,
+            daily_rate=p.daily_rate,
+            actor_id=actor_id,
+            now=now,
+        )
+        ids[key] = worker.id
+    return replace(sheet, worker_ids=tuple(ids.get(i, i) for i in sheet.worker_ids), new_workers=())
 
 
 async def save_attendance(
@@ -453,10 +570,13 @@ async def save_attendance(
     channel: Channel | None,
     now: datetime,
 ) -> SaveResult:
-    """Create or replace the KSM's sheet for `sheet.work_date`; a replacement is audited and bumps revision."""
+    """Create or replace the KSM's sheet for `sheet.work_date`; a replacement is audited and bumps revision.
+    The sheet's new workers go on the roster first (DuplicateNik when a NIK is on the roster by now)."""
     session = uow.session
     workers: list[Worker] = []
     if sheet.mode == AttendanceMode.ROSTER:
+        if sheet.new_workers:
+            sheet = await _add_new_workers(uow, ksm_id, sheet, actor_id=entered_by_id, now=now)
         workers = await _roster_workers(session, ksm_id, sheet.worker_ids)
     else:
         _check_counts(sheet)

@@ -85,16 +85,15 @@ async def test_all_present_by_buttons_15_workers(world: World) -> None:
     assert ch.last().edit_key == "hadir-roster"
     assert says(ch.last_text(), "hadir.checklist", n=15, total=15)
     await ch.tap("Selesai")
-    assert says(ch.last_text(), "hadir.ask_paid", wages="Rp1.380.000")
-    await ch.tap("Ya, sudah")
-    summary = ch.last_text()
+    summary = ch.last_text()  # the confirmation at once: the save buttons say paid or not
+    assert [c.value for c in ch.last_choices()][:2] == ["save:1", "save:0"]
     assert "Kamis, 26 November 2026" in summary
     assert says(summary, "hadir.line_workers", n=15, male=9, female=6)
     skills = f"{catalogue.t('hadir.skill.pekerja')} 12, {catalogue.t('hadir.skill.tukang')} 3"
     assert says(summary, "hadir.line_skills", skills=skills)
     assert says(summary, "hadir.line_hok", hok=15)
-    assert says(summary, "hadir.line_wages", wages="Rp1.380.000", paid=catalogue.t("hadir.paid"))
-    await ch.tap("Simpan")
+    assert says(summary, "hadir.line_wages_due", wages="Rp1.380.000")
+    await ch.tap("Simpan · sudah")
     assert says(ch.last_text(), "hadir.saved", n=15)
     print(
         f"\n[tap count] /hadir by buttons, 15 workers all present: {ch.taps} taps, {ch.messages_sent} message"
@@ -120,8 +119,8 @@ async def test_quick_semua_is_one_message_and_one_tap(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir semua")
     assert says(ch.last_text(), "hadir.line_workers", n=15)
-    assert says(ch.last_text(), "hadir.line_wages", paid=catalogue.t("hadir.unpaid"))
-    await ch.tap("Simpan")
+    assert says(ch.last_text(), "hadir.line_wages_due", wages="Rp1.380.000")
+    await ch.tap("Simpan · belum")
     print(f"\n[tap count] /hadir semua, 15 workers: {ch.taps} tap, {ch.messages_sent} message")
     assert (ch.taps, ch.messages_sent) == (1, 1)
     [day] = await _days(world, "ksm_a")
@@ -132,9 +131,7 @@ async def test_quick_names_tolerant(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/hadir budi, SARY, Jokoo dan slamet riyadi")
     assert says(ch.last_text(), "hadir.line_workers", n=4, male=3, female=1)
-    await ch.tap("Tandai sudah dibayar")
-    assert says(ch.last_text(), "hadir.line_wages", paid=catalogue.t("hadir.paid"))
-    await ch.tap("Simpan")
+    await ch.tap("Simpan · sudah")
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
     ids = {r.worker_id for r in await _records(world, day.id)}
@@ -202,18 +199,19 @@ async def test_count_quick_18l_5p(world: World) -> None:
     assert await _records(world, day.id) == []
 
 
-async def test_count_by_buttons_split_skipped_and_given(world: World) -> None:
+async def test_count_by_buttons_split_by_one_tap_and_typed(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/hadir")
     await ch.tap("Hari ini")
     assert "hadir.ask_count" in keys_in(ch.last_text())
     await ch.text("23")
     assert says(ch.last_text(), "hadir.ask_split", n=23)
-    await ch.tap("Lewati")
+    await ch.text("lewati")  # never stored as men unasked: the split is asked again, with its reason
+    assert "hadir.split_needed" in keys_in(ch.last_text()) and await _state(world, "ketua-b") == "rincian_lp"
+    await ch.tap("Semua laki-laki")
     await ch.tap("Rp90.000 per orang")
-    await ch.tap("Ya, sudah")
-    assert "hadir.line_no_split" in keys_in(ch.last_text())
-    await ch.tap("Simpan")
+    assert says(ch.last_text(), "hadir.line_workers", n=23, male=23, female=0)
+    await ch.tap("Simpan · sudah")
     [day] = await _days(world, "ksm_b")
     assert (day.count_male, day.count_female, day.total_wages, day.wages_paid) == (23, 0, 2_070_000, True)
 
@@ -222,10 +220,9 @@ async def test_count_by_buttons_split_skipped_and_given(world: World) -> None:
     await ch.text("23")
     await ch.text("5 P")  # the rest are men
     await ch.text("total 2.000.000")
-    await ch.tap("Belum")
     assert says(ch.last_text(), "hadir.line_workers", n=23, male=18, female=5)
     assert "Rp2.000.000" in ch.last_text()
-    await ch.tap("Simpan")
+    await ch.tap("Simpan · belum")
     days = await _days(world, "ksm_b")
     assert [d.work_date for d in days] == [date(2026, 11, 25), TODAY]
     assert (days[0].count_male, days[0].count_female, days[0].total_wages) == (18, 5, 2_000_000)
@@ -258,9 +255,10 @@ async def test_count_bad_inputs_keep_the_step(world: World) -> None:
     assert await _state(world, "ketua-b") == "upah"
     await ch.text("Rp 80.000")
     await ch.text("hmm")
-    assert "hadir.help.dibayar" in keys_in(ch.last_text()) and await _state(world, "ketua-b") == "dibayar"
-    await ch.text("belum")
-    await ch.tap("Simpan")
+    assert (
+        "hadir.help.konfirmasi" in keys_in(ch.last_text()) and await _state(world, "ketua-b") == "konfirmasi"
+    )
+    await ch.text("belum dibayar")
     [day] = await _days(world, "ksm_b")
     assert (day.count_male, day.count_female, day.total_wages) == (18, 5, 23 * 80_000)
     assert await _audits(world) == []
@@ -288,9 +286,8 @@ async def test_future_date_refused_and_week_old_needs_reason(world: World) -> No
     assert "Kamis, 19 November 2026" in ch.last_text()
     await ch.tap("Semua hadir")
     await ch.tap("Selesai")
-    await ch.tap("Belum")
     assert says(ch.last_text(), "hadir.line_late", reason="Sinyal hilang seminggu di lokasi")
-    await ch.tap("Simpan")
+    await ch.tap("Simpan · belum")
     [day] = await _days(world, "ksm_a")
     assert day.work_date == date(2026, 11, 19) and day.late_reason == "Sinyal hilang seminggu di lokasi"
 
@@ -311,6 +308,7 @@ async def test_local_date_in_wita(world: World) -> None:
 async def test_second_sheet_is_audited_correction_and_resend_changes_nothing(world: World) -> None:
     ch = world.channel("ketua-b")
     await ch.text("/hadir 20")
+    await ch.tap("Semua laki-laki")
     await ch.tap("Simpan")
     await ch.text("/hadir 18L 5P")
     assert says(ch.last_text(), "hadir.exists", revision=1, workers=20)
@@ -343,7 +341,6 @@ async def test_roster_correction_starts_from_saved_ticks(world: World) -> None:
     assert says(ch.last_text(), "hadir.checklist", n=14, total=15)
     assert "⬜ Budi Santoso" in [c.label for c in ch.last_choices()]
     await ch.tap("Selesai")
-    await ch.tap("Belum")
     await ch.tap("Simpan", message_id="fix-1")
     await ch.resend("fix-1", "save")
     [day] = await _days(world, "ksm_a")
@@ -370,8 +367,7 @@ async def test_restart_keeps_ticks_and_photo_keeps_checklist(world: World) -> No
     await ch2.text("Dewi")  # typing a ticked name keeps it ticked
     assert says(ch2.last_text(), "hadir.checklist", n=3, total=15)
     await ch2.tap("Selesai")
-    await ch2.tap("Belum")
-    await ch2.tap("Simpan")
+    await ch2.tap("Simpan · belum")
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
     assert {r.worker_id for r in await _records(world, day.id)} == {
@@ -388,7 +384,6 @@ async def test_edit_from_confirmation_and_cancel(world: World) -> None:
     await ch.text("Sari, Siti")
     assert says(ch.last_text(), "hadir.names_ticked", names="Sari Wulandari, Siti Aminah")
     await ch.tap("Selesai")
-    await ch.tap("Belum")
     assert says(ch.last_text(), "hadir.line_workers", n=2, male=0, female=2)
     await ch.tap("Batal")
     assert "engine.cancelled" in keys_in(ch.last_text())
@@ -422,8 +417,10 @@ async def test_facilitator_chooses_ksm_and_is_recorded(world: World) -> None:
         "KSM Tambakboyo Rukun",
     }
     await ch.tap("KSM Bejalen Guyub")
-    assert says(ch.last_text(), "hadir.line_workers", n=10)
-    await ch.tap("Simpan")
+    assert says(ch.last_text(), "hadir.ask_split", n=10)
+    await ch.tap("Semua perempuan")
+    assert says(ch.last_text(), "hadir.line_workers", n=10, male=0, female=10)
+    await ch.tap("Simpan · belum")
     [day] = await _days(world, "ksm_b")
     assert day.entered_by_id == world.program["fasil"]
 
@@ -489,8 +486,7 @@ async def test_new_worker_added_and_ticked(world: World) -> None:
     assert says(ch.last_text(), "hadir.checklist", n=1, total=16)
     assert all(nik not in o.text and nik_for(1) not in o.text for o in ch.outbox)
     await ch.tap("Selesai")
-    await ch.tap("Belum")
-    await ch.tap("Simpan")
+    await ch.tap("Simpan · belum")
 
     rudi = (await _workers(world, "ksm_a"))["Rudi Hermawan"]
     assert rudi.daily_rate == 90_000 and rudi.skill == Skill.PEKERJA and rudi.gender == Gender.L
@@ -569,10 +565,9 @@ async def test_typed_numbers_range_names_untick_and_unknown(world: World) -> Non
     assert await _state(world, "ketua-a") == "daftar"
 
     await ch.tap("Selesai")
-    await ch.tap("Belum")
     assert says(ch.last_text(), "hadir.line_workers", n=6, male=4, female=2)
     assert says(ch.last_text(), "hadir.line_hok", hok=6)
-    await ch.tap("Simpan")
+    await ch.tap("Simpan · belum")
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
     expected = {ROSTER_A[n - 1] for n in (1, 4, 5, 10, 11, 12)}
@@ -612,11 +607,10 @@ async def test_typed_everyone_but_across_pages_without_a_tap(world: World) -> No
     assert says(ch.last_text(), "hadir.names_ticked", names=_names(12))
     assert says(ch.last_text(), "hadir.checklist", n=13, total=15)
     await ch.text("selesai")
-    await ch.text("sudah")
-    await ch.text("simpan")
+    await ch.text("sudah dibayar")  # on the confirmation: saved, wages paid
     assert says(ch.last_text(), "hadir.saved", n=13)
     print(f"\n[tap count] /hadir typed only, 13 of 15 workers: {ch.taps} taps, {ch.messages_sent} messages")
-    assert ch.taps == 0 and ch.messages_sent == 9  # 6 without the detour to page 2 and back
+    assert ch.taps == 0 and ch.messages_sent == 8  # 5 without the detour to page 2 and back
 
     [day] = await _days(world, "ksm_a")
     workers = await _workers(world, "ksm_a")
@@ -720,7 +714,6 @@ async def test_typed_checklist_in_english(world: World) -> None:
     assert says(ch.last_text(), "hadir.typed_unknown", "en", items="99", total=15)
     assert says(ch.last_text(), "hadir.checklist", "en", n=13, total=15)
     await ch.text("done")
-    await ch.tap("Not yet")
-    await ch.tap("Save")
+    await ch.tap("Save · not paid")
     [day] = await _days(world, "ksm_a")
     assert len(await _records(world, day.id)) == 13 and day.hok == 13.0

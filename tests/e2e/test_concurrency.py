@@ -34,5 +34,5 @@ async def test_concurrent_taps_in_one_conversation_are_not_lost(world: World) ->
 async def test_different_conversations_progress_together(world: World) -> None:
     a, b = world.channel("ketua-a"), world.channel("ketua-b")
     await asyncio.gather(a.text("/hadir semua"), b.text("/hadir 7 L 3 P"))
-    assert "hadir.save" in keys_of(a.last_choices())
+    assert "hadir.save_paid" in keys_of(a.last_choices())
     assert says(b.all_text(), "hadir.line_workers", n=10, male=7, female=3)

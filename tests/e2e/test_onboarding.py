@@ -85,8 +85,10 @@ async def test_language_switch(world: World) -> None:
     ch = world.channel("ketua-a")
     await ch.text("/bahasa en")
     assert "engine.language_set" in keys_in(ch.last_text(), "en")
-    await ch.text("/foo")
-    assert says(ch.last_text(), "engine.unknown_command", "en", command="foo")
+    await ch.text("/qwerty")
+    assert says(ch.last_text(), "engine.unknown_command", "en", command="qwerty")
+    await ch.text("/foo")  # close to a command: the suggestion, in the person's language
+    assert says(ch.last_text(), "engine.did_you_mean", "en", command="foo", suggestion="foto")
     await ch.text("/bahasa")
     await ch.tap("Bahasa Indonesia")
     assert "engine.language_set" in keys_in(ch.last_text(), "id")

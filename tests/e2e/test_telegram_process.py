@@ -162,8 +162,7 @@ def test_kotaku_run_polling_end_to_end(bot: Bot) -> None:
     reply = bot.tap(KETUA, "Semua hadir")
     assert bot.fake.calls_to("editMessageText"), reply  # the checklist edits itself
     bot.tap(KETUA, "Selesai")
-    bot.tap(KETUA, "Sudah")
-    assert "hadir.saved" in keys_in(bot.tap(KETUA, "Simpan"))
+    assert "hadir.saved" in keys_in(bot.tap(KETUA, "Simpan · sudah"))
     assert bot.query("SELECT count(*) FROM attendance_day")[0][0] >= 1
 
     # Progress with a photo.

@@ -282,8 +282,7 @@ def test_kotaku_run_whatsapp_webhook_end_to_end(bot: WaBot) -> None:
     assert "hadir.names_ticked" in keys_in(ticked) and says(ticked, "hadir.checklist", n="6"), ticked
     bot.tap(KETUA, "Berikutnya")
     bot.tap(KETUA, "Selesai")
-    bot.tap(KETUA, "sudah")
-    assert "hadir.saved" in keys_in(bot.tap(KETUA, "Simpan"))
+    assert "hadir.saved" in keys_in(bot.tap(KETUA, "Simpan · sudah"))
     [(workers,)] = bot.query(
         "SELECT count(*) FROM attendance_record r JOIN attendance_day d ON d.id = r.attendance_day_id "
         "JOIN ksm k ON k.id = d.ksm_id WHERE k.code = 'KSM-BJL-01' AND d.work_date = ?",

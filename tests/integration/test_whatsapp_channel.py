@@ -45,13 +45,17 @@ from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings, WhatsAppConfig
 from kotaku.db import Database
 from kotaku.models import (
+    AttendanceRecord,
     Channel,
     ChannelIdentity,
     ConversationState,
     InboxMessage,
+    Media,
+    Obstacle,
     OutboxMessage,
     OutboxStatus,
     ProcessedInbound,
+    ProgressReport,
 )
 from kotaku.notify.ports import DeliveryContext, SendStatus
 from kotaku.schemas import Choice, InboundKind, Outbound, OutboundKind
@@ -717,3 +721,38 @@ async def test_onboarding_by_daftar_code_stores_the_bsuid_and_the_phone(
 async def test_unsupported_message_gets_a_polite_answer(fake: FakeGraph, channel: WhatsAppChannel) -> None:
     await feed(channel, wp.unsupported_message(WA_ID, bsuid=BSUID))
     assert "whatsapp.unsupported" in keys_in(fake.texts_to(WA_ID)[-1])
+
+
+# --- the one-message report ------------------------------------------------------------------------
+
+
+async def test_daily_report_in_one_message_on_whatsapp(
+    fake: FakeGraph, channel: WhatsAppChannel, db: Database, program: Program
+) -> None:
+    """A photo captioned with the whole report, then one reply button: saved, the photo with it."""
+    async with db.transaction() as s:  # yesterday's progress: no milestone photo is due today
+        s.add(
+            ProgressReport(
+                activity_id=program["road"],
+                report_date=NOW.date() - timedelta(days=1),
+                percent=10.0,
+                entered_at=NOW,
+                revision=1,
+            )
+        )
+    photo = jpeg()
+    image_id = fake.add_media(None, photo, "image/jpeg")
+    caption = "hadir semua kecuali Agus progres rabat 25 kendala semen telat"
+    await feed(channel, wp.image_message(WA_ID, image_id, caption=caption, content=photo))
+    to = BSUID if fake.sent(BSUID) else WA_ID
+    assert "Hadir 14 orang" in fake.texts_to(to)[-1]
+    buttons = fake.last_buttons(to)
+    assert len(buttons) <= 3 and "Simpan" in buttons[0]["title"]  # reply buttons, no list to open
+    button_id, title, wamid = fake.button(to, "Simpan")
+    await feed(channel, wp.button_reply(WA_ID, button_id, title, context_wamid=wamid))
+    assert any("Laporan tersimpan" in t for t in fake.texts_to(to))
+    async with db.session() as s:
+        records = (await s.execute(select(func.count(AttendanceRecord.id)))).scalar_one()
+        media = (await s.execute(select(Media))).scalar_one()
+        obstacles = (await s.execute(select(func.count(Obstacle.id)))).scalar_one()
+    assert records == 14 and media.activity_id == program["road"] and obstacles == 1

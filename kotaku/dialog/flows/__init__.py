@@ -19,10 +19,12 @@ def default_flows() -> list[Flow[Any]]:
     from kotaku.dialog.flows.photo import PhotoFlow
     from kotaku.dialog.flows.progress import ProgressFlow
     from kotaku.dialog.flows.reminder import ReminderFlow
+    from kotaku.dialog.flows.report import ReportFlow
     from kotaku.dialog.flows.status import StatusFlow
     from kotaku.dialog.flows.summary import SummaryFlow
 
     return [
+        ReportFlow(),
         AttendanceFlow(),
         ProgressFlow(),
         ObstacleFlow(),

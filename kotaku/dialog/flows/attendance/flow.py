@@ -1,7 +1,7 @@
 """/hadir (/attendance): who worked today, in as few taps as possible.
 
 Button path (roster KSM): /hadir → "Hari ini" → "Semua hadir" (untick who is absent) → "Selesai" →
-"Upah sudah dibayar?" → "Simpan". Count KSM: /hadir → "Hari ini" → "18L 5P" → rate → paid → "Simpan".
+"Simpan · sudah dibayar". Count KSM: /hadir → "Hari ini" → "18L 5P" → rate → "Simpan · sudah dibayar".
 
 Quick forms (today's date, straight to the confirmation): `/hadir semua`, `/hadir Budi, Sari, Joko`
 (roster names, tolerant matching; ambiguous or unknown names are asked one by one with buttons),
@@ -16,14 +16,17 @@ Decisions:
 - On a KSM that keeps a roster, a number (`/hadir 12`) does not switch to count mode: the checklist opens
   with "you said 12" as a reminder, so every worker-day stays tied to a NIK (cross-site and wage checks).
   Count mode is used when the KSM keeps no roster, or its roster is still empty.
-- Count mode with a total only (`23`): the gender split is asked as an optional step ("Lewati" skips);
-  `/hadir 23` skips it. Without a split the total is stored as men (`count_male`) — the confirmation
-  says so — because the sheet has no "unknown gender" column.
+- Count mode with a total only (`23`, also `/hadir 23`): the gender split is asked, one tap ("Semua L",
+  "Semua P") or typed (`15 L 8 P`); a total is never stored as men without being asked.
+- Whether the wages were paid is said by the save button (✅ Simpan · sudah dibayar / belum dibayar), not
+  by a question of its own: one tap fewer on every sheet.
 - Wages in count mode: a rate per worker (buttons, the service's `count_rates()`) or a typed amount;
   amounts above the service's `MAX_RATE_GUESS` (or starting with "total") are the day's total wages.
 - A second /hadir for a day that has a sheet shows it and offers to replace it (a correction: audited).
-- New workers added from the checklist go on the roster at once (even if the sheet is then cancelled);
-  the NIK is kept in the draft only encrypted, and shown only masked.
+- New workers added from the checklist are part of the draft: listed and ticked at once, they go on the
+  roster only when the sheet is saved (a cancelled, replaced or expired draft adds no one). Their NIK is
+  checked at entry against the roster and the other new workers, kept in the draft only encrypted, and
+  shown only masked.
 - A typed selection is all or nothing: with any number or name not understood (or a name that could be
   several workers) nothing changes, and the reply lists what was not understood. Typed numbers refer to
   the numbering last shown (`draft.numbered`): if the roster changed since, they are refused and the
@@ -85,9 +88,9 @@ from kotaku.services.attendance import (
     AttendanceError,
     DateCheck,
     DuplicateNik,
+    PendingWorker,
     Sheet,
     active_roster,
-    add_worker,
     attendance_summary,
     attendance_worker_ids,
     check_work_date,
@@ -109,6 +112,7 @@ from kotaku.services.attendance import (
 NAME = "hadir"
 EDIT_KEY = "hadir-roster"  # the checklist is edited in place on channels that can
 NAMES_SHOWN = 6  # names in a confirmation line before "+n more"
+NEW_MARK = "🆕"  # after the name of a worker who goes on the roster when the sheet is saved
 REPLACE_WORDS = frozenset({"ganti", "koreksi", "replace", "ya", "yes"})
 EDIT_WORDS = frozenset({"ubah", "edit", "change"})
 BACK_WORDS = frozenset({"kembali", "back"})
@@ -122,6 +126,25 @@ def _amount(raw: str) -> int | None:
 
 def _with_note(note: str | None, text: str) -> str:
     return f"{note}\n{text}" if note else text
+
+
+def _name_with_nik(added: list[NewWorker], nik_hash: str) -> str | None:
+    """The name of the draft's new worker with this NIK, if any."""
+    return next((n.name for n in added if n.nik_hash == nik_hash), None)
+
+
+def _pending(new: NewWorker) -> PendingWorker:
+    assert new.gender is not None and new.skill is not None and new.daily_rate is not None
+    assert new.nik_token is not None and new.nik_hash is not None
+    return PendingWorker(
+        key=new.key,
+        name=new.name,
+        gender=new.gender,
+        skill=new.skill,
+        nik_encrypted=new.nik_token.encode(),
+        nik_hash=new.nik_hash,
+        daily_rate=new.daily_rate,
+    )
 
 
 class AttendanceFlow(Flow[AttendanceDraft]):
@@ -219,6 +242,8 @@ class AttendanceFlow(Flow[AttendanceDraft]):
                 return
         if draft.next == Next.NAMES:
             await self._ask_next_name(ctx)
+        elif draft.next == Next.CONFIRM and not draft.roster and not draft.split and draft.total:
+            await self._ask_split(ctx)  # `/hadir 23`: the L/P split in one tap before the summary
         elif draft.next == Next.CONFIRM:
             await self._confirm(ctx)
         else:
@@ -248,6 +273,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
                 worker_ids=tuple(d.present),
                 wages_paid=d.paid,
                 late_reason=d.late_reason,
+                new_workers=tuple(_pending(n) for n in d.added),
             )
         return Sheet(
             work_date=d.day,
@@ -261,7 +287,10 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         )
 
     async def _roster_pairs(self, ctx: Context) -> list[tuple[int, str]]:
-        return [(w.id, w.name) for w in await active_roster(ctx.session, self.draft(ctx).ksm)]
+        """The roster as the checklist lists it: the KSM's workers, then the new ones of this draft."""
+        draft = self.draft(ctx)
+        listed = [(w.id, w.name) for w in await active_roster(ctx.session, draft.ksm)]
+        return listed + [(n.key, n.name) for n in draft.added]
 
     def _too_many(self, ctx: Context, n: int) -> str:
         return ctx.t("hadir.too_many", n=fmt_number(n, ctx.lang), max=MAX_WORKERS_PER_DAY)
@@ -355,11 +384,13 @@ class AttendanceFlow(Flow[AttendanceDraft]):
     async def _checklist(self, ctx: Context, note: str | None = None) -> None:
         draft = self.draft(ctx)
         ksm = await ctx.ksm(draft.ksm)
-        workers = await active_roster(ctx.session, draft.ksm)
+        workers = [
+            (wid, f"{name} {NEW_MARK}" if wid < 0 else name) for wid, name in await self._roster_pairs(ctx)
+        ]
         size = ctx.settings.dialog.roster_page_size
         pages = max(1, -(-len(workers) // size))
         draft.page = min(max(draft.page, 0), pages - 1)
-        draft.numbered = [w.id for w in workers]
+        draft.numbered = [wid for wid, _ in workers]
         ctx.goto(NAME, State.CHECKLIST)
         text, choices = render.checklist(
             ctx,
@@ -500,14 +531,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             return
         if summary.total_wages == 0:
             self.draft(ctx).paid = False
-            await self._confirm(ctx)
-            return
-        ctx.goto(NAME, State.ASK_PAID)
-        ctx.say(
-            ctx.t("hadir.ask_paid", wages=fmt_rupiah(summary.total_wages)),
-            self._paid_choices(ctx),
-            columns=2,
-        )
+        await self._confirm(ctx)
 
     # --- names from a quick form -----------------------------------------------------------------
 
@@ -655,9 +679,11 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             ctx.say(ctx.t("hadir.bad_nik", reason=reason), [self._back(ctx)])
             return
         token, nik_hash = vault_from_settings(ctx.settings).protect(nik)
-        existing = await worker_with_nik(ctx.session, self.draft(ctx).ksm, nik_hash)
-        if existing is not None:
-            ctx.say(ctx.t("hadir.duplicate_nik", nik=mask_nik(nik), name=existing.name), [self._back(ctx)])
+        draft = self.draft(ctx)
+        existing = await worker_with_nik(ctx.session, draft.ksm, nik_hash)
+        same = existing.name if existing is not None else _name_with_nik(draft.added, nik_hash)
+        if same is not None:
+            ctx.say(ctx.t("hadir.duplicate_nik", nik=mask_nik(nik), name=same), [self._back(ctx)])
             return
         new = self._new(ctx)
         new.nik_token, new.nik_hash, new.nik_masked = token.decode(), nik_hash, mask_nik(nik)
@@ -691,32 +717,17 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         if not valid_daily_rate(amount):
             await self._ask_rate(ctx, ctx.t("hadir.bad_rate", max=fmt_rupiah(MAX_DAILY_RATE)))
             return
-        assert ctx.person is not None
-        assert new.gender is not None and new.skill is not None
-        assert new.nik_token is not None and new.nik_hash is not None
-        try:
-            worker = await add_worker(
-                ctx.uow,
-                ksm_id=draft.ksm,
-                name=new.name,
-                gender=new.gender,
-                skill=new.skill,
-                nik_encrypted=new.nik_token.encode(),
-                nik_hash=new.nik_hash,
-                daily_rate=amount,
-                actor_id=ctx.person.id,
-                now=ctx.now,
-            )
-        except DuplicateNik as exc:
-            await self._checklist(ctx, ctx.t("hadir.duplicate_nik", nik=new.nik_masked, name=exc.worker_name))
-            return
-        draft.present.append(worker.id)
+        assert new.skill is not None
+        new.daily_rate = amount
+        new.key = min([0, *(n.key for n in draft.added)]) - 1
+        draft.added.append(new)
+        draft.present.append(new.key)
         draft.new = None
-        index = [wid for wid, _ in await self._roster_pairs(ctx)].index(worker.id)
+        index = [wid for wid, _ in await self._roster_pairs(ctx)].index(new.key)
         draft.page = index // ctx.settings.dialog.roster_page_size
         note = ctx.t(
             "hadir.worker_added",
-            name=worker.name,
+            name=new.name,
             nik=new.nik_masked,
             skill=render.skill_label(ctx, new.skill),
             rate=fmt_rupiah(amount),
@@ -726,7 +737,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
     # --- count mode ------------------------------------------------------------------------------
 
     def _set_count(self, draft: AttendanceDraft, count: Count) -> None:
-        """The counts typed; without a split the total is stored as men (the confirmation says so)."""
+        """The counts typed; without a split (`split` False) the split is asked before the summary."""
         draft.male = (count.male or 0) if count.by_gender else count.total
         draft.female = count.female or 0
         draft.split, draft.total = count.by_gender, count.total
@@ -758,28 +769,45 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             await self._after_entry(ctx)
             return
         if not count.by_gender:
-            ctx.goto(NAME, State.ASK_SPLIT)
-            half = count.total // 2
-            ctx.say(
-                ctx.t("hadir.ask_split", n=count.total, example=f"{count.total - half} L {half} P"),
-                [self._skip(ctx)],
-            )
+            await self._ask_split(ctx)
             return
         await self._ask_wages(ctx)
+
+    async def _ask_split(self, ctx: Context, note: str | None = None) -> None:
+        """A total without L/P: one tap (all men, all women) or the split typed; never stored as men unasked."""
+        total = self.draft(ctx).total
+        ctx.goto(NAME, State.ASK_SPLIT)
+        half = total // 2
+        ctx.say(
+            _with_note(note, ctx.t("hadir.ask_split", n=total, example=f"{total - half} L {half} P")),
+            self._split_choices(ctx),
+            columns=2,
+        )
+
+    def _split_choices(self, ctx: Context) -> list[Choice]:
+        return [
+            Choice(label=ctx.t("hadir.all_male"), value="split:l"),
+            Choice(label=ctx.t("hadir.all_female"), value="split:p"),
+        ]
 
     async def on_split(self, ctx: Context) -> None:
         if self._wrong_kind(ctx, State.ASK_SPLIT):
             return
         draft = self.draft(ctx)
         total = draft.total
+        value = typed_value(ctx, self._split_choices(ctx))
+        if value in ("split:l", "split:p"):
+            draft.male, draft.female = (total, 0) if value == "split:l" else (0, total)
+            draft.split = True
+            await self._after_split(ctx)
+            return
         if ctx.text == "skip" or normalize_name(ctx.text) in SKIP_WORDS:
-            draft.male, draft.female, draft.split = total, 0, False
-            await self._ask_wages(ctx)
+            await self._ask_split(ctx, ctx.t("hadir.split_needed"))
             return
         try:
             count = parse_count(ctx.text)
         except CountError as exc:
-            ctx.say(ctx.t(f"hadir.count_{exc.code}"), [self._skip(ctx)])
+            ctx.say(ctx.t(f"hadir.count_{exc.code}"), self._split_choices(ctx), columns=2)
             return
         male, female = (
             fill_split(total, count.male or 0, count.female or 0) if count.by_gender else (count.total, 0)
@@ -787,11 +815,20 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         if not count.by_gender or male + female != total:
             ctx.say(
                 ctx.t("hadir.split_mismatch", male=male, female=female, sum=male + female, n=total),
-                [self._skip(ctx)],
+                self._split_choices(ctx),
+                columns=2,
             )
             return
         draft.male, draft.female, draft.split = male, female, True
-        await self._ask_wages(ctx)
+        await self._after_split(ctx)
+
+    async def _after_split(self, ctx: Context) -> None:
+        """The wages question, or (quick form `/hadir 23`, rate known) straight to the confirmation."""
+        draft = self.draft(ctx)
+        if draft.next == Next.CONFIRM:
+            await self._after_entry(ctx)
+        else:
+            await self._ask_wages(ctx)
 
     async def _ask_wages(self, ctx: Context, note: str | None = None) -> None:
         ctx.goto(NAME, State.ASK_WAGES)
@@ -855,19 +892,22 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             lines.append(ctx.t("hadir.line_no_split"))
         if draft.late_reason:
             lines.append(ctx.t("hadir.line_late", reason=draft.late_reason))
+        if draft.roster and draft.added:
+            lines.append(ctx.t("hadir.line_new_workers", names=", ".join(n.name for n in draft.added)))
         if draft.replacing:
             day = await get_attendance(ctx.session, draft.ksm, draft.day)
             if day is not None:
                 lines.append(ctx.t("hadir.line_correction", revision=day.revision))
-        lines.append(ctx.t("hadir.confirm_question"))
-        choices = [Choice(label=ctx.t("hadir.save"), value="save")]
         if summary.total_wages:
-            choices.append(
-                Choice(
-                    label=ctx.t("hadir.mark_unpaid" if draft.paid else "hadir.mark_paid"),
-                    value=f"paid:{int(not draft.paid)}",
-                )
-            )
+            # Whether the wages were paid is said by the save button itself (one tap, no extra question).
+            lines.append(ctx.t("hadir.confirm_question_paid", wages=fmt_rupiah(summary.total_wages)))
+            choices = [
+                Choice(label=ctx.t("hadir.save_paid"), value="save:1"),
+                Choice(label=ctx.t("hadir.save_unpaid"), value="save:0"),
+            ]
+        else:
+            lines.append(ctx.t("hadir.confirm_question"))
+            choices = [Choice(label=ctx.t("hadir.save"), value="save")]
         choices += [Choice(label=ctx.t("hadir.edit"), value="edit"), self._cancel(ctx)]
         ctx.say("\n".join(lines), choices, columns=2)
 
@@ -893,16 +933,21 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             return
         choices = [
             Choice(label=ctx.t("hadir.save"), value="save"),
+            Choice(label=ctx.t("hadir.save_paid"), value="save:1"),
+            Choice(label=ctx.t("hadir.save_unpaid"), value="save:0"),
             Choice(label=ctx.t("hadir.edit"), value="edit"),
-            Choice(label=ctx.t("hadir.mark_paid"), value="paid:1"),
-            Choice(label=ctx.t("hadir.mark_unpaid"), value="paid:0"),
         ]
         value = typed_value(ctx, choices)
         word = normalize_name(value)
-        if value in ("paid:1", "paid:0"):
-            self.draft(ctx).paid = value == "paid:1"
-            ctx.touch()
-            await self._confirm(ctx)
+        if value in ("save:1", "save:0", "paid:1", "paid:0"):  # paid:* from a summary shown before
+            self.draft(ctx).paid = value.endswith("1")
+            await self._save(ctx)
+        elif word in {"sudah dibayar", "sudah", "sdh", "dibayar", "lunas", "paid"}:
+            self.draft(ctx).paid = True
+            await self._save(ctx)
+        elif word in {"belum dibayar", "belum", "blm", "not paid", "unpaid"}:
+            self.draft(ctx).paid = False
+            await self._save(ctx)
         elif value == "edit" or word in EDIT_WORDS:
             self.draft(ctx).queue = []
             await self._entry(ctx)
@@ -913,21 +958,26 @@ class AttendanceFlow(Flow[AttendanceDraft]):
 
     async def _save(self, ctx: Context) -> None:
         assert ctx.person is not None
+        draft = self.draft(ctx)
         try:
             result = await save_attendance(
                 ctx.uow,
-                ksm_id=self.draft(ctx).ksm,
+                ksm_id=draft.ksm,
                 sheet=self._sheet(ctx),
                 entered_by_id=ctx.person.id,
                 channel=ctx.inbound.channel,
                 now=ctx.now,
             )
+        except DuplicateNik:
+            await self._drop_duplicates(ctx)
+            return
         except AttendanceError as exc:
             await self._refused(ctx, exc)
             return
         s = result.summary
+        added = [n.name for n in draft.added] if draft.roster else []
         ctx.finish()
-        ctx.say(
+        lines = [
             ctx.t(
                 "hadir.saved" if result.created else "hadir.saved_correction",
                 revision=result.revision,
@@ -937,7 +987,26 @@ class AttendanceFlow(Flow[AttendanceDraft]):
                 wages=fmt_rupiah(s.total_wages),
                 paid=render.paid_word(ctx, s.wages_paid),
             )
-        )
+        ]
+        if added:
+            lines.append(ctx.t("hadir.saved_new_workers", names=", ".join(added)))
+        ctx.say("\n".join(lines))
+
+    async def _drop_duplicates(self, ctx: Context) -> None:
+        """New workers whose NIK reached the roster meanwhile (another phone, the importer): they are taken
+        out of the draft and the checklist says who has that NIK now."""
+        draft = self.draft(ctx)
+        notes, kept = [], []
+        for n in draft.added:
+            existing = await worker_with_nik(ctx.session, draft.ksm, n.nik_hash or "")
+            if existing is None:
+                kept.append(n)
+            else:
+                notes.append(ctx.t("hadir.duplicate_nik", nik=n.nik_masked, name=existing.name))
+        gone = {n.key for n in draft.added} - {n.key for n in kept}
+        draft.added = kept
+        draft.present = [i for i in draft.present if i not in gone]
+        await self._checklist(ctx, "\n".join(notes) or None)
 
     steps: ClassVar[Mapping[str, Step]] = {
         State.ASK_DATE: on_date,

@@ -9,7 +9,6 @@ from babel.dates import format_date
 
 from kotaku.dialog.context import Context
 from kotaku.i18n import fmt_date, fmt_number, fmt_rupiah, locale
-from kotaku.models import Worker
 from kotaku.schemas import Choice
 from kotaku.services.attendance import AttendanceSummary
 
@@ -40,14 +39,16 @@ def worker_choice(worker_id: int, name: str, ticked: bool) -> Choice:
     return Choice(label=f"{TICKED if ticked else UNTICKED} {name}", value=f"t:{worker_id}")
 
 
-def numbered_lines(workers: Sequence[Worker], present: set[int], page: int, page_size: int) -> list[str]:
+def numbered_lines(
+    workers: Sequence[tuple[int, str]], present: set[int], page: int, page_size: int
+) -> list[str]:
     """`1. ✅ Agus Salim`: the roster numbered as typed numbers are read (1 = the first on the roster)."""
     first, last = (
         (0, len(workers)) if len(workers) <= LIST_ALL_MAX else (page * page_size, (page + 1) * page_size)
     )
     return [
-        f"{i}. {TICKED if w.id in present else UNTICKED} {w.name}"
-        for i, w in enumerate(workers[first:last], first + 1)
+        f"{i}. {TICKED if wid in present else UNTICKED} {name}"
+        for i, (wid, name) in enumerate(workers[first:last], first + 1)
     ]
 
 
@@ -56,21 +57,21 @@ def checklist(
     *,
     ksm_name: str,
     day: dt.date,
-    workers: Sequence[Worker],
+    workers: Sequence[tuple[int, str]],
     present: set[int],
     page: int,
     page_size: int,
     target: int | None,
     note: str | None,
 ) -> tuple[str, list[Choice]]:
-    """The checklist page: the names ticked or not, all/none, paging, a new worker and "Done (n)"; the
-    text lists the roster numbered 1..N and says numbers and names can be typed."""
+    """The checklist page: the names (worker id, name) ticked or not, all/none, paging, a new worker and
+    "Done (n)"; the text lists the roster numbered 1..N and says numbers and names can be typed."""
     pages = max(1, -(-len(workers) // page_size))
     choices = [
-        worker_choice(w.id, w.name, w.id in present)
-        for w in workers[page * page_size : (page + 1) * page_size]
+        worker_choice(wid, name, wid in present)
+        for wid, name in workers[page * page_size : (page + 1) * page_size]
     ]
-    all_ticked = bool(workers) and all(w.id in present for w in workers)
+    all_ticked = bool(workers) and all(wid in present for wid, _ in workers)
     choices.append(
         Choice(label=ctx.t("hadir.none"), value="none")
         if all_ticked
@@ -81,7 +82,7 @@ def checklist(
     if page < pages - 1:
         choices.append(Choice(label=ctx.t("hadir.next_page"), value=f"pg:{page + 1}"))
     choices.append(Choice(label=ctx.t("hadir.new_worker"), value="new"))
-    n = len(present & {w.id for w in workers})
+    n = len(present & {wid for wid, _ in workers})
     choices.append(Choice(label=ctx.t("hadir.done", n=n), value="done"))
     lines = [note] if note else []
     if target is not None:
@@ -122,7 +123,10 @@ def summary_lines(ctx: Context, s: AttendanceSummary) -> list[str]:
         )
         lines.append(ctx.t("hadir.line_skills", skills=skills))
     lines.append(ctx.t("hadir.line_hok", hok=fmt_number(s.hok, ctx.lang)))
-    lines.append(
-        ctx.t("hadir.line_wages", wages=fmt_rupiah(s.total_wages), paid=paid_word(ctx, s.wages_paid))
-    )
+    if s.total_wages:  # paid or not is said by the save button of the confirmation
+        lines.append(ctx.t("hadir.line_wages_due", wages=fmt_rupiah(s.total_wages)))
+    else:
+        lines.append(
+            ctx.t("hadir.line_wages", wages=fmt_rupiah(s.total_wages), paid=paid_word(ctx, s.wages_paid))
+        )
     return lines

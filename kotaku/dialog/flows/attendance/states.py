@@ -45,7 +45,9 @@ class PendingName(BaseModel):
 
 
 class NewWorker(BaseModel):
-    """A worker being added from the checklist; the NIK only encrypted (`nik_token`) and masked."""
+    """A worker being added from the checklist; the NIK only encrypted (`nik_token`) and masked. Once
+    complete it waits in the draft (`AttendanceDraft.added`), ticked by its `key` (below zero), and goes
+    on the roster when the sheet is saved."""
 
     name: str = ""
     gender: Gender | None = None
@@ -53,6 +55,8 @@ class NewWorker(BaseModel):
     nik_token: str | None = None
     nik_hash: str | None = None
     nik_masked: str | None = None
+    daily_rate: int | None = None
+    key: int = 0
 
 
 class AttendanceDraft(Draft):
@@ -69,7 +73,8 @@ class AttendanceDraft(Draft):
     numbered: list[int] = Field(default_factory=list)  # worker ids in the order the checklist numbered them
     target: int | None = None
     queue: list[PendingName] = Field(default_factory=list)
-    new: NewWorker | None = None
+    new: NewWorker | None = None  # the worker being entered
+    added: list[NewWorker] = Field(default_factory=list)  # entered, on the roster once the sheet is saved
     # Count mode: the counts (`split` False: only a total was given, stored as men) and the wages.
     male: int = 0
     female: int = 0

@@ -11,6 +11,7 @@ from kotaku.dialog.flow import Flow
 from kotaku.dialog.flows.obstacle.states import ObstacleDraft, State
 from kotaku.dialog.inputs import SAVE_WORDS, has_text, is_text, kind_word, pick, word
 from kotaku.dialog.photos import NO_PHOTO_WORDS, attach_photo, receive_photo
+from kotaku.dialog.quick_report import split_severity
 from kotaku.i18n import fmt_date
 from kotaku.models import Activity, MediaKind, ObstacleCategory, Role, Severity
 from kotaku.schemas import Choice, InboundKind
@@ -51,8 +52,13 @@ class ObstacleFlow(Flow[ObstacleDraft]):
 
     async def start(self, ctx: Context, args: str) -> None:
         draft = self.draft(ctx)
+        # `/kendala material sedang pasir belum datang`: the severity word is read, not kept as text.
+        severity, args = split_severity(args)
         category, description = split_quick_form(args) if args.strip() else (None, "")
+        if severity is None:
+            severity, description = split_severity(description)
         draft.category, draft.description, draft.quick = category, description, bool(description)
+        draft.severity = severity
         ctx.goto(self.name, State.CATEGORY)
         if description:
             await self._link_activity(ctx, description)
