@@ -32,7 +32,7 @@ run: $(STAMP)
 	$(BIN)/kotaku run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check kotaku bot tests migrations benchmarks

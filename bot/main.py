@@ -108,7 +108,9 @@ def _people_table(people: list[PersonEntry], numbered: bool = False) -> Table:
     if numbered:
         table.add_column("#", justify="right")
     for col in ("code", "name", "role", "scope", "phone"):
-        table.add_column(_t(f"run.people.col.{col}"), no_wrap=col in ("code", "role", "phone"))
+        header = _t(f"run.people.col.{col}")
+        # (a narrow terminal wraps names and places, never cuts a header)
+        table.add_column(header, no_wrap=col in ("code", "role", "phone"), min_width=len(header))
     for i, p in enumerate(people, 1):
         row = [p.code, p.name, catalogue.role_label(p.role, lang), p.scope, mask_phone(p.phone)]
         table.add_row(*([str(i), *row] if numbered else row))

@@ -27,6 +27,15 @@ AT = "2026-11-26T16:00"  # Thursday 16:00 WIB
 MAIN_SOURCE = Path(bot.main.__file__)
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process CLI prints to a console sized when it was imported: the tables here are read
+    column by column, so it is made wide whatever terminal (or none) the tests run in."""
+    import kotaku.cli
+
+    monkeypatch.setattr(kotaku.cli.out, "width", 200)
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for cleaned in clean_env(tmp_path, monkeypatch):
