@@ -354,5 +354,33 @@ def bench_export(
         print(json.dumps(results, default=str))
 
 
+@bench_app.command("parsers")
+def bench_parsers(
+    examples: Annotated[
+        int, typer.Option(min=0, help="Inputs per reader steered toward the slowest (Hypothesis target).")
+    ] = 300,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Reads of the slowest input found (min and median).")
+    ] = 5,
+    only: Annotated[list[str] | None, typer.Option(help="Only this reader (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """The slowest input up to 4,096 characters found for each reader of typed text (counts, names,
+    reports, amounts, numbers, dates, NIK, phone, import cells), its CPU time min/median against 50 ms;
+    exit 1 when one is over (benchmarks/bench_parsers.py)."""
+    _source_checkout("benchmarks/bench_parsers.py", "tests/fuzz/strategies.py")
+    from benchmarks.bench_parsers import run as run_parsers
+
+    try:
+        result = run_parsers(examples, repeat, only, quiet=as_json)
+    except ValueError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(result))
+    if not result["pass"]:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

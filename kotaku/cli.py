@@ -23,8 +23,9 @@ from kotaku.db import Database
 from kotaku.i18n import fmt_date
 from kotaku.logs import configure_logging
 from kotaku.models import Role
-from kotaku.security import InvalidPhone, generate_key, normalize_phone
+from kotaku.security import InvalidPhone, generate_key, normalize_phone, numbers_were_hidden
 from kotaku.services import invites as invite_service
+from kotaku.services.access import Action, log_refusal
 from kotaku.services.scope import ScopeNotFound, resolve_scope, zone_abbreviation
 
 T = TypeVar("T")
@@ -245,8 +246,17 @@ def invite(
     days: Annotated[int | None, typer.Option(help="Masa berlaku (hari).")] = None,
     at: Annotated[str | None, typer.Option(help="Waktu acuan ISO (untuk uji ulang).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Satu objek JSON di stdout.")] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="Kode orang yang mengundang: peran dan cakupannya diperiksa (bawaan: operator)."
+        ),
+    ] = None,
 ) -> None:
     """Create a single-use invite code and print the Telegram link and WhatsApp text."""
+    from sqlalchemy import select
+
+    from kotaku.models import Person
     from kotaku.services.summary import labelled_scope
 
     settings = state.settings
@@ -260,8 +270,19 @@ def invite(
     except ValueError as exc:
         raise _fail("cli.bad_at", 2, value=at) from exc
 
+    inviter_name = ""
+
     async def _create(session: AsyncSession) -> tuple[invite_service.CreatedInvite, str]:
-        sc = await resolve_scope(session, scope)
+        nonlocal inviter_name
+        inviter = None
+        if as_:
+            inviter = (await session.execute(select(Person).where(Person.code == as_))).scalar_one_or_none()
+            if inviter is None:
+                raise LookupError(as_)
+            inviter_name = inviter.name
+            sc = await invite_service.check_inviter(session, inviter, role, scope)
+        else:
+            sc = await resolve_scope(session, scope)
         created = await invite_service.create_invite(
             session,
             role=role,
@@ -269,6 +290,7 @@ def invite(
             valid_days=days or settings.invite.valid_days,
             name=name,
             phone=phone,
+            created_by_id=inviter.id if inviter is not None else None,
             at=when,
         )
         return created, (await labelled_scope(session, sc)).label
@@ -277,6 +299,17 @@ def invite(
         created, scope_label = run_in_transaction(settings, _create)
     except ScopeNotFound as exc:
         raise _scope_not_found(exc) from exc
+    except LookupError as exc:
+        raise _fail("cli.person_not_found", 2, code=as_ or "") from exc
+    except invite_service.InviteNotAllowed as exc:
+        raise _fail(
+            invite_service.REFUSAL_KEYS[exc.reason],
+            1,
+            role=catalogue.role_label(exc.role.value, _lang()),
+            invited=catalogue.role_label(role.value, _lang()),
+            name=inviter_name,
+            scope=exc.scope,
+        ) from exc
     except invite_service.InviteScopeMismatch as exc:
         from kotaku.services.scope import ROLE_SCOPES
 
@@ -557,7 +590,11 @@ def export_cmd(
         if person is not None:
             try:
                 unmask = await ex.check_export(session, person, wanted)
+            except ex.ExportNotAllowed:
+                log_refusal(person, Action.EXPORT, "role")
+                raise
             except OutsideScope as exc:
+                log_refusal(person, Action.EXPORT, "outside_scope", scope=str(exc))
                 own = await labelled_scope(session, scope_of(person))
                 raise _Refused(
                     "cli.export.outside_scope", scope=str(exc), name=person.name, own=own.label
@@ -796,6 +833,7 @@ def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | N
 
     settings = state.settings
     when = _alert_at(at, settings)
+    hidden: list[bool] = []  # whether the note was stored with a NIK or phone number masked
 
     async def _ksm_name(session: AsyncSession, ksm_id: int | None) -> str:
         ksm = await session.get(Ksm, ksm_id) if ksm_id is not None else None
@@ -806,10 +844,12 @@ def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | N
         if isinstance(exc, lifecycle.AlertNotFound):
             return _Refused("cli.alert.not_found", id=exc.alert_id)
         if isinstance(exc, lifecycle.AlertNotAllowed):
+            log_refusal(person, Action.ALERT, "role", alert=alert_id)
             return _Refused("cli.alert.not_allowed", role=catalogue.role_label(exc.role.value, lang))
         if isinstance(exc, lifecycle.NoteRequired):
             return _Refused("cli.alert.note_required")
         if isinstance(exc, lifecycle.AlertOutsideScope):
+            log_refusal(person, Action.ALERT, "outside_scope", alert=alert_id)
             ksm = await _ksm_name(session, exc.alert.ksm_id)
             return _Refused("cli.alert.outside_scope", id=exc.alert.id, ksm=ksm, name=person.name)
         if isinstance(exc, lifecycle.AlertAlreadyAcknowledged):
@@ -841,6 +881,7 @@ def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | N
                 alert = await lifecycle.acknowledge(session, alert_id, person, note, when)
         except lifecycle.AlertError as exc:
             raise await _refusal(session, exc, person) from exc
+        hidden.append(numbers_were_hidden(session.info))
         said = {"id": alert.id, "ksm": await _ksm_name(session, alert.ksm_id), "name": person.name}
         if resolve:
             return "cli.alert.resolved", {**said, "note": alert.resolve_note or "-"}
@@ -854,6 +895,8 @@ def _alert_action(alert_id: int, person_code: str, note: str | None, at: str | N
     except _Refused as exc:
         raise _fail(exc.key, 1, **exc.params) from exc
     _say(key, **params)
+    if any(hidden):
+        _say("privacy.numbers_hidden")
 
 
 @alerts_app.command("ack")
@@ -1349,6 +1392,117 @@ def whatsapp_templates(
             err_text = _t("cli.whatsapp.problem", problem=problem)
             out.print(err_text, style="yellow", markup=False, highlight=False, soft_wrap=True)
         out.print()
+
+
+# --- security ----------------------------------------------------------------------------------------
+
+security_app = typer.Typer(help="Keamanan data pribadi: rotasi kunci NIK.", no_args_is_help=True)
+app.add_typer(security_app, name="security")
+
+OLD_NIK_KEY_ENV = "KOTAKU_OLD_NIK_KEY"
+
+
+def _old_nik_key(old_key_file: Path | None) -> str:
+    """The old key, given once: `--old-key-file`, else KOTAKU_OLD_NIK_KEY, else asked for (hidden) on a
+    terminal. Never a command-line value, which shell history and `ps` would keep."""
+    import os
+    import sys
+
+    from kotaku.security import read_key_file
+
+    if old_key_file is not None:
+        try:
+            return read_key_file(old_key_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail("security.rotate.old_key_unreadable", 2, path=str(old_key_file)) from exc
+    if os.environ.get(OLD_NIK_KEY_ENV):
+        return os.environ[OLD_NIK_KEY_ENV].strip()
+    if sys.stdin.isatty():
+        return str(typer.prompt(_t("security.rotate.prompt_old"), hide_input=True)).strip()
+    raise _fail("security.rotate.no_old_key", 2, env=OLD_NIK_KEY_ENV)
+
+
+@security_app.command("rotate-nik-key")
+def security_rotate_nik_key(
+    old_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--old-key-file", help=f"Berkas berisi kunci NIK lama (atau {OLD_NIK_KEY_ENV}, atau ditanya)."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pekerja per transaksi.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Re-encrypt every stored NIK under the configured `security.nik_key` (the new key), given the old key.
+
+    Batches commit one by one; an interrupted run continues where it stopped when run again. Stop the bot
+    first: until the rotation ends, NIKs under the old and the new key do not match each other."""
+    from rich.progress import Progress
+
+    from kotaku.security import NikVault, configured_key
+    from kotaku.services.nik_rotation import Rotation, WrongOldKey, rotate_nik_key
+
+    settings = state.settings
+    new_key = configured_key(settings)
+    if new_key is None:
+        raise _fail("security.rotate.no_new_key", 2)
+    old_key = _old_nik_key(old_key_file)
+    vaults: list[NikVault] = []
+    for key, error in ((old_key, "security.rotate.bad_old_key"), (new_key, "security.rotate.bad_new_key")):
+        try:
+            vaults.append(NikVault(key))
+        except ValueError as exc:
+            raise _fail(error, 2) from exc
+    if old_key == new_key:
+        raise _fail("security.rotate.same_key", 2)
+    old, new = vaults
+
+    progress = Progress(console=err, transient=True) if err.is_terminal and not as_json else None
+    task: list[Any] = []
+
+    def on_batch(done: Rotation) -> None:
+        assert progress is not None
+        if not task:
+            task.append(progress.add_task(_t("security.rotate.progress"), total=max(done.total, 1)))
+        progress.update(task[0], completed=done.seen, total=max(done.total, done.seen, 1))
+
+    def _rotate(db: Database) -> Awaitable[Rotation]:
+        return rotate_nik_key(
+            db,
+            old,
+            new,
+            now=clock.now(),
+            batch_size=batch_size,
+            on_batch=on_batch if progress is not None else None,
+        )
+
+    try:
+        if progress is not None:
+            with progress:
+                result = run_with_db(settings, _rotate)
+        else:
+            result = run_with_db(settings, _rotate)
+    except WrongOldKey as exc:
+        raise _fail("security.rotate.wrong_old_key", 2) from exc
+    if as_json:
+        print(json.dumps(result.as_dict()))
+    else:
+        _say(
+            "security.rotate.done",
+            rekeyed=result.rekeyed,
+            already=result.already,
+            records=result.records,
+            drafts=result.drafts,
+        )
+        _say("security.rotate.backups")
+    if result.unreadable or result.unreadable_drafts:
+        shown = ", ".join(map(str, result.unreadable[:20])) + (" …" if len(result.unreadable) > 20 else "")
+        raise _fail(
+            "security.rotate.unreadable",
+            1,
+            n=len(result.unreadable) + result.unreadable_drafts,
+            ids=shown or "-",
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

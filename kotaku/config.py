@@ -60,7 +60,8 @@ class MediaConfig(_Section):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    # Largest webhook body accepted (413 above it); Meta's WhatsApp webhooks are a few KB.
+    # Largest webhook body accepted, Telegram's and WhatsApp's (413 above it, the rest unread); real
+    # updates are a few KB.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
@@ -118,7 +119,13 @@ class ImportConfig(_Section):
 
 class InviteConfig(_Section):
     valid_days: int = Field(default=14, ge=1, le=365)
+    # Wrong invite codes: per chat identity (a Telegram user id, a WhatsApp number) per hour; and, in a
+    # sliding window of `window_minutes`, from all identities of one channel and from everyone together.
+    # Reaching a shared limit holds code registration for everyone (of that channel) and tells the admins.
     max_failures_per_hour: int = Field(default=5, ge=1)
+    window_minutes: int = Field(default=60, ge=1, le=1440)
+    max_failures_per_channel: int = Field(default=50, ge=1)
+    max_failures_global: int = Field(default=100, ge=1)
 
 
 class DialogConfig(_Section):

@@ -3,24 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from kotaku.config import Settings
+from kotaku.security import create_private_file
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _ensure_sqlite_file(url: str) -> None:
+    """A new SQLite file is created here, 0600 in a 0700 folder, before SQLite would make it world-readable;
+    its `-wal` and `-shm` files take the database file's mode."""
     parsed = make_url(url)
     db = parsed.database
     if db and db != ":memory:" and not db.startswith("file:"):
-        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(db))
+
+
+async def insert_if_absent(
+    session: AsyncSession, entity: Any, conflict: Sequence[str], **values: Any
+) -> bool:
+    """INSERT ... ON CONFLICT (`conflict`) DO NOTHING on SQLite or PostgreSQL; True when this statement
+    added the row. On PostgreSQL it waits for a concurrent transaction inserting the same key, so a
+    SELECT ... FOR UPDATE right after it always finds the row, committed or this transaction's own."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = entity.__table__
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*table.primary_key.columns)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 def create_engine(
@@ -32,7 +54,7 @@ def create_engine(
     if connect_args:
         kwargs["connect_args"] = connect_args
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        _ensure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
         _install_sqlite_pragmas(engine, settings.database.sqlite_busy_timeout_ms)
         return engine

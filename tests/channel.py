@@ -62,6 +62,11 @@ class TestChannel:
             self._inbound(kind=InboundKind.CHOICE, choice=choice.value, message_id=message_id)
         )
 
+    async def press(self, value: str, message_id: str | None = None) -> list[Outbound]:
+        """A button press carrying exactly `value`, offered or not: a stale or forged callback."""
+        self.taps += 1
+        return await self._send(self._inbound(kind=InboundKind.CHOICE, choice=value, message_id=message_id))
+
     async def photo(
         self,
         content: bytes,

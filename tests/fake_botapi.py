@@ -10,8 +10,9 @@ setMyCommands, deleteMyCommands, close, logOut.
 
 Tests inject updates (`message`, `callback`, `photo`, `document`, `location`, `voice`), read every
 recorded call (`calls`, `sent`, `texts_to`), make the next calls fail (`fail_next`: 429 with
-retry_after, 403, 400, 500) and turn on rate limits (per chat per second, per group per minute, global
-per second) that answer 429 when broken.
+retry_after, 403, 400, 500), hold the calls to a method unanswered until released (`hold`, `release`)
+and turn on rate limits (per chat per second, per group per minute, global per second) that answer 429
+when broken.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ class FakeBotApi:
         self._thread: threading.Thread | None = None
         self.confirmed_offset = 0
         self.get_updates_calls = 0
+        self.held: set[str] = set()
+        self.held_calls = 0  # calls that waited (or wait) in a hold
 
     # --- addresses ----------------------------------------------------------------------------------
 
@@ -211,6 +214,15 @@ class FakeBotApi:
                         None if chat_id is None else str(chat_id),
                     )
                 )
+
+    def hold(self, method: str) -> None:
+        """Calls to `method` (e.g. "getFile") wait unanswered until `release`."""
+        with self._lock:
+            self.held.add(method.lower())
+
+    def release(self, method: str) -> None:
+        with self._lock:
+            self.held.discard(method.lower())
 
     @staticmethod
     def user(user_id: int, name: str = "Pak") -> dict[str, Any]:
@@ -452,6 +464,11 @@ class FakeBotApi:
             with self._lock:
                 self.calls.append(call)
             return await self._get_updates(params)
+        if method in self.held:
+            with self._lock:
+                self.held_calls += 1
+            while method in self.held:  # noqa: ASYNC110 - released from the test's thread
+                await asyncio.sleep(0.02)
         with self._lock:
             self.calls.append(call)
             failure = self._failure_for(method, params)

@@ -2,6 +2,10 @@
 with the reminder scheduler and the outbox dispatcher beside it, and bot/web.py on server.host:port
 (/healthz, /metrics, and the webhook route in webhook mode). `TelegramPart` is the same channel as
 bot.web.serve_channels composes it with others (`kotaku run` with Telegram and WhatsApp).
+
+In webhook mode an update is stored in the inbox before Telegram gets its 200 and handled by an inbox
+worker (in order per user and chat); what a crash or a stop left is handled at the next start, in
+either mode.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from bot.telegram.app import (
     command_list,
     delivery_bot,
     handlers_of,
+    inbox_handler,
     set_commands,
 )
 from bot.telegram.convert import FileTooLarge, to_inbound
@@ -30,6 +35,7 @@ from bot.telegram.sender import TelegramSender
 from kotaku.bootstrap import Kotaku
 from kotaku.config import Settings
 from kotaku.models import Channel
+from kotaku.services.inbox import InboxWorker
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -44,6 +50,7 @@ __all__ = [
     "command_list",
     "delivery_bot",
     "handlers_of",
+    "inbox_handler",
     "keyboard",
     "part",
     "run",
@@ -54,6 +61,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 10.0  # seconds the inbox worker gets to finish the update in hand at shutdown
 
 
 class StartError(RuntimeError):
@@ -76,7 +85,11 @@ class TelegramPart:
         self.settings = settings
         self.application: Application | None = None
         self.delivery: Bot | None = None
+        self.worker: InboxWorker | None = None
+        self.kotaku: Kotaku | None = None
         self._initialized = False
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def open(self, kotaku: Kotaku, metrics: Metrics) -> None:
         self.application = application = build_application(
@@ -91,15 +104,23 @@ class TelegramPart:
             delivery, renderer=Renderer(delivery, callback=handlers_of(application).renderer.callback)
         )
         kotaku.add_sender(Channel.TELEGRAM, sender)
+        self.kotaku = kotaku
+        self.worker = InboxWorker(kotaku.db, Channel.TELEGRAM, inbox_handler(application), now=kotaku.now)
 
     def web(self) -> dict[str, Any]:
-        return {"telegram_app": self.application}
+        from bot.web import TelegramHook
+
+        assert self.application is not None and self.kotaku is not None
+        return {"telegram": TelegramHook(self.application, self.kotaku.db, self.worker, self.kotaku.now)}
 
     async def start(self) -> None:
         application = self.application
         assert application is not None
         tg = self.settings.telegram
         await application.start()
+        assert self.worker is not None
+        self._stop.clear()
+        self._task = asyncio.create_task(self.worker.run(self._stop), name="telegram-inbox")
         if self.polling:
             await application.bot.delete_webhook(drop_pending_updates=False)
             assert application.updater is not None
@@ -119,6 +140,18 @@ class TelegramPart:
         application = self.application
         if application is not None and application.updater is not None and application.updater.running:
             await application.updater.stop()
+        self._stop.set()
+        if self._task is None:
+            return
+        if self.worker is not None:
+            self.worker.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
+        except TimeoutError:  # an update in hand is not marked handled: it is handled at the next start
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
 
     async def close(self) -> None:
         if self.delivery is not None:

@@ -1,13 +1,14 @@
 """The python-telegram-bot `Application`: one handler turning every update into an `Inbound` for the
 engine and rendering the replies; callback queries always answered; errors logged with context and
-answered with a short apology; the commands menu in Indonesian and English.
+answered with a short apology; the commands menu in Indonesian and English; and what the inbox worker
+does with an update the webhook stored (`inbox_handler`).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from kotaku.config import Settings
 from kotaku.dialog.engine import Engine
 from kotaku.dialog.flow import FlowRegistry
 from kotaku.locks import KeyedLocks
-from kotaku.models import Role
+from kotaku.models import InboxMessage, Role
 from kotaku.services.media import human_size
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def build_application(
 
     `request` replaces the HTTP client (the bench answers API calls in memory); `rate_limiter` adds
     PTB's AIORateLimiter (30/s overall, 20/min per group, retries on RetryAfter); `polling=False` builds
-    it without an Updater (webhook mode: bot/web.py feeds `application.update_queue`).
+    it without an Updater (webhook mode: bot/web.py stores updates in the inbox, `inbox_handler` runs them).
     """
     assert settings.telegram.token is not None
     builder = (
@@ -210,6 +211,16 @@ def build_application(
     application.add_handler(TypeHandler(Update, handlers.on_update))
     application.add_error_handler(handlers.on_error)
     return application
+
+
+def inbox_handler(application: Application) -> Callable[[InboxMessage], Awaitable[None]]:
+    """The inbox worker's handler for Channel.TELEGRAM: a stored update goes through the Application as a
+    polled one does (our handler, then the error handler when it raises), in the worker's order."""
+
+    async def handle(row: InboxMessage) -> None:
+        await application.process_update(Update.de_json(row.body, application.bot))
+
+    return handle
 
 
 def delivery_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:

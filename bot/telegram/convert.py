@@ -1,5 +1,6 @@
 """Telegram `Update` -> `kotaku.schemas.Inbound`: text, button presses, photos, image files, locations and
-voice notes. Files are downloaded here (the core gets bytes); nothing else is decided here.
+voice notes. Files are downloaded here (the core gets bytes); nothing else is decided here. Also the
+webhook's reading of an update (`parse_update`) and its keys in the inbox (`inbox_id`, `conversation_of`).
 
 The inbound message id is `u<update_id>`: the engine records it, so a redelivered update is a no-op.
 """
@@ -7,6 +8,7 @@ The inbound message id is `u<update_id>`: the engine records it, so a redelivere
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Bot, Message, PhotoSize, Update
 from telegram.constants import ChatType
@@ -16,6 +18,8 @@ from kotaku.models import Channel
 from kotaku.schemas import Inbound, InboundKind
 
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+UPDATE_ID_LIMIT = 2**53  # Telegram's ids fit in a double
+OBJECT_FIELDS = ("message", "callback_query", "edited_message", "channel_post", "edited_channel_post")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,34 @@ class FileTooLarge(Exception):
 
 def message_id(update: Update) -> str:
     return f"u{update.update_id}"
+
+
+def parse_update(data: Any, bot: Bot) -> Update:
+    """The Update in a webhook's JSON document; ValueError (a short reason) when it is not one."""
+    if not isinstance(data, dict):
+        raise ValueError("not a Telegram update: a JSON object is expected")
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < UPDATE_ID_LIMIT:
+        raise ValueError("not a Telegram update: no valid update_id")
+    for name in OBJECT_FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], dict):
+            raise ValueError(f"not a Telegram update: {name} is not an object")
+    try:
+        return Update.de_json(data, bot)
+    except Exception as exc:  # de_json trusts its input: whatever it trips on is a malformed update
+        raise ValueError(f"not a Telegram update: {type(exc).__name__} in its fields") from exc
+
+
+def inbox_id(update: Update, token: str) -> str:
+    """The update's key in the inbox: the bot's id (another bot on the same database starts its update
+    ids anew) and the update id."""
+    return f"{token.split(':', 1)[0]}:{update.update_id}"
+
+
+def conversation_of(update: Update) -> str:
+    """Updates of one user in one chat are handled in arrival order."""
+    chat, user = update.effective_chat, update.effective_user
+    return f"{chat.id if chat else 0}:{user.id if user else 0}"
 
 
 def pick_photo(sizes: tuple[PhotoSize, ...] | list[PhotoSize], max_bytes: int) -> PhotoSize | None:

@@ -73,16 +73,22 @@ def _error_id(waba_id: object, error: Mapping[str, Any]) -> str:
     return f"error:{digest[:40]}"
 
 
+def _list(value: object) -> list[Any]:
+    """A list field of the webhook; anything else there counts as absent."""
+    return value if isinstance(value, list) else []
+
+
 def split_update(payload: Any) -> list[Item]:
     """The items of a `whatsapp_business_account` webhook (field "messages"; other fields, such as
-    template status updates, carry nothing for the inbox). Raises ValueError when it is not one."""
+    template status updates, carry nothing for the inbox). Raises ValueError when it is not one; parts of
+    the wrong shape inside one (a message that is no object, a list that is none) are skipped."""
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ValueError("not a WhatsApp webhook: no entry list")
     items: list[Item] = []
     for entry in payload["entry"]:
         if not isinstance(entry, dict):
             continue
-        for change in entry.get("changes") or []:
+        for change in _list(entry.get("changes")):
             if not isinstance(change, dict) or change.get("field", "messages") != "messages":
                 continue
             value = change.get("value")
@@ -93,11 +99,11 @@ def split_update(payload: Any) -> list[Item]:
 
 def _items_of(value: dict[str, Any], waba_id: object) -> list[Item]:
     items: list[Item] = []
-    contacts = value.get("contacts") or []
+    contacts = _list(value.get("contacts"))
     raw_metadata = value.get("metadata")
     metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     common = {"metadata": metadata, "waba_id": waba_id}
-    for msg in value.get("messages") or []:
+    for msg in _list(value.get("messages")):
         if not isinstance(msg, dict) or not msg.get("id"):
             continue
         contact = _contact_for(contacts, msg.get("from"), msg.get("from_user_id"))
@@ -106,7 +112,7 @@ def _items_of(value: dict[str, Any], waba_id: object) -> list[Item]:
         )
         body = {**common, "message": msg, "contact": contact}
         items.append(Item(MESSAGE, str(msg["id"]), str(conversation), body))
-    for st in value.get("statuses") or []:
+    for st in _list(value.get("statuses")):
         if not isinstance(st, dict) or not st.get("id"):
             continue
         contact = _contact_for(contacts, st.get("recipient_id"), st.get("recipient_user_id"))
@@ -114,7 +120,7 @@ def _items_of(value: dict[str, Any], waba_id: object) -> list[Item]:
         body = {**common, "status": st, "contact": contact}
         external_id = f"status:{st['id']}:{st.get('status', '')}"
         items.append(Item(STATUS, external_id, str(conversation), body))
-    for error in value.get("errors") or []:
+    for error in _list(value.get("errors")):
         if isinstance(error, dict):
             phone_id = metadata.get("phone_number_id", "")
             body = {**common, "error": error}

@@ -20,8 +20,8 @@ def activity_value(activity: Activity) -> str:
 
 def answered_activity(text: str, activities: Sequence[Activity]) -> Activity | None:
     """The activity a tapped button (`a:<id>`) or a typed name, code or word of a name stands for."""
-    activity_id = picked_id(text, VALUE_PREFIX)
-    if activity_id is not None:
+    if text.startswith(VALUE_PREFIX):
+        activity_id = picked_id(text, VALUE_PREFIX)
         return next((a for a in activities if a.id == activity_id), None)
     return named_activity(activities, text) if text else None
 

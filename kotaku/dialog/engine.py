@@ -30,7 +30,9 @@ from kotaku.locks import KeyedLocks
 from kotaku.models import Channel, ChannelIdentity, ConversationState, Person, ProcessedInbound
 from kotaku.notify.outbox import release_held
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
-from kotaku.services.groups import BindRefused, GroupBindingRefused, bind_group, group_ksm_id
+from kotaku.security import numbers_were_hidden
+from kotaku.services.access import Action, action_of_flow, log_refusal
+from kotaku.services.groups import REFUSAL_KEYS, GroupBindingRefused, bind_group, group_ksm_id
 from kotaku.services.onboarding import RedeemError, invite_for_phone, redeem_invite
 from kotaku.services.scope import place_name, scope_of
 from kotaku.uow import UnitOfWork
@@ -166,6 +168,8 @@ class Engine:
                 log.error("conversation_state_invalid", flow=ctx.flow, state=ctx.state, error=str(exc))
                 ctx.finish()
                 ctx.replies.append(Outbound(text=ctx.t("engine.state_lost")))
+            if numbers_were_hidden(session.info):  # a NIK or phone in typed text was stored masked
+                ctx.say(ctx.t("privacy.numbers_hidden"))
             ctx.store()
             return ctx.replies
 
@@ -281,6 +285,7 @@ class Engine:
             ctx.finish()
         assert ctx.person is not None
         if ctx.person.role not in report.roles:
+            log_refusal(ctx.person, action_of_flow(report.name), "role", command=report.commands[0])
             ctx.say(
                 ctx.t(
                     "engine.not_allowed",
@@ -349,6 +354,7 @@ class Engine:
             self._unknown_command(ctx, command, args)
             return
         if ctx.person.role not in flow.roles:
+            log_refusal(ctx.person, action_of_flow(flow.name), "role", command=command)
             ctx.say(ctx.t("engine.not_allowed", command=command, role=role_label(ctx.person.role, ctx.lang)))
             return
         kept: tuple[str, str, dict[str, Any]] | None = None
@@ -376,12 +382,14 @@ class Engine:
 
     async def _stranger(self, ctx: Context, command: str | None, args: str) -> None:
         code: str | None = None
+        vouched = False  # found by the number the channel vouches for: no guess
         if command in GLOBAL_START and args:
             code = args.split()[0]
         elif ctx.inbound.kind == InboundKind.TEXT and (m := DAFTAR_RE.match(ctx.text)):
             code = m.group(1)
         elif ctx.inbound.phone and not ctx.inbound.is_group:
             code = await invite_for_phone(ctx.session, ctx.inbound.phone, ctx.now)
+            vouched = code is not None
         if code is None:
             if ctx.inbound.is_group:
                 if command is not None:
@@ -400,7 +408,8 @@ class Engine:
             code_text=code,
             display_name=ctx.inbound.display_name,
             now=ctx.now,
-            max_failures=self.settings.invite.max_failures_per_hour,
+            config=self.settings.invite,
+            vouched=vouched,
         )
         if result.error is not None:
             key = {
@@ -408,10 +417,11 @@ class Engine:
                 RedeemError.USED: "engine.invite_used",
                 RedeemError.EXPIRED: "engine.invite_expired",
                 RedeemError.TOO_MANY: "engine.invite_too_many",
+                RedeemError.BUSY: "access.invite_busy",
                 RedeemError.ALREADY_REGISTERED: "engine.already_registered",
             }[result.error]
             name = result.person.name if result.person else ""
-            ctx.say(ctx.t(key, name=name))
+            ctx.say(ctx.t(key, name=name, minutes=self.settings.invite.window_minutes))
             return
         assert result.person is not None
         ctx.person = result.person
@@ -472,23 +482,38 @@ class Engine:
         ctx.say(ctx.t("engine.language_set"))
 
     async def _bind_group(self, ctx: Context) -> None:
+        """`/daftarkan_grup [KSM-CODE]` in a group: link it to a KSM, or say why not (and log it)."""
         assert ctx.person is not None
+        _, args = parse_command(ctx.text)
         try:
-            ksm = await bind_group(
+            bound = await bind_group(
                 ctx.uow,
                 person=ctx.person,
                 channel=ctx.inbound.channel,
                 chat_id=ctx.inbound.chat_id,
                 is_group=ctx.inbound.is_group,
-                current_ksm_id=ctx.group_ksm_id,
                 now=ctx.now,
+                ksm_code=args.split()[0] if args else "",
             )
         except GroupBindingRefused as exc:
-            key = "engine.group_only" if exc.reason == BindRefused.NOT_A_GROUP else "engine.group_not_allowed"
-            ctx.say(ctx.t(key))
+            log_refusal(
+                ctx.person,
+                Action.BIND_GROUP,
+                exc.reason.value,
+                channel=ctx.inbound.channel.value,
+                chat=ctx.inbound.chat_id,
+                ksm=exc.ksm.code if exc.ksm is not None else None,
+            )
+            name = exc.ksm.name if exc.ksm is not None else ""
+            choices = [Choice(label=k.name, value=f"/daftarkan_grup {k.code}") for k in exc.choices]
+            ctx.say(ctx.t(REFUSAL_KEYS[exc.reason], ksm=name, code=args), choices)
             return
-        ctx.group_ksm_id = ksm.id
-        ctx.say(ctx.t("engine.group_bound", ksm=ksm.name))
+        ctx.group_ksm_id = bound.ksm.id
+        if bound.previous is None:
+            ctx.say(ctx.t("engine.group_bound", ksm=bound.ksm.name))
+            return
+        told = ctx.t("access.group_told", names=", ".join(bound.told)) if bound.told else ""
+        ctx.say(ctx.t("access.group_moved", old=bound.previous.name, ksm=bound.ksm.name, told=told))
 
 
 def parse_command(text: str) -> tuple[str | None, str]:

@@ -17,12 +17,15 @@ from sqlalchemy import select
 
 from kotaku import catalogue
 from kotaku.dialog.context import Context, D, Draft
+from kotaku.dialog.inputs import picked_id
 from kotaku.models import Ksm, Role
 from kotaku.schemas import Choice
+from kotaku.services.access import action_of_flow, log_refusal
 from kotaku.services.scope import ksm_ids_in_scope, scope_of
 
 STATE_CHOOSE_KSM = "pilih_ksm"
 STATE_START = "mulai"
+KSM_PREFIX = "ksm:"  # the value of a KSM's button in the chooser: "ksm:" + its id
 
 Step = Callable[[Any, Context], Awaitable[None]]
 
@@ -100,6 +103,8 @@ class Flow(ABC, Generic[D]):
             return
         candidates = await reporting_ksm_ids(ctx)
         if not candidates:
+            reason = "outside_scope" if ctx.group_ksm_id is not None else "no_ksm"  # another KSM's group
+            log_refusal(ctx.person, action_of_flow(self.name), reason, group_ksm_id=ctx.group_ksm_id)
             ctx.say(ctx.t("flow.no_ksm"))
             ctx.finish()
             return
@@ -115,7 +120,7 @@ class Flow(ABC, Generic[D]):
             await ctx.session.execute(select(Ksm).where(Ksm.id.in_(candidates)).order_by(Ksm.name))
         ).scalars()
         ctx.goto(self.name, self.choose_ksm_state, pending_args=args)
-        ctx.say(ctx.t(self.choose_ksm_key), [Choice(label=k.name, value=f"ksm:{k.id}") for k in rows])
+        ctx.say(ctx.t(self.choose_ksm_key), [Choice(label=k.name, value=f"{KSM_PREFIX}{k.id}") for k in rows])
 
     async def hold(self, ctx: Context, args: str) -> bool:
         """Called by begin() before the KSM is resolved: check what this message brought and keep in the
@@ -127,15 +132,18 @@ class Flow(ABC, Generic[D]):
         candidates = await reporting_ksm_ids(ctx)
         chosen = None
         value = ctx.text
-        if value.startswith("ksm:") and value[4:].isdigit():
-            chosen = int(value[4:])
+        if value.startswith(KSM_PREFIX):
+            chosen = picked_id(value, KSM_PREFIX)
         else:
             rows = (await ctx.session.execute(select(Ksm).where(Ksm.id.in_(candidates)))).scalars()
             for k in rows:
                 if value.lower() in {k.name.lower(), k.code.lower()}:
                     chosen = k.id
         if chosen is None or chosen not in candidates:
-            ctx.say(ctx.t("flow.bad_ksm"))
+            if chosen is not None:  # a KSM by its id, but not one this person may report for
+                log_refusal(ctx.person, action_of_flow(self.name), "outside_scope", ksm_id=chosen)
+            forged = chosen is None and value.startswith(KSM_PREFIX)
+            ctx.say(ctx.t("input.bad_choice" if forged else "flow.bad_ksm"))
             return
         # The draft is kept, with what hold() put in it (flows not yet typed have no draft_type).
         draft = ctx.draft(getattr(self, "draft_type", Draft))

@@ -6,13 +6,18 @@ Pure functions, no database: the attendance flow (and anything else) passes the 
 - Names: `Budi, Sari, Joko` (also `;`, new lines, ` dan `, `&`), matched tolerantly: case, accents,
   punctuation, first names, prefixes of 3+ letters and typos (difflib similarity).
 - Dates: `hari ini`/`today`, `kemarin`/`yesterday`, `24/11`, `24-11`, `24/11/2026`, `24-11-26`,
-  `24.11.2026`, `2026-11-24` (day first; without a year, the year of `today`).
+  `24.11.2026`, `2026-11-24` (day first; without a year, the year of `today`), from `EARLIEST_DAY` to a
+  year after `today`.
 - Rupiah: `85000`, `85.000`, `Rp 85.000`, `Rp85.000,-`, `85rb`, `85 ribu`, `85k`, `1,5 juta`; wages
   `total 1.955.000` (the day's total).
 - A new worker's gender (`L`, `laki-laki`, `P`, `wanita`, ...) and skill (`pekerja`, `buruh`, `tukang`).
 - A selection typed on the roster checklist (`parse_roster_selection`): numbers of the list `1 3 7`,
   `1,3,7`, ranges `1-5`, `1 sampai 5`, names `agus, bambang`, `semua`, `semua kecuali 3 7`,
   `all except agus`, `tidak ada`/`kosong`, and `-3 7`, `hapus 3`, `batal centang agus` to untick.
+
+Numbers are ASCII digits only (full-width `３` or Arabic-Indic `٣` are not read as numbers), of a bounded
+length; a text longer than a message can be (`MAX_INPUT_CHARS`) is not read at all, a list of names only up
+to `name_limit` names, and every reader takes time linear in what it reads.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 from enum import StrEnum
 
-from kotaku.i18n import parse_number
+from kotaku.i18n import MAX_INPUT_CHARS, MAX_NUMBER, fold_width, foreign_digits, parse_number
 from kotaku.models import Gender, Skill
 
 ALL_WORDS = {"semua", "semua hadir", "semuanya", "all", "everyone", "lengkap"}
@@ -36,7 +41,8 @@ FUZZY_MARGIN = 0.08
 
 
 class CountError(ValueError):
-    """A count that cannot be read; `code` is "format", "negative" or "mismatch" (`15 orang L10 P4`)."""
+    """A count that cannot be read; `code` is "format", "negative", "mismatch" (`15 orang L10 P4`) or
+    "too_big" (a number of more than `MAX_COUNT_DIGITS` digits)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -58,19 +64,26 @@ class Count:
 
 _MALE = r"laki-laki|laki laki|laki|lk|l|pria|male|men|m"
 _FEMALE = r"perempuan|wanita|female|women|pr|p|f"
-_SUFFIX_RE = re.compile(rf"(?<![a-z0-9])(-?\d+)\s*({_MALE}|{_FEMALE})(?![a-z0-9])")
-_PREFIX_RE = re.compile(rf"(?<![a-z0-9])({_MALE}|{_FEMALE})\s*(-?\d+)(?![a-z0-9])")
-_TOTAL_RE = re.compile(r"^(-?\d+)\s*(orang|org|pekerja|workers?|people)?$")
+_SUFFIX_RE = re.compile(rf"(?<![a-z0-9])(-?[0-9]+)\s*({_MALE}|{_FEMALE})(?![a-z0-9])")
+_PREFIX_RE = re.compile(rf"(?<![a-z0-9])({_MALE}|{_FEMALE})\s*(-?[0-9]+)(?![a-z0-9])")
+_TOTAL_RE = re.compile(r"^(-?[0-9]+)\s*(orang|org|pekerja|workers?|people)?$")
 _MALE_SET = set(_MALE.split("|"))
-_LEAD_TOTAL_RE = re.compile(r"^(\d+)\s*(?:orang|org|pekerja)\s+(?=\S)")
+_LEAD_TOTAL_RE = re.compile(r"^([0-9]+)\s*(?:orang|org|pekerja)\s+(?=\S)")
+MAX_COUNT_DIGITS = 6  # a head count of a million is already far beyond any site
+_LONG_NUMBER_RE = re.compile(rf"[0-9]{{{MAX_COUNT_DIGITS + 1}}}")
 
 
 def parse_count(text: str) -> Count:
-    """`23` -> Count(23); `18L 5P` -> Count(23, 18, 5). Raises CountError("format"|"negative")."""
+    """`23` -> Count(23); `18L 5P` -> Count(23, 18, 5). Raises CountError("format"|"negative"|"mismatch"|
+    "too_big"); only ASCII digits are numbers."""
+    if len(text) > MAX_INPUT_CHARS or foreign_digits(text):
+        raise CountError("format")
     raw = re.sub(r"[,;+&]|\bdan\b|\band\b", " ", text.strip().lower())
     raw = re.sub(r"\s+", " ", raw).strip()
     if not raw:
         raise CountError("format")
+    if _LONG_NUMBER_RE.search(raw):
+        raise CountError("too_big")
     m = _TOTAL_RE.match(raw)
     if m:
         n = int(m.group(1))
@@ -121,10 +134,33 @@ def normalize_name(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
 
 
+_NAME_SEP_RE = re.compile(r"[,;\n/&]")
+_AND_RE = re.compile(r" (?:dan|and) ", re.IGNORECASE)
+MIN_NAME_LIMIT = 10
+
+
 def split_names(text: str) -> list[str]:
-    """`Budi, Sari dan Joko` -> ["Budi", "Sari", "Joko"]."""
-    parts = re.split(r"[,;\n/&]|\s+dan\s+|\s+and\s+", text, flags=re.IGNORECASE)
-    return [p.strip() for p in parts if p.strip()]
+    """`Budi, Sari dan Joko` -> ["Budi", "Sari", "Joko"] (white space inside a name made single)."""
+    names: list[str] = []
+    for piece in _NAME_SEP_RE.split(text):
+        # (single spaces first: `\s+dan\s+` over a long run of spaces backtracks quadratically)
+        names.extend(p.strip() for p in _AND_RE.split(" ".join(piece.split())))
+    return [n for n in names if n]
+
+
+def name_limit(roster_size: int) -> int:
+    """How many names (or numbers) one message may list against a roster of `roster_size`: twice the
+    roster (repeats and typos), at least `MIN_NAME_LIMIT`. Longer lists are refused, not matched."""
+    return max(2 * roster_size, MIN_NAME_LIMIT)
+
+
+class TooManyNames(ValueError):
+    """A typed list of more names than `name_limit` allows for the roster: `typed` of at most `limit`."""
+
+    def __init__(self, typed: int, limit: int) -> None:
+        super().__init__(f"{typed} names, at most {limit}")
+        self.typed = typed
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -139,24 +175,51 @@ class NameMatch:
         return len(self.ids) == 1
 
 
-def _similarity(query: str, name: str) -> float:
-    q_tokens, n_tokens = query.split(), name.split()
-    best = SequenceMatcher(None, query, name).ratio()
-    # Compare with the same number of leading tokens ("budy" ~ "budi", "sari wulan" ~ "sari wulandari").
-    head = " ".join(n_tokens[: len(q_tokens)])
-    best = max(best, SequenceMatcher(None, query, head).ratio())
-    if len(q_tokens) == 1:
-        # (a name of punctuation only has no tokens: max() of one float alone would raise)
-        best = max([best, *(SequenceMatcher(None, query, t).ratio() for t in n_tokens)])
-    return best
+class _Roster:
+    """A roster's names normalised once for matching many typed names, with difflib's matchers kept per
+    name (a matcher's costly part is indexing its second string; only the first changes per query)."""
+
+    def __init__(self, roster: Sequence[tuple[int, str]]) -> None:
+        self.names = [(wid, normalize_name(name)) for wid, name in roster]
+        self._matchers: dict[str, SequenceMatcher[str]] = {}
+
+    def ratio(self, query: str, other: str, cutoff: float) -> float:
+        """difflib's similarity of `query` to `other`, or 0 when a cheap upper bound is already below
+        `cutoff` (what is below the cutoff is never used; `ratio()` is the slow part of matching)."""
+        if 2 * min(len(query), len(other)) < cutoff * (len(query) + len(other)):
+            return 0.0
+        matcher = self._matchers.get(other)
+        if matcher is None:
+            matcher = self._matchers[other] = SequenceMatcher(None, "", other)
+        matcher.set_seq1(query)
+        if matcher.quick_ratio() < cutoff:
+            return 0.0
+        return matcher.ratio()
+
+    def similarity(self, query: str, name: str, cutoff: float = 0.0) -> float:
+        """The best similarity of `query` to `name`, to its leading tokens or (one word) to one of its
+        tokens; exact from `cutoff` up, 0 or anything below it otherwise."""
+        q_tokens, n_tokens = query.split(), name.split()
+        best = self.ratio(query, name, cutoff)
+        # Compare with the same number of leading tokens ("budy" ~ "budi", "sari wulan" ~ "sari wulandari").
+        head = " ".join(n_tokens[: len(q_tokens)])
+        best = max(best, self.ratio(query, head, cutoff))
+        if len(q_tokens) == 1:
+            # (a name of punctuation only has no tokens: max() of one float alone would raise)
+            best = max([best, *(self.ratio(query, t, cutoff) for t in n_tokens)])
+        return best
 
 
 def match_name(query: str, roster: Sequence[tuple[int, str]]) -> tuple[int, ...]:
     """Ids on `roster` ((id, name) pairs) that `query` may mean, best first; exactly one when clear."""
-    q = normalize_name(query)
+    return _match(normalize_name(query), _Roster(roster))
+
+
+def _match(q: str, roster: _Roster) -> tuple[int, ...]:
+    """`match_name` of a normalised query against a prepared roster."""
     if not q:
         return ()
-    names = [(wid, normalize_name(name)) for wid, name in roster]
+    names = roster.names
     exact = tuple(wid for wid, n in names if n == q)
     if exact:
         return exact
@@ -168,7 +231,7 @@ def match_name(query: str, roster: Sequence[tuple[int, str]]) -> tuple[int, ...]
         prefix = tuple(wid for wid, n in names if n.startswith(q) or any(t.startswith(q) for t in n.split()))
         if prefix:
             return prefix
-    scored = sorted(((_similarity(q, n), wid) for wid, n in names), reverse=True)
+    scored = sorted(((roster.similarity(q, n, FUZZY_CUTOFF), wid) for wid, n in names), reverse=True)
     scored = [(s, wid) for s, wid in scored if s >= FUZZY_CUTOFF]
     if not scored:
         return ()
@@ -181,58 +244,78 @@ def closest_names(
 ) -> list[int]:
     """Suggestions for a name that matched nothing: the `n` most similar ids above a low cutoff."""
     q = normalize_name(query)
-    scored = sorted(((_similarity(q, normalize_name(name)), wid) for wid, name in roster), reverse=True)
+    prepared = _Roster(roster)
+    scored = sorted(((prepared.similarity(q, n, cutoff), wid) for wid, n in prepared.names), reverse=True)
     return [wid for s, wid in scored[:n] if s >= cutoff]
 
 
 def match_names(text: str, roster: Sequence[tuple[int, str]]) -> list[NameMatch]:
-    """Every name in a typed list with what it matched, in the order typed."""
-    return [NameMatch(query=q, ids=match_name(q, roster)) for q in split_names(text)]
+    """Every name in a typed list with what it matched, in the order typed. Raises TooManyNames for a
+    list longer than `name_limit(len(roster))`."""
+    limit = name_limit(len(roster))
+    queries = split_names(text)
+    if len(queries) > limit:
+        raise TooManyNames(len(queries), limit)
+    prepared = _Roster(roster)
+    return [NameMatch(query=q, ids=_match(normalize_name(q), prepared)) for q in queries]
 
 
 # --- dates and money -----------------------------------------------------------------------------
 
 _TODAY_WORDS = {"hari ini", "hariini", "today", "sekarang", "now"}
 _YESTERDAY_WORDS = {"kemarin", "kmrn", "kemaren", "yesterday"}
-_DMY_RE = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})(?:[/\-.](\d{2}|\d{4}))?$")
-_ISO_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DMY_RE = re.compile(r"([0-9]{1,2})[/\-.]([0-9]{1,2})(?:[/\-.]([0-9]{2}|[0-9]{4}))?")
+_ISO_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+EARLIEST_DAY = date(2000, 1, 1)  # no report, plan or period of the program is older
+DAYS_AHEAD = 366  # the latest date read is a year after today
+_MAX_DATE_CHARS = 16
 
 
 def parse_day(text: str, today: date) -> date | None:
-    """A typed date, day first; None when it cannot be read or does not exist (31/02)."""
+    """A typed date, day first; None when it cannot be read, does not exist (31/02) or lies outside
+    `EARLIEST_DAY` .. a year after `today` (`24/11/5088`)."""
     raw = text.strip().lower()
     if raw in _TODAY_WORDS:
         return today
     if raw in _YESTERDAY_WORDS:
         return today - timedelta(days=1)
+    if len(raw) > _MAX_DATE_CHARS:
+        return None
     try:
-        if m := _ISO_RE.match(raw):
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if m := _DMY_RE.match(raw):
+        if m := _ISO_RE.fullmatch(raw):
+            day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        elif m := _DMY_RE.fullmatch(raw):
             year = m.group(3)
             y = today.year if year is None else (2000 + int(year) if len(year) == 2 else int(year))
-            return date(y, int(m.group(2)), int(m.group(1)))
+            day = date(y, int(m.group(2)), int(m.group(1)))
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    return day if EARLIEST_DAY <= day <= today + timedelta(days=DAYS_AHEAD) else None
 
 
-_RP_RE = re.compile(r"^(?:rp\.?|idr)?\s*(-?[\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?\s*(?:,-|,--)?$")
+_RP_RE = re.compile(r"(?:rp\.?|idr)?\s*(-?[0-9.,\s]+?)\s*(rb|ribu|k|jt|juta)?")
+_RP_FACTORS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
+_MAX_RUPIAH_CHARS = 40  # `Rp 1.500.000.000.000,-` is 22
 
 
 def parse_rupiah(text: str) -> int | None:
-    """A typed amount in whole Rupiah (may be negative: the caller refuses it); None if unreadable."""
+    """A typed amount in whole Rupiah (may be negative: the caller refuses it); None if unreadable,
+    not in ASCII digits, or more than `MAX_NUMBER`."""
     raw = text.strip().lower().replace("\u00a0", " ")
-    m = _RP_RE.match(raw)
+    if len(raw) > _MAX_RUPIAH_CHARS:
+        return None
+    # (the trailing `,-` taken off first keeps the pattern free of two optional tails that backtrack)
+    raw = raw.removesuffix(",--").removesuffix(",-").rstrip()
+    m = _RP_RE.fullmatch(raw)
     if not m:
         return None
     value = parse_number(m.group(1).replace(" ", ""))
     if value is None:
         return None
-    factor = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}.get(
-        m.group(2) or "", 1
-    )
-    return round(value * factor)
+    amount = round(value * _RP_FACTORS.get(m.group(2) or "", 1))
+    return amount if abs(amount) <= MAX_NUMBER else None
 
 
 _TOTAL_WORD_RE = re.compile(r"^\s*(total|jumlah)\b", re.IGNORECASE)
@@ -301,15 +384,18 @@ class Selection:
 @dataclass(frozen=True)
 class SelectionError:
     """A typed selection that cannot be applied as a whole (so nothing of it is): the parts not understood
-    (numbers off the list, names matching nobody) and the names that could be several workers (their
-    positions). Neither: nothing recognisable was typed (`hapus` alone, `???`)."""
+    (numbers off the list, names matching nobody, digits other than 0-9) and the names that could be
+    several workers (their positions); or a list of more names and numbers than the `limit` of
+    `name_limit` (`too_many`: at least that many), not read further. None of these: nothing recognisable was typed (`hapus`, `???`)."""
 
     unknown: tuple[str, ...] = ()
     ambiguous: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    too_many: int = 0
+    limit: int = 0
 
     @property
     def empty(self) -> bool:
-        return not self.unknown and not self.ambiguous
+        return not self.unknown and not self.ambiguous and not self.too_many
 
 
 _NONE_SELECTION = {
@@ -331,9 +417,10 @@ _SEL_UNTICK_RE = re.compile(
     r"^(?:-|(?:hapus|buang|batal(?:kan)?)\s+centang(?:nya|an)?\b|hapus\b|untick\b|uncheck\b|remove\b)"
 )
 _SEL_TICK_RE = re.compile(r"^(?:centang|tambah(?:kan)?|tick|check|add)\b")
-# `1 sampai 5`, `1 - 5`, `1 s/d 5`, `1..5`, `1 to 5` -> `1-5` (before the text is split at `/`).
+# `1 sampai 5`, `1 - 5`, `1 s/d 5`, `1..5`, `1 to 5` -> `1-5` (before the text is split at `/`). Only
+# from the start of a run of digits: trying every digit of a long run would be quadratic.
 _SEL_RANGE_RE = re.compile(
-    r"([0-9]+)\s*(?:-|\.\.|s/d|s\.d\.?|\b(?:sampai(?:\s+dengan)?|sampe|sd|hingga|to|until|thru|through)\b)"
+    r"(?<![0-9])([0-9]+)\s*(?:-|\.\.|s/d|s\.d\.?|\b(?:sampai(?:\s+dengan)?|sampe|sd|hingga|to|until|thru|through)\b)"
     r"\s*([0-9]+)"
 )
 _SEL_SPLIT_RE = re.compile(r"[,;\n/&+|]|\s+dan\s+|\s+and\s+|\s+serta\s+")
@@ -344,13 +431,17 @@ _SEL_NOISE = frozenset(
     {"no", "nomor", "nomer", "nmr", "nr", "number", "dan", "and", "juga", "saja", "aja", "hadir", "yang"}
 )
 _MAX_DIGITS = 6  # longer numbers are off any roster (and int() of thousands of digits is refused)
+_FOREIGN_DIGITS_MARK_RE = re.compile(r"(?:(?![0-9])\d)+")  # `３`, `٣`: not a number, not a name either
 
 
 def _sel_text(text: str) -> str:
-    """NFKC (full-width digits become ASCII), lower case, dashes unified, single spaces per line."""
-    raw = unicodedata.normalize("NFKC", text).lower()
+    """NFKC but for digits other than 0-9 (they stay as typed, and are not understood), lower case,
+    dashes unified, single spaces, no blank lines (a run of white space is then at most one character,
+    so the splitting pattern never backtracks over a long one)."""
+    raw = fold_width(text).lower()
     raw = re.sub(r"[\u2010-\u2015\u2212]", "-", raw)
-    return "\n".join(" ".join(line.split()) for line in raw.splitlines()).strip()
+    lines = (" ".join(line.split()) for line in raw.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _position(digits: str, size: int) -> int | None:
@@ -361,20 +452,43 @@ def _position(digits: str, size: int) -> int | None:
     return n - 1 if 1 <= n <= size else None
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One part of a typed selection between separators: its numbers and ranges, its name words."""
+
+    numbers: list[re.Match[str]]
+    words: list[str]
+
+
+def _sel_chunks(body: str, limit: int) -> list[_Chunk] | int:
+    """The parts of a selection; or, as soon as they hold more than `limit` names and numbers, how many
+    they held up to there (a list of thousands of names is not read to its end)."""
+    body = _SEL_RANGE_RE.sub(r"\1-\2", body)
+    chunks = []
+    typed = 0
+    for chunk in _SEL_SPLIT_RE.split(body):
+        plain = _SEL_NUMBER_RE.sub(" ", _FOREIGN_DIGITS_MARK_RE.sub(" ", chunk))
+        words = [w for w in normalize_name(plain).split() if w not in _SEL_NOISE]
+        chunks.append(_Chunk(list(_SEL_NUMBER_RE.finditer(chunk)), words))
+        typed += len(chunks[-1].numbers) + len(words)
+        if typed > limit:
+            return typed
+    return chunks
+
+
 def _sel_items(
-    body: str, names_in_order: Sequence[str]
+    chunks: list[_Chunk], names_in_order: Sequence[str]
 ) -> tuple[set[int], bool, list[str], list[tuple[str, tuple[int, ...]]]]:
     """The positions a list of numbers, ranges and names refers to, whether numbers were typed, and what
     was not understood or was ambiguous."""
     size = len(names_in_order)
-    roster = list(enumerate(names_in_order))
+    roster = _Roster(list(enumerate(names_in_order)))
     found: set[int] = set()
     by_number = False
     unknown: list[str] = []
     ambiguous: list[tuple[str, tuple[int, ...]]] = []
-    body = _SEL_RANGE_RE.sub(r"\1-\2", body)
-    for chunk in _SEL_SPLIT_RE.split(body):
-        for m in _SEL_NUMBER_RE.finditer(chunk):
+    for chunk in chunks:
+        for m in chunk.numbers:
             by_number = True
             first = _position(m.group(1), size)
             last = first if m.group(2) is None else _position(m.group(2), size)
@@ -382,17 +496,17 @@ def _sel_items(
                 unknown.append(m.group(0))
             else:
                 found.update(range(min(first, last), max(first, last) + 1))
-        words = [w for w in normalize_name(_SEL_NUMBER_RE.sub(" ", chunk)).split() if w not in _SEL_NOISE]
+        words = chunk.words
         if not words:
             continue
         query = " ".join(words)
-        ids = match_name(query, roster)
+        ids = _match(query, roster)
         if len(ids) == 1:
             found.add(ids[0])
             continue
         if len(words) > 1:
             # Names separated by spaces only: `agus bambang dewi`.
-            each = [match_name(w, roster) for w in words]
+            each = [_match(w, roster) for w in words]
             if all(len(i) == 1 for i in each):
                 found.update(i[0] for i in each)
                 continue
@@ -416,16 +530,19 @@ def parse_roster_selection(text: str, names_in_order: Sequence[str]) -> Selectio
 
     `1 3 7`, `1,3,7`, `1-5`, `1 sampai 5`, `agus, bambang` tick; `-3 7`, `hapus 3`, `batal centang agus`
     untick; `semua`/`all` ticks everyone, `semua kecuali 3 7`/`all except agus` everyone but those,
-    `tidak ada`/`kosong` no one."""
+    `tidak ada`/`kosong` no one. A text listing more than `name_limit` names and numbers is a
+    SelectionError with `too_many` set, before any name is matched."""
+    limit = name_limit(len(names_in_order))
     raw = _sel_text(text)
     everyone = frozenset(range(len(names_in_order)))
-    if normalize_name(raw) in _NONE_SELECTION:
+    foreign = foreign_digits(raw)
+    if normalize_name(raw) in _NONE_SELECTION and not foreign:
         return Selection(SelectAction.ONLY, frozenset())
     action = SelectAction.TICK
     body = raw
     if m := _SEL_ALL_RE.match(raw):
         rest = raw[m.end() :].strip()
-        if not normalize_name(rest):
+        if not normalize_name(rest) and not foreign:
             return Selection(SelectAction.ONLY, everyone)
         if e := _SEL_EXCEPT_RE.match(rest):
             action, body = SelectAction.ONLY, rest[e.end() :]
@@ -438,7 +555,11 @@ def parse_roster_selection(text: str, names_in_order: Sequence[str]) -> Selectio
             action, body = SelectAction.UNTICK, raw[m.end() :]
         elif m := _SEL_TICK_RE.match(raw):
             body = raw[m.end() :]
-    found, by_number, unknown, ambiguous = _sel_items(body, names_in_order)
+    chunks = _sel_chunks(body, limit)
+    if isinstance(chunks, int):
+        return SelectionError(too_many=chunks, limit=limit)
+    found, by_number, unknown, ambiguous = _sel_items(chunks, names_in_order)
+    unknown = [*unknown, *foreign_digits(body)]
     if unknown or ambiguous or not found:
         return SelectionError(unknown=tuple(unknown), ambiguous=tuple(ambiguous))
     chosen = frozenset(found)

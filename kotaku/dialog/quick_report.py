@@ -20,17 +20,21 @@ stays one description. Words that belong to no part are returned as `unread`, ne
 
 Typos of a keyword (`hadri 15`, `progess 45`) are not guessed into a report: `suggest_keyword` offers
 the correction for the person to confirm.
+
+Figures are ASCII digits (full-width `１５` or Arabic-Indic `١٥` stay as typed, so the part's reader refuses
+them); every pattern here runs in time linear in the message, and a text longer than a message can be
+(`MAX_INPUT_CHARS`) is read as words that belong to no part.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from enum import StrEnum
 
 from kotaku.dialog.quick import normalize_name
+from kotaku.i18n import MAX_INPUT_CHARS, fold_width
 from kotaku.models import Severity
 from kotaku.services.obstacles import SEVERITY_WORDS
 
@@ -48,6 +52,8 @@ KEYWORDS: dict[str, Part] = {
     **dict.fromkeys(("kendala", "masalah", "hambatan", "obstacle", "problem"), Part.KENDALA),
     **dict.fromkeys(("upah", "gaji", "wages", "wage"), Part.UPAH),
 }
+MAX_SUGGESTION_TRIES = 3  # misspelt keywords tried by `suggest_keyword` before it gives up
+MAX_SUGGESTION_WORDS = 64  # different words it compares with the keywords (the first ones of a message)
 # The spelling shown in a suggestion for each part.
 CANONICAL = {Part.HADIR: "hadir", Part.PROGRES: "progres", Part.KENDALA: "kendala", Part.UPAH: "upah"}
 
@@ -56,28 +62,36 @@ _KEYWORD_RE = re.compile(
     re.IGNORECASE,
 )
 # A count that can open a message without a keyword: `15`, `15 orang`, `L10 P5`, `15 orang L10 P5`.
+# A run of digits is taken whole (`[0-9]+(?![0-9])`): split between two repeats it backtracks quadratically.
+_N = r"[0-9]+(?![0-9])"
 _LEADING_COUNT_RE = re.compile(
-    r"^\s*(?:\d+\s*(?:orang|org|pekerja)?|(?:l|p)\s*\d+|\d+\s*(?:l|p))(?:\s*,?\s*(?:\d+\s*(?:l|p)|(?:l|p)\s*\d+))*"
-    r"(?![\w])",
+    rf"^\s*(?:{_N}\s*(?:orang|org|pekerja)?|(?:l|p)\s*{_N}|{_N}\s*(?:l|p))"
+    rf"(?:\s*,?\s*(?:{_N}\s*(?:l|p)|(?:l|p)\s*{_N}))*(?![\w])",
     re.IGNORECASE,
 )
 _PAID_RE = re.compile(r"\b(belum|blm|sudah|sdh|udah|telah|dibayar|dibayarkan|lunas|paid|unpaid|not)\b", re.I)
-# What may follow a keyword inside an obstacle's description for it to start a new part.
+# What may follow a keyword inside an obstacle's description for it to start a new part (matched at the
+# keyword's end, `pattern.match(text, pos)`, so no copy of the rest of the text is made per keyword).
 _STARTS = {
-    Part.HADIR: re.compile(r"^\s*[:=]?\s*(?:\d|semua|all\b|lengkap|l\s*\d|p\s*\d)", re.IGNORECASE),
-    Part.PROGRES: re.compile(r"^\s*[:=]?\s*(?:[^\d\W]+\s+){0,3}\d", re.IGNORECASE),
+    Part.HADIR: re.compile(r"\s*[:=]?\s*(?:[0-9]|semua|all\b|lengkap|l\s*[0-9]|p\s*[0-9])", re.IGNORECASE),
+    Part.PROGRES: re.compile(r"\s*[:=]?\s*(?:[^\d\W]+\s+){0,3}[0-9]", re.IGNORECASE),
     # (`kendala upah belum cair` is about wages, not the wages part: only a payment said done, or a figure)
     Part.UPAH: re.compile(
-        r"^\s*[:=]?\s*(?:(?:sudah|sdh|telah)\s+dibayar|dibayar|lunas|total|rp|\d)", re.IGNORECASE
+        r"\s*[:=]?\s*(?:(?:sudah|sdh|telah)\s+dibayar|dibayar|lunas|total|rp|[0-9])", re.IGNORECASE
     ),
-    Part.KENDALA: re.compile(r"^\s*\S", re.IGNORECASE),
+    Part.KENDALA: re.compile(r"\s*\S", re.IGNORECASE),
 }
 _SEPARATORS = " \t\n,;:.-–—=+&"
 # `rabat 45 drainase 30,5%`: an optional activity hint before each figure and its optional unit.
 _FIGURE_RE = re.compile(
-    r"(?<![\w-])(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|persen|percent|pct|m²|m³|m2|m3|m1|m'|meter|mtr|m|unit|buah|bh|titik|"
+    r"(?<![\w-])(?P<num>[0-9]+(?:[.,][0-9]+)?)\s*(?P<unit>%|persen|percent|pct|m²|m³|m2|m3|m1|m'|meter|mtr|m|unit|buah|bh|titik|"
     r"ls|paket)?(?![\w])",
     re.IGNORECASE,
+)
+# A wage amount in the wages part; only from the start of a figure (searching from inside a long run of
+# digits, each start backtracking over the run, would be quadratic).
+_AMOUNT_RE = re.compile(
+    r"(?:total\s*:?\s*)?(?:rp\.?\s*)?(?<![0-9])[0-9][0-9.,]*\s*(?:rb|ribu|k|jt|juta)?(?![\w])", re.I
 )
 _HINT_NOISE = frozenset({"dan", "and", "serta", "kegiatan", "pekerjaan", "untuk", "yang", "sudah", "jadi"})
 
@@ -126,8 +140,8 @@ class ReportText:
 
 
 def _clean(text: str) -> str:
-    """NFKC (full-width digits), dashes unified, one space between words."""
-    raw = unicodedata.normalize("NFKC", text)
+    """NFKC (but digits other than 0-9 stay as typed), dashes unified, one space between words."""
+    raw = fold_width(text)
     raw = re.sub(r"[\u2010-\u2015\u2212]", "-", raw)
     return " ".join(raw.split())
 
@@ -139,12 +153,12 @@ def _keywords(text: str) -> list[tuple[int, int, Part]]:
     current: Part | None = None
     for m in _KEYWORD_RE.finditer(text):
         part = KEYWORDS[m.group(1).lower()]
-        if current == Part.KENDALA and not _STARTS[part].match(text[m.end() :]):
+        if current == Part.KENDALA and not _STARTS[part].match(text, m.end()):
             continue
         if (
             part == Part.HADIR
             and m.group(1).lower() == "masuk"
-            and not _STARTS[Part.HADIR].match(text[m.end() :])
+            and not _STARTS[Part.HADIR].match(text, m.end())
         ):
             continue  # `masuk` is a common word; only `masuk 12` is attendance
         found.append((m.start(), m.end(), part))
@@ -154,6 +168,8 @@ def _keywords(text: str) -> list[tuple[int, int, Part]]:
 
 def split_report(text: str) -> ReportText:
     """The parts of a report typed in one message (see the module docstring)."""
+    if len(text) > MAX_INPUT_CHARS:
+        return ReportText(unread=[" ".join(text[:MAX_INPUT_CHARS].split())])
     raw = _clean(text)
     out = ReportText()
     marks = _keywords(raw)
@@ -163,7 +179,7 @@ def split_report(text: str) -> ReportText:
         m = _LEADING_COUNT_RE.match(head)
         # A bare number is an answer (a numbered button, a figure asked for), not attendance: only a count
         # that says what it counts (`15 orang`, `L10 P5`) opens a report without a keyword.
-        if m and not re.fullmatch(r"\d+", m.group(0).strip()):
+        if m and not re.fullmatch(r"[0-9]+", m.group(0).strip()):
             out.attendance = m.group(0).strip(_SEPARATORS)
             rest = head[m.end() :].strip(_SEPARATORS)
             if rest:
@@ -226,9 +242,7 @@ def _wages(body: str) -> WagesText:
         paid = False
     elif words & {"sudah", "sdh", "udah", "telah", "dibayar", "dibayarkan", "lunas", "paid"}:
         paid = True
-    amount_match = re.search(
-        r"(?:total\s*:?\s*)?(?:rp\.?\s*)?\d[\d.,]*\s*(?:rb|ribu|k|jt|juta)?(?![\w])", body, re.I
-    )
+    amount_match = _AMOUNT_RE.search(body)
     amount = amount_match.group(0).strip() if amount_match else ""
     return WagesText(paid=paid, amount=amount)
 
@@ -252,16 +266,29 @@ def has_report(text: str) -> bool:
 def suggest_keyword(text: str) -> str | None:
     """The message with a misspelt keyword corrected when that makes it a report: `hadri 15` ->
     `hadir 15`; None when no word is close to a keyword or the correction reads no better."""
+    if len(text) > MAX_INPUT_CHARS:
+        return None
     words = text.split()
+    keywords = list(KEYWORDS)
+    close_to: dict[str, list[str]] = {}
+    tries = 0
     for i, w in enumerate(words):
         bare = w.lstrip("/").lower()
-        if len(bare) < 4 or bare in KEYWORDS:
+        # (a word over 16 letters is below the cutoff against any keyword, the longest has 10)
+        if not 4 <= len(bare) <= 16 or bare in KEYWORDS:
             continue
-        close = get_close_matches(bare, list(KEYWORDS), n=1, cutoff=0.75)
+        if bare not in close_to:
+            if len(close_to) == MAX_SUGGESTION_WORDS:
+                break
+            close_to[bare] = get_close_matches(bare, keywords, n=1, cutoff=0.75)
+        close = close_to[bare]
         if close:
             fixed = " ".join([*words[:i], CANONICAL[KEYWORDS[close[0]]], *words[i + 1 :]])
             if has_report(fixed):
                 return fixed
+            tries += 1
+            if tries == MAX_SUGGESTION_TRIES:  # each try reads the whole message again
+                break
     return None
 
 

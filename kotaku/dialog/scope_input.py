@@ -10,6 +10,7 @@ from kotaku.dialog.context import Context, D
 from kotaku.dialog.flow import Flow
 from kotaku.dialog.inputs import has_text, kind_word
 from kotaku.schemas import Choice
+from kotaku.services.access import action_of_flow, log_refusal
 from kotaku.services.scope import Scope, ScopeNotFound
 from kotaku.services.summary import OWN_SCOPE_WORDS, OutsideScope, view_scope
 
@@ -43,6 +44,7 @@ async def resolve_requested_scope(ctx: Context, flow: str, code: str, ask_state:
     except ScopeNotFound:
         ctx.say(ctx.t(f"{flow}.unknown_scope", code=code.strip()))
     except OutsideScope as exc:
+        log_refusal(ctx.person, action_of_flow(flow), "outside_scope", scope=code.strip())
         ctx.say(ctx.t(f"{flow}.outside_scope", scope=str(exc)))
     ctx.goto(flow, ask_state)
     _ask_scope(ctx, flow)

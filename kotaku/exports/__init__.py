@@ -32,6 +32,7 @@ from kotaku import clock
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.models import AuditLog, Person, Role
+from kotaku.security import make_private, private_dir
 from kotaku.services.scope import Scope
 from kotaku.services.summary import OutsideScope
 
@@ -169,7 +170,7 @@ async def build_export(
     report; with photos, a zip holding the workbook or the CSV files and the photo files) and record one
     `AuditLog` row. Checks nothing about permissions: callers call `check_export()` first."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     if request.end < request.start:
         raise ValueError(f"export period ends before it starts: {request.start} > {request.end}")
     if request.fmt == ExportFormat.PDF:
@@ -184,6 +185,7 @@ async def build_export(
         from kotaku.exports.csv import write_csv
 
         result = await write_csv(db, settings, request, out, on_progress=on_progress)
+    make_private(result.path)  # names, NIKs and wages: the owner's alone
     await _audit(db, request, result)
     return result
 

@@ -80,11 +80,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "01-09-2021 atau 01/09/2021.",
         "en": "Cannot read the date '{value}'. Use an Excel date cell, 2021-09-01, 01-09-2021 or 01/09/2021.",
     },
+    "date_range": {
+        "id": "Tanggal di luar rentang yang masuk akal ({earliest} s.d. {latest}): '{value}'.",
+        "en": "Date outside the sensible range ({earliest} to {latest}): '{value}'.",
+    },
     "bad_time": {
         "id": "Jam tidak dapat dibaca: '{value}'. Gunakan JJ:MM, misalnya 15:00.",
         "en": "Cannot read the time '{value}'. Use HH:MM, e.g. 15:00.",
     },
     "bad_number": {"id": "Bukan angka: '{value}'.", "en": "Not a number: '{value}'."},
+    "number_too_big": {"id": "Angka terlalu besar: '{value}'.", "en": "Number too large: '{value}'."},
     "bad_integer": {
         "id": "Harus bilangan bulat (rupiah tanpa desimal): '{value}'.",
         "en": "Must be a whole number (rupiah without decimals): '{value}'.",
@@ -148,6 +153,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nik_digits": {"id": "harus 16 angka", "en": "it must be 16 digits"},
     "nik_province": {"id": "kode provinsi tidak valid", "en": "the province part is not valid"},
     "nik_birthdate": {"id": "tanggal lahir di NIK tidak valid", "en": "the birth date part is not valid"},
+    "nik_text": {
+        "id": "tulis NIK sebagai teks, bukan angka (Excel membulatkan angka 16 digit)",
+        "en": "write the NIK as text, not as a number (Excel rounds 16-digit numbers)",
+    },
     "bad_phone": {
         "id": "Nomor telepon tidak valid: '{value}'. Contoh: 0812-3456-7890 atau +62 812 3456 7890.",
         "en": "Invalid phone number '{value}'. Example: 0812-3456-7890 or +62 812 3456 7890.",

@@ -1,7 +1,9 @@
 """Reading one cell: dates, numbers, yes/no and the program's vocabularies, tolerant of how people type them.
 
 Every parser takes the raw cell value (str, int, float, bool, date/datetime from Excel) and returns a
-clean value or raises `CellError(key, **params)` whose key is in the message catalogue.
+clean value or raises `CellError(key, **params)` whose key is in the message catalogue; never anything
+else. Numbers in text are ASCII digits (full-width or Arabic-Indic digits are refused), texts read as
+numbers, dates and zones are bounded in length, numbers in size and dates to a window around today.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kotaku import clock
+from kotaku.i18n import MAX_NUMBER, foreign_digits
 from kotaku.models import Gender, Indicator, RegionLevel, Role, Skill
-from kotaku.security import InvalidNik, InvalidPhone, mask_nik, normalize_nik, normalize_phone
+from kotaku.security import MAX_NIK_CHARS, InvalidNik, InvalidPhone, mask_nik, normalize_nik, normalize_phone
 
 
 class CellError(ValueError):
@@ -52,25 +56,59 @@ def text(value: Any, max_len: int | None = None) -> str:
 
 EXCEL_EPOCH = date(1899, 12, 30)
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+EARLIEST_DATE = date(2000, 1, 1)  # no region, activity or plan of the program is older
+YEARS_AHEAD = 2  # a plan may be imported before its year starts, not a decade ahead
+MAX_VALUE_CHARS = 64  # a date, number or zone typed in a cell is far shorter
+
+
+def latest_date() -> date:
+    """The last date a cell may hold: `YEARS_AHEAD` years after today (29 February: the 28th)."""
+    today = clock.now().date()
+    try:
+        return today.replace(year=today.year + YEARS_AHEAD)
+    except ValueError:
+        return today.replace(year=today.year + YEARS_AHEAD, day=28)
+
+
+def _in_window(day: date, value: Any) -> date:
+    latest = latest_date()
+    if not EARLIEST_DATE <= day <= latest:
+        raise CellError(
+            "date_range", value=show(value), earliest=EARLIEST_DATE.isoformat(), latest=latest.isoformat()
+        )
+    return day
+
+
+def _ascii_text(value: Any) -> str:
+    """A cell as stripped text for a number, date or time reader: bounded, no digits other than 0-9."""
+    raw = str(value).strip()
+    if len(raw) > MAX_VALUE_CHARS or foreign_digits(raw):
+        raise ValueError(raw[:MAX_VALUE_CHARS])
+    return raw
 
 
 def to_date(value: Any) -> date:
+    """An Excel date, a serial number or a typed date, between `EARLIEST_DATE` and `latest_date()`."""
     if isinstance(value, datetime):
-        return value.date()
+        return _in_window(value.date(), value)
     if isinstance(value, date):
-        return value
+        return _in_window(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         # An Excel serial number in a cell not formatted as a date (1990..2100 only).
         if 32874 <= value <= 73051 and float(value).is_integer():
-            return EXCEL_EPOCH + timedelta(days=int(value))
+            return _in_window(EXCEL_EPOCH + timedelta(days=int(value)), value)
         raise CellError("bad_date", value=show(value))
-    raw = str(value).strip()
-    candidate = raw[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[ T]00:00(:00)?$", raw) else raw
+    try:
+        raw = _ascii_text(value)
+    except ValueError:
+        raise CellError("bad_date", value=show(value)) from None
+    candidate = raw[:10] if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]00:00(:00)?", raw) else raw
     for fmt in DATE_FORMATS:
         try:
-            return datetime.strptime(candidate, fmt).date()
+            day = datetime.strptime(candidate, fmt).date()
         except ValueError:
             continue
+        return _in_window(day, value)
     raise CellError("bad_date", value=show(value))
 
 
@@ -82,46 +120,62 @@ def to_time(value: Any) -> time:
     if isinstance(value, float) and 0 <= value < 1:  # Excel time as a day fraction
         minutes = round(value * 24 * 60)
         return time(minutes // 60 % 24, minutes % 60)
-    m = re.match(r"^(\d{1,2})[:.](\d{2})(?::\d{2})?$", str(value).strip())
+    m = re.fullmatch(r"([0-9]{1,2})[:.]([0-9]{2})(?::[0-9]{2})?", str(value).strip()[:MAX_VALUE_CHARS])
     if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
         return time(int(m.group(1)), int(m.group(2)))
     raise CellError("bad_time", value=show(value))
 
 
+# A number as float() may read it once separators are settled: ASCII, no `inf`, `nan` or `1_000`.
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def to_number(value: Any) -> float:
-    """A plain number; in text, `163,5` (decimal comma) and `1.234,5` / `1,234.5` are understood."""
+    """A plain number; in text, `163,5` (decimal comma) and `1.234,5` / `1,234.5` are understood. Finite
+    and at most `MAX_NUMBER` in size ("number_too_big" beyond)."""
     if isinstance(value, bool | date | datetime | time):
         raise CellError("bad_number", value=show(value))
+    if isinstance(value, int) and abs(value) > MAX_NUMBER:
+        raise CellError("number_too_big", value=show(value))  # (before float() of a huge int overflows)
     if isinstance(value, int | float):
         result = float(value)
     else:
-        raw = re.sub(r"(?i)^rp\.?", "", str(value).strip()).replace(" ", "").rstrip("%")
+        try:
+            raw = _ascii_text(value)
+        except ValueError:
+            raise CellError("bad_number", value=show(value)) from None
+        raw = re.sub(r"(?i)^rp\.?", "", raw).replace(" ", "").rstrip("%")
         if "," in raw and "." in raw:
             decimal = "," if raw.rfind(",") > raw.rfind(".") else "."
             raw = raw.replace("." if decimal == "," else ",", "").replace(",", ".")
         elif raw.count(",") == 1:
             raw = raw.replace(",", ".")
-        elif re.fullmatch(r"-?\d{1,3}([.,]\d{3}){2,}", raw):
+        elif re.fullmatch(r"-?[0-9]{1,3}([.,][0-9]{3}){2,}", raw):
             raw = re.sub(r"[.,]", "", raw)
-        try:
-            result = float(raw)
-        except ValueError:
-            raise CellError("bad_number", value=show(value)) from None
+        if not _FLOAT_RE.fullmatch(raw):
+            raise CellError("bad_number", value=show(value))
+        result = float(raw)
     if math.isnan(result) or math.isinf(result):
         raise CellError("bad_number", value=show(value))
+    if abs(result) > MAX_NUMBER:
+        raise CellError("number_too_big", value=show(value))
     return result
 
 
 def to_integer(value: Any) -> int:
     """Rupiah amounts: 150000000, `150.000.000`, `Rp150.000.000`, `150,000,000`."""
     if isinstance(value, str):
+        if len(value.strip()) > MAX_VALUE_CHARS:
+            raise CellError("bad_integer", value=show(value))
         raw = re.sub(r"(?i)^rp\.?", "", value.strip()).replace(" ", "")
-        if re.fullmatch(r"-?\d{1,3}([.,]\d{3})+", raw):
+        if re.fullmatch(r"-?[0-9]{1,3}([.,][0-9]{3})+", raw):
             raw = re.sub(r"[.,]", "", raw)
         value = raw
     try:
         number = to_number(value)
-    except CellError:
+    except CellError as exc:
+        if exc.key == "number_too_big":
+            raise
         raise CellError("bad_integer", value=show(value)) from None
     if not number.is_integer():
         raise CellError("bad_integer", value=show(value))
@@ -343,14 +397,24 @@ def language(value: Any) -> str:
 TZ_ALIASES = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
 
 
+MAX_ZONE_CHARS = 40  # the longest IANA name, `America/Argentina/ComodRivadavia`, is 32
+_NOT_ZONES = frozenset({"localtime", "factory"})  # files in the zone folder that are not a place's zone
+
+
 def timezone(value: Any) -> str:
+    """An IANA time zone name (or WIB/WITA/WIT); anything the zone database cannot open is "bad_timezone",
+    a name too long for the file system (`Etc/GMT+999…`) or a folder (`Asia`) included."""
     raw = str(value).strip()
     raw = TZ_ALIASES.get(raw.lower(), raw)
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", raw):
+    if (
+        len(raw) > MAX_ZONE_CHARS
+        or raw.lower() in _NOT_ZONES
+        or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", raw)
+    ):
         raise CellError("bad_timezone", value=show(value))
     try:
         ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise CellError("bad_timezone", value=show(value)) from None
     return raw
 
@@ -366,13 +430,17 @@ def phone(value: Any) -> str:
 
 
 def nik(value: Any) -> str:
-    """A valid NIK, or a CellError that shows it only masked."""
-    raw = text(value) if not isinstance(value, float) else str(int(value))
+    """A valid NIK, or a CellError that shows it only masked. A number cell is refused ("nik_text"):
+    Excel keeps 15 significant digits, so a NIK stored as a number has already lost its last one (and a
+    NaN or an infinity is no NIK at all)."""
+    if isinstance(value, float):
+        raise CellError("bad_nik", nik="•" * 16, reason_key="nik_text")
+    raw = text(value)
     try:
         return normalize_nik(raw)
     except InvalidNik:
-        digits = re.sub(r"[\s.\-]", "", raw)
-        if not re.fullmatch(r"\d{16}", digits):
+        digits = re.sub(r"[\s.\-]", "", raw)[:MAX_NIK_CHARS]
+        if not re.fullmatch(r"[0-9]{16}", digits):
             reason = "nik_digits"
         elif digits[:2] == "00":
             reason = "nik_province"

@@ -17,6 +17,7 @@ from kotaku.models.enums import (
     Severity,
     Skill,
 )
+from kotaku.models.limits import RateCounter
 from kotaku.models.ops import (
     Alert,
     AuditLog,
@@ -63,6 +64,7 @@ __all__ = [
     "PlanPoint",
     "ProcessedInbound",
     "ProgressReport",
+    "RateCounter",
     "Region",
     "RegionLevel",
     "Role",

@@ -16,6 +16,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Primary keys are INTEGER: 32-bit signed on PostgreSQL, so an id above this is no row anywhere (and a
+# DataError if sent there). Ids read from people or buttons are checked against it before any query.
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

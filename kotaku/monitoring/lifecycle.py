@@ -46,7 +46,9 @@ from kotaku.models import (
     Region,
     Role,
 )
+from kotaku.models.base import MAX_ID
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL
+from kotaku.security import hide_personal_numbers
 from kotaku.services.scope import Scope, join_kelurahan, ksm_ids_in_scope, scope_contains_ksm, scope_of
 
 if TYPE_CHECKING:  # only the shape is used here; the checks module builds the findings
@@ -673,10 +675,18 @@ def _latest_entry_statements(subject_type: str, ids: Sequence[int]) -> list[Any]
 # --- acknowledge, resolve ----------------------------------------------------------------------------
 
 
+async def _get_alert(session: AsyncSession, alert_id: int, *, lock: bool = False) -> Alert | None:
+    """The alert with this id; None for an id no INTEGER key can hold (queried, it would overflow SQLite's
+    64-bit integers or be a DataError on PostgreSQL's 32-bit ones)."""
+    if not 1 <= alert_id <= MAX_ID:
+        return None
+    return await session.get(Alert, alert_id, with_for_update=lock)
+
+
 async def _checked(session: AsyncSession, alert_id: int, person: Person) -> Alert:
     if person.role not in ALERT_ROLES:
         raise AlertNotAllowed(person.role)
-    alert = await session.get(Alert, alert_id, with_for_update=True)
+    alert = await _get_alert(session, alert_id, lock=True)
     if alert is None:
         raise AlertNotFound(alert_id)
     if not await alert_in_scope(session, alert, scope_of(person)):
@@ -691,7 +701,7 @@ async def acknowledgeable(session: AsyncSession, alert_id: int, person: Person) 
     refusals as `acknowledge`, which checks again when it writes)."""
     if person.role not in ALERT_ROLES:
         raise AlertNotAllowed(person.role)
-    alert = await session.get(Alert, alert_id)
+    alert = await _get_alert(session, alert_id)
     if alert is None:
         raise AlertNotFound(alert_id)
     if alert.status == AlertStatus.RESOLVED:
@@ -720,14 +730,14 @@ async def acknowledge(
     if alert.status == AlertStatus.ACKNOWLEDGED:
         by = await session.get(Person, alert.acknowledged_by_id) if alert.acknowledged_by_id else None
         if by is not None and by.id == person.id and note:
-            alert.ack_note = note
+            alert.ack_note = hide_personal_numbers(note, session.info)
             alert.updated_at = now
             return alert
         raise AlertAlreadyAcknowledged(alert, by.name if by else "-")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by_id = person.id
     alert.acknowledged_at = now
-    alert.ack_note = (note or "").strip() or None
+    alert.ack_note = hide_personal_numbers((note or "").strip() or None, session.info)
     alert.updated_at = now
     session.add(
         AuditLog(
@@ -756,7 +766,7 @@ async def resolve_by_hand(
     alert.status = AlertStatus.RESOLVED
     alert.resolved_at = now
     alert.resolved_by_id = person.id
-    alert.resolve_note = note.strip()
+    alert.resolve_note = hide_personal_numbers(note.strip(), session.info)
     alert.updated_at = now
     session.add(
         AuditLog(

@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import MonitoringConfig
+from kotaku.db import insert_if_absent
 from kotaku.events import ReportKind, ReportSaved, WorkerAdded
 from kotaku.models import (
     AttendanceDay,
@@ -42,6 +43,7 @@ from kotaku.models import (
     Skill,
     Worker,
 )
+from kotaku.security import hide_personal_numbers
 from kotaku.uow import UnitOfWork
 
 # Sanity cap on workers in one sheet (KOTAKU sites have tens of workers, not hundreds).
@@ -177,10 +179,13 @@ def valid_daily_rate(amount: int) -> bool:
 
 def interpret_amount(amount: int, workers: int, *, total: bool = False) -> tuple[int | None, int | None]:
     """(rate, total_wages) for an amount typed in count mode: a rate per worker unless it is larger
-    than `MAX_RATE_GUESS` (or `total` says so), then the day's total. A rate must be a valid daily rate."""
+    than `MAX_RATE_GUESS` (or `total` says so), then the day's total. A rate must be a valid daily rate;
+    a total at most `MAX_DAILY_RATE` per worker."""
     if amount < 0:
         raise AttendanceError("negative")
     if total or (amount > MAX_RATE_GUESS and workers > 1):
+        if amount > MAX_DAILY_RATE * max(workers, 1):  # more than each worker at the highest daily rate
+            raise AttendanceError("bad_total", limit=MAX_DAILY_RATE * max(workers, 1))
         return None, amount
     if not valid_daily_rate(amount):
         raise AttendanceError("bad_rate")
@@ -580,18 +585,27 @@ async def save_attendance(
         workers = await _roster_workers(session, ksm_id, sheet.worker_ids)
     else:
         _check_counts(sheet)
+    # The first save of the day inserts the sheet's row and concurrent ones queue on it (no unique-key
+    # error on PostgreSQL): each then finds the row, locked, and replaces what the one before saved.
+    created = await insert_if_absent(
+        session,
+        AttendanceDay,
+        ("ksm_id", "work_date"),
+        ksm_id=ksm_id,
+        work_date=sheet.work_date,
+        mode=sheet.mode,
+        revision=1,
+        entered_at=now,
+    )
     day = (
         await session.execute(
             select(AttendanceDay)
             .where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date == sheet.work_date)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
-    ).scalar_one_or_none()
-    created = day is None
-    if day is None:
-        day = AttendanceDay(ksm_id=ksm_id, work_date=sheet.work_date, mode=sheet.mode, revision=1)
-        session.add(day)
-    else:
+    ).scalar_one()
+    if not created:
         old = await attendance_summary(session, ksm_id, sheet.work_date)
         assert old is not None
         old_ids = await attendance_worker_ids(session, day.id)
@@ -617,7 +631,7 @@ async def save_attendance(
         day.revision += 1
     day.mode = sheet.mode
     day.wages_paid = sheet.wages_paid
-    day.late_reason = sheet.late_reason
+    day.late_reason = hide_personal_numbers(sheet.late_reason, session.info)
     day.entered_by_id = entered_by_id
     day.entered_at = now
     day.channel = channel

@@ -6,6 +6,7 @@ id) is stored once."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -66,8 +67,10 @@ async def pending(
 
 class InboxWorker:
     """Handles a channel's stored updates: `wake()` after storing one, `run(stop)` in the background,
-    `drain()` to handle everything now (tests, start-up recovery). A handler that raises is retried on
-    later passes, up to `max_attempts`; then the update is set aside with its error."""
+    `drain()` to handle everything now (tests, start-up recovery). Each conversation with pending updates
+    gets a task of its own (at most `concurrency` handle at once), so a slow update (a media download)
+    holds back only the later updates of its own conversation. A handler that raises is retried on later
+    passes, up to `max_attempts`; then the update is set aside with its error."""
 
     def __init__(
         self,
@@ -89,6 +92,8 @@ class InboxWorker:
         self.now = now
         self._wake = asyncio.Event()
         self._retry_later: set[str] = set()
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._gate: asyncio.Semaphore | None = None
         self.handled = 0
         self.failed = 0
 
@@ -96,33 +101,50 @@ class InboxWorker:
         self._wake.set()
 
     async def drain(self) -> int:
-        """Handle every pending update once; returns how many were handled (successfully or given up).
-        An update that fails is tried again on a later pass, not in this one, and the later updates of its
-        conversation wait for it."""
-        total = 0
+        """Handle every pending update, also those stored meanwhile; returns how many were handled
+        (successfully or given up). An update that fails is tried again on a later pass, not in this one,
+        and the later updates of its conversation wait for it."""
+        before = self.handled + self.failed
         self._retry_later = set()
         while True:
-            async with self.db.session() as session:
-                batch = await pending(session, self.channel, skip=self._retry_later)
-            if not batch:
-                return total
-            before = self.handled + self.failed
-            await self._handle_batch(batch)
-            total += self.handled + self.failed - before
+            self._wake.clear()  # before looking: a wake while we look means look again
+            if not await self._dispatch() and not self._busy:
+                return self.handled + self.failed - before
+            await self._wake.wait()  # a conversation is done, or an update was stored
 
-    async def _handle_batch(self, batch: list[InboxMessage]) -> None:
+    async def _dispatch(self) -> int:
+        """Start a task for each conversation with pending updates that none is handling now (nor
+        waiting for a retry); returns how many started. A few conversations wait ahead of the
+        `concurrency` that run, no more (the others stay in the table)."""
+        if len(self._busy) >= 4 * self.concurrency:
+            return 0
+        async with self.db.session() as session:
+            skip = self._retry_later | set(self._busy)
+            batch = await pending(session, self.channel, skip=skip)
         by_conversation: dict[str, list[InboxMessage]] = {}
         for row in batch:
             by_conversation.setdefault(row.conversation, []).append(row)
-        gate = asyncio.Semaphore(self.concurrency)
+        for conversation, rows in by_conversation.items():
+            task = asyncio.create_task(self._one_conversation(rows), name=f"inbox-{self.channel.value}")
+            self._busy[conversation] = task
+            task.add_done_callback(functools.partial(self._done, conversation))
+        return len(by_conversation)
 
-        async def one_conversation(rows: list[InboxMessage]) -> None:
-            async with gate:
+    def _done(self, conversation: str, task: asyncio.Task[None]) -> None:
+        self._busy.pop(conversation, None)
+        self._wake.set()
+
+    async def _one_conversation(self, rows: list[InboxMessage]) -> None:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.concurrency)
+        async with self._gate:
+            try:
                 for row in rows:
                     if not await self._handle_one(row):
                         return  # keep the order: later updates of this conversation wait for this one
-
-        await asyncio.gather(*(one_conversation(rows) for rows in by_conversation.values()))
+            except Exception:  # the database failed while marking: the rest is tried on a later pass
+                log.exception("inbox_conversation_failed", channel=self.channel.value)
+                self._retry_later.add(rows[0].conversation)
 
     async def _handle_one(self, row: InboxMessage) -> bool:
         try:
@@ -154,17 +176,28 @@ class InboxWorker:
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Handle updates as they are stored (and those left from before) until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("inbox_drain_failed", channel=self.channel.value)
-            self._wake.clear()
-            waiter = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
+        """Handle updates as they are stored (and those left from before) until `stop` is set; then wait
+        for the updates in hand (cancelled with the task: those are handled at the next start)."""
+        loop = asyncio.get_running_loop()
+        retried_at = loop.time()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                if loop.time() - retried_at >= self.poll_seconds:  # failed updates: tried again each poll
+                    self._retry_later, retried_at = set(), loop.time()
+                try:
+                    await self._dispatch()
+                except Exception:
+                    log.exception("inbox_drain_failed", channel=self.channel.value)
+                waiter = asyncio.create_task(self._wake.wait())
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                stopper.cancel()
+            if self._busy:
+                await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        finally:
+            for task in list(self._busy.values()):
+                task.cancel()

@@ -22,6 +22,7 @@ from kotaku.domain.geo import distance_m
 from kotaku.domain.phash import photo_phash
 from kotaku.events import ReportKind, ReportSaved
 from kotaku.models import Activity, Channel, Ksm, Media, MediaKind
+from kotaku.security import hide_personal_numbers, write_private
 from kotaku.services.scope import ksm_timezone
 from kotaku.uow import UnitOfWork
 
@@ -99,10 +100,8 @@ def save_content(settings: Settings, content: bytes, mime_type: str | None) -> t
     rel = Path(digest[:2]) / digest[2:4] / f"{digest}{ext}"
     path = Path(settings.media.dir) / rel
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        # Photos of workers and sites are the program's alone: 0600 files in 0700 folders.
+        write_private(path, content)
     return digest, str(rel)
 
 
@@ -179,7 +178,7 @@ async def store_media(
         path=rel,
         mime_type=mime_type,
         size_bytes=size,
-        caption=caption,
+        caption=hide_personal_numbers(caption, session.info),
         milestone=milestone,
         latitude=latitude,
         longitude=longitude,

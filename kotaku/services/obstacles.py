@@ -36,7 +36,7 @@ from kotaku.models import (
     Severity,
 )
 from kotaku.notify.outbox import PRIORITY_HIGH, PRIORITY_NORMAL, notify_people
-from kotaku.security import random_code
+from kotaku.security import hide_personal_numbers, random_code
 from kotaku.services.progress import activities_of_ksm
 from kotaku.services.scope import (
     ksm_ids_in_scope,
@@ -362,6 +362,7 @@ async def create_obstacle(
     description = description.strip()
     if not description:
         raise ValueError("an obstacle needs a description")
+    description = hide_personal_numbers(description, session.info)
     if activity_id is not None:
         activity = await session.get(Activity, activity_id)
         if activity is None or activity.ksm_id != ksm_id:
@@ -480,6 +481,7 @@ async def close_obstacle(
     note = note.strip()
     if not note:
         raise ValueError("closing an obstacle needs a note")
+    note = hide_personal_numbers(note, session.info)
     obstacle = await check_closable(session, closer, short_id)
     old = {"status": obstacle.status.value, "closed_by_id": None, "closed_at": None, "close_note": None}
     obstacle.status = ObstacleStatus.CLOSED

@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import Settings
+from kotaku.db import insert_if_absent
 from kotaku.domain.plan import Assessment, assess, planned_percent, project_finish
 from kotaku.events import ReportKind, ReportSaved
-from kotaku.i18n import parse_number
+from kotaku.i18n import MAX_INPUT_CHARS, parse_number
 from kotaku.models import Activity, AuditLog, Channel, Ksm, Media, MediaKind, PlanPoint, ProgressReport
+from kotaku.security import hide_personal_numbers
 from kotaku.uow import UnitOfWork
 
 # Spellings of the units activities use, folded to one canonical word.
@@ -39,9 +41,13 @@ UNIT_ALIASES: dict[str, str] = {
 }
 PERCENT_WORDS = {"%", "persen", "percent", "pct"}
 
-_AMOUNT_RE = re.compile(r"^(?P<num>[+-]?[\d.,]*\d[\d.,]*)\s*(?P<unit>[^\d\s].*?)?$")
-# `drainase 120 m`, `ACT-BJL-01 45`, `45,5%`: an optional activity hint, then the amount.
-_QUICK_RE = re.compile(r"^(?:(?P<act>.*?)\s+)?(?P<amt>[+-]?[\d.,]*\d[\d.,]*\s*(?:%|[^\W\d_][\w²³']*)?)$")
+# A figure: ASCII digits with `.`/`,` (at least one digit), written so that no two parts can take the
+# same characters: patterns with `[\d.,]*\d[\d.,]*` backtrack quadratically on a long run of digits.
+_NUMBER = r"[+-]?[.,]*[0-9][0-9.,]*"
+_NUMBER_RE = re.compile(_NUMBER)
+# An amount as one word or two: `120m`, `45,5%`, `120 m`, `45 %`.
+_AMOUNT_WORD_RE = re.compile(rf"{_NUMBER}(?:%|[^\W\d_][\w²³']*)?")
+_UNIT_WORD_RE = re.compile(r"%|[^\W\d_][\w²³']*")
 
 
 def canonical_unit(unit: str) -> str:
@@ -68,16 +74,19 @@ class Amount:
 
 
 def parse_amount(text: str, unit: str, target_volume: float) -> Amount:
-    """`45`, `45%`, `45,5` -> percent; `120 m`, `120m`, `4 unit` -> volume converted with the target."""
-    m = _AMOUNT_RE.match(text.strip())
-    if not m:
+    """`45`, `45%`, `45,5` -> percent; `120 m`, `120m`, `4 unit` -> volume converted with the target.
+    Only ASCII digits; a text longer than a message is not a number."""
+    raw = text.strip()
+    m = _NUMBER_RE.match(raw) if len(raw) <= MAX_INPUT_CHARS else None
+    # What follows the figure is its unit, on the same line and not starting with a digit (`45 6`).
+    given_unit = raw[m.end() :].strip() if m else ""
+    if not m or "\n" in given_unit or given_unit[:1].isdigit():
         return Amount(error=AmountError.NOT_A_NUMBER)
-    value = parse_number(m.group("num"))
+    value = parse_number(m.group(0))
     if value is None:
         return Amount(error=AmountError.NOT_A_NUMBER)
     if value < 0:
         return Amount(error=AmountError.NEGATIVE)
-    given_unit = (m.group("unit") or "").strip()
     if not given_unit or given_unit.lower() in PERCENT_WORDS:
         if value > 100:
             return Amount(error=AmountError.OVER_100)
@@ -96,12 +105,17 @@ def looks_like_amount(text: str) -> bool:
 
 def split_quick_form(text: str) -> tuple[str, str]:
     """What follows `/progres`: (activity hint, amount). `drainase 120 m` -> ("drainase", "120 m"),
-    `45` -> ("", "45"), `drainase` -> ("drainase", "")."""
+    `45` -> ("", "45"), `drainase` -> ("drainase", ""). The amount is the last word (`120m`, `45%`) or the
+    last two (`120 m`); read word by word, in time linear in the text."""
     text = text.strip()
-    m = _QUICK_RE.match(text)
-    if not m:
+    if len(text) > MAX_INPUT_CHARS:
         return text, ""
-    return (m.group("act") or "").strip(), m.group("amt").strip()
+    words = text.split()
+    if words and _AMOUNT_WORD_RE.fullmatch(words[-1]):
+        return " ".join(words[:-1]), words[-1]
+    if len(words) >= 2 and _UNIT_WORD_RE.fullmatch(words[-1]) and _NUMBER_RE.fullmatch(words[-2]):
+        return " ".join(words[:-2]), f"{words[-2]} {words[-1]}"
+    return text, ""
 
 
 def match_activities(activities: Sequence[Activity], text: str) -> list[Activity]:
@@ -285,6 +299,7 @@ async def save_progress(
     if volume is not None and volume < 0:
         raise ValueError(f"negative volume: {volume}")
     session = uow.session
+    note = hide_personal_numbers(note, session.info)
     activity = await session.get(Activity, activity_id)
     if activity is None:
         raise ValueError(f"no activity {activity_id}")
@@ -295,26 +310,30 @@ async def save_progress(
         report_date=report_date,
         activity_id=activity_id,
     )
+    # Insert-if-absent, then lock: concurrent first reports of the day queue on the row instead of one
+    # failing on the unique key; each later one replaces the one before it (audited).
+    created = await insert_if_absent(
+        session,
+        ProgressReport,
+        ("activity_id", "report_date"),
+        activity_id=activity_id,
+        report_date=report_date,
+        percent=percent,
+        volume=volume,
+        note=note,
+        entered_by_id=entered_by_id,
+        entered_at=now,
+        channel=channel,
+        revision=1,
+    )
     stmt = (
         select(ProgressReport)
         .where(ProgressReport.activity_id == activity_id, ProgressReport.report_date == report_date)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    report = (await session.execute(stmt)).scalar_one_or_none()
-    if report is None:
-        report = ProgressReport(
-            activity_id=activity_id,
-            report_date=report_date,
-            percent=percent,
-            volume=volume,
-            note=note,
-            entered_by_id=entered_by_id,
-            entered_at=now,
-            channel=channel,
-            revision=1,
-        )
-        session.add(report)
-        await session.flush()
+    report = (await session.execute(stmt)).scalar_one()
+    if created:
         uow.record(saved)
         return report
     old = {

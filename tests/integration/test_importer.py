@@ -586,3 +586,43 @@ def test_cli_unreadable_file(cli: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert json.loads(result.stdout)["errors"][0]["key"] == "not_workbook"
     assert kotaku(cli, "import", str(tmp_path / "nope.xlsx")).exit_code == 2
+
+
+# --- values people typed: bounded, ASCII digits, a window of dates (issue 12) ------------------------
+
+
+def test_cli_time_zone_too_long_for_the_file_system(cli: CliRunner, tmp_path: Path) -> None:
+    """`Etc/GMT+` and 300 nines made ZoneInfo raise OSError (file name too long): a traceback."""
+    book = example_book()
+    put(book, "wilayah", 2, "zona_waktu", "Etc/GMT+" + "9" * 300)
+    put(book, "wilayah", 3, "zona_waktu", "Asia")  # a folder of the zone database, not a zone
+    path = write_xlsx(tmp_path / "zones.xlsx", book)
+    result = kotaku(cli, "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    keys = {(e["sheet"], e["row"], e["column"], e["key"]) for e in json.loads(result.stdout)["errors"]}
+    assert {
+        ("wilayah", 2, "zona_waktu", "bad_timezone"),
+        ("wilayah", 3, "zona_waktu", "bad_timezone"),
+    } <= keys
+
+
+async def test_values_out_of_range_or_in_other_digits(
+    db: Database, settings: Settings, vault: NikVault, tmp_path: Path
+) -> None:
+    fullwidth = str.maketrans("0123456789", "０１２３４５６７８９")
+    book = example_book()
+    put(book, "kegiatan", 2, "tanggal_mulai", "5088-01-01")
+    put(book, "kegiatan", 3, "tanggal_mulai", datetime(1990, 1, 1))
+    put(book, "kegiatan", 4, "volume_target", "١٢٣")  # Arabic-Indic 123
+    put(book, "kegiatan", 4, "anggaran", "9" * 400)
+    put(book, "rencana", 2, "tanggal", "２０２１-０９-０１")
+    put(book, "pekerja", 2, "nik", EXAMPLE["pekerja"][0][4].translate(fullwidth))
+    errors = await fails(db, write_xlsx(tmp_path / "x.xlsx", book), settings, vault)
+    assert "5088-01-01" in find(errors, "kegiatan", 2, "tanggal_mulai", "date_range")
+    find(errors, "kegiatan", 3, "tanggal_mulai", "date_range")
+    find(errors, "kegiatan", 4, "volume_target", "bad_number")
+    find(errors, "kegiatan", 4, "anggaran", "bad_integer")
+    find(errors, "rencana", 2, "tanggal", "bad_date")
+    assert "16 angka" in find(errors, "pekerja", 2, "nik", "bad_nik")
+    assert not [e for e in errors if e.sheet == "pekerja" and e.key == "duplicate_worker"]

@@ -112,3 +112,37 @@ async def test_what_was_stored_before_a_crash_is_handled_by_the_next_worker(db: 
     stop.set()
     await task
     assert handled == [0, 1, 2]
+
+
+async def test_a_slow_update_holds_back_only_its_own_conversation(db: Database) -> None:
+    """A media download that takes long must not keep other people waiting, also for updates stored
+    after it started."""
+    await put(db, "slow0", "alice", 0)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(row: InboxMessage) -> None:
+        if row.external_id == "slow0":
+            await release.wait()
+        handled.append(row.external_id)
+
+    stop = asyncio.Event()
+    worker = inbox.InboxWorker(db, Channel.WHATSAPP, handle, poll_seconds=0.05, now=lambda: NOW)
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.1)  # alice's update is in hand
+    await put(db, "alice1", "alice", 1)
+    await put(db, "bob0", "bob", 0)
+    worker.wake()
+    for _ in range(100):
+        if handled:
+            break
+        await asyncio.sleep(0.02)
+    assert handled == ["bob0"]
+    release.set()
+    for _ in range(100):
+        if len(handled) == 3:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert handled == ["bob0", "slow0", "alice1"]

@@ -1,5 +1,6 @@
-"""bot/web.py: the Telegram webhook refuses a forged or missing secret (403, nothing processed), accepts the
-right one, ignores a redelivered update; /healthz and /metrics answer."""
+"""bot/web.py: the Telegram webhook refuses a forged or missing secret (403, nothing stored), stores the
+update with the right one in the inbox for the inbox worker, stores a redelivered update once; /healthz
+and /metrics answer."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bot.telegram import build_application, handlers_of
-from bot.web import create_app
+from bot.telegram import build_application, handlers_of, inbox_handler
+from bot.web import TelegramHook, create_app
 from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings
 from kotaku.db import Database
-from kotaku.models import ProcessedInbound
+from kotaku.models import Channel, InboxMessage, ProcessedInbound
+from kotaku.services.inbox import InboxWorker
 from tests.fake_botapi import FakeBotApi
 from tests.integration.test_telegram_channel import NOW, fake, program, tg_settings  # noqa: F401
 
@@ -32,7 +34,8 @@ async def test_webhook_secret_and_duplicate_update(
         settings, bootstrap(db.settings, db=db, now=lambda: NOW).engine, rate_limiter=False, polling=False
     )
     metrics = handlers_of(application).metrics
-    web = create_app(settings, application, metrics)
+    worker = InboxWorker(db, Channel.TELEGRAM, inbox_handler(application), now=lambda: NOW)
+    web = create_app(settings, TelegramHook(application, db, worker, lambda: NOW), metrics)
     fake.message(1001, "/bantuan")
     [update] = fake.take_updates()
     path = settings.telegram.webhook_path
@@ -46,17 +49,24 @@ async def test_webhook_secret_and_duplicate_update(
             assert (await client.post(path, json=update, headers=forged)).status_code == 403
             good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
             assert (await client.post(path, json=update, headers=good)).status_code == 200
-            await fake.await_for(lambda: fake.texts_to(1001))
+            assert not fake.texts_to(1001)  # stored, not handled yet
+            assert await worker.drain() == 1
+            assert fake.texts_to(1001)
             assert (await client.post(path, json=update, headers=good)).status_code == 200
             assert (await client.post(path, content=b"{not json", headers=good)).status_code == 400
-            await fake.await_for(lambda: metrics.counters["kotaku_telegram_updates_total"] == 2)
+            assert await worker.drain() == 0
             body = (await client.get("/metrics")).text
         await application.stop()
     assert len(fake.texts_to(1001)) == 1  # the redelivery changed nothing and said nothing
     async with db.session() as s:
         assert await s.scalar(select(func.count()).select_from(ProcessedInbound)) == 1
+        [row] = (await s.execute(select(InboxMessage))).scalars()
+    assert row.channel == Channel.TELEGRAM and row.processed_at is not None and row.body == update
+    assert row.external_id.endswith(f":{update['update_id']}") and row.conversation == "1001:1001"
     assert "kotaku_telegram_webhook_rejected_total 2" in body
-    assert "kotaku_telegram_updates_total 2" in body
+    assert "kotaku_telegram_webhook_received_total 1" in body
+    assert "kotaku_telegram_webhook_duplicates_total 1" in body
+    assert "kotaku_telegram_updates_total 1" in body
 
 
 @pytest.mark.parametrize("given", [None, "", "x" * 16])

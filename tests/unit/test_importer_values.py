@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import string
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,52 @@ def test_catalogue_is_complete_and_consistent() -> None:
 def test_examples_fit_the_columns() -> None:
     for sheet, rows in EXAMPLE.items():
         assert all(len(row) == len(SHEETS[sheet]) for row in rows), sheet
+
+
+# --- issue 12: bounded values, ASCII digits, a window of dates, no exception but CellError -------------
+
+
+@pytest.mark.parametrize(
+    ("parser", "raw", "key"),
+    [
+        (v.nik, float("nan"), "bad_nik"),  # int(nan) raised ValueError
+        (v.nik, float("inf"), "bad_nik"),  # int(inf) raised OverflowError
+        (v.nik, 3322101203800001.0, "bad_nik"),  # Excel's number has lost the 16th digit
+        (v.nik, "3322101203800001".translate(str.maketrans("0123456789", "０１２３４５６７８９")), "bad_nik"),
+        (v.timezone, "Etc/GMT+" + "9" * 300, "bad_timezone"),  # OSError: file name too long
+        (v.timezone, "Asia", "bad_timezone"),  # IsADirectoryError
+        (v.timezone, "localtime", "bad_timezone"),
+        (v.to_date, "5088-01-01", "date_range"),
+        (v.to_date, "01-01-1999", "date_range"),
+        (v.to_date, date(9999, 12, 31), "date_range"),
+        (v.to_date, "２０２１-０９-０１", "bad_date"),
+        (v.to_date, "2021-09-01" + "0" * 5000, "bad_date"),
+        (v.to_time, "１５:００", "bad_time"),
+        (v.to_number, "١٢٣", "bad_number"),
+        (v.to_number, "1_000", "bad_number"),
+        (v.to_number, "inf", "bad_number"),
+        (v.to_number, "9" * 400, "bad_number"),
+        (v.to_number, 1e300, "number_too_big"),
+        (v.to_number, 10**400, "number_too_big"),  # float() of it raised OverflowError
+        (v.to_integer, "9" * 20, "number_too_big"),
+        (v.to_integer, "١٢٣", "bad_integer"),
+        (v.phone, "０８１２-２６００-１００１", "bad_phone"),
+        (v.phone, float("nan"), "bad_phone"),
+    ],
+)
+def test_values_refused_with_a_cell_error(parser: Any, raw: object, key: str) -> None:
+    with pytest.raises(v.CellError) as info:
+        parser(raw)
+    assert info.value.key == key
+    assert msg(key, "id", **info.value.params, reason="-") and msg(key, "en", **info.value.params, reason="-")
+
+
+def test_the_date_window_follows_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v.clock, "now", lambda: datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    assert v.latest_date() == date(2028, 12, 1)
+    assert v.to_date("2028-12-01") == date(2028, 12, 1)
+    with pytest.raises(v.CellError, match="date_range"):
+        v.to_date("2028-12-02")
+    assert v.to_date("2000-01-01") == v.EARLIEST_DATE
+    monkeypatch.setattr(v.clock, "now", lambda: datetime(2028, 2, 29, 3, 0, tzinfo=UTC))
+    assert v.latest_date() == date(2030, 2, 28)

@@ -20,9 +20,9 @@ def test_mask_text_masks_nik() -> None:
 
 
 def test_mask_text_leaves_other_digit_runs_alone() -> None:
-    # 15 and 17 digits are not NIKs; short numbers are untouched
+    # 15 digits are not a NIK; short numbers are untouched. 17 or more may hold one: masked.
     assert mask_text("332205170890000") == "332205170890000"
-    assert mask_text("33220517089000011") == "33220517089000011"
+    assert mask_text("33220517089000011") == "3322*********0011"
     assert mask_text("progres 45 persen") == "progres 45 persen"
 
 

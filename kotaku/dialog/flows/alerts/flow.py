@@ -10,7 +10,7 @@ from kotaku.dialog.context import Context, DraftUnreadable
 from kotaku.dialog.flow import Flow
 from kotaku.dialog.flows.alerts.render import alert_line, ksm_name, refusal
 from kotaku.dialog.flows.alerts.states import AlertsDraft, State
-from kotaku.dialog.inputs import has_text
+from kotaku.dialog.inputs import MAX_PAGE, bounded_int, echoed, has_text, parse_id, picked_id, picked_page
 from kotaku.i18n import fmt_number
 from kotaku.models import AlertStatus
 from kotaku.monitoring.lifecycle import (
@@ -27,6 +27,7 @@ from kotaku.services.scope import scope_of
 
 PAGE_SIZE = 5
 NO_NOTE = "-"  # the value of the "no note" button
+ACK_PREFIX, PAGE_PREFIX = "ack:", "hal:"  # an alert's button ("ack:" + its id) and a page's ("hal:" + page)
 
 _ACK_RE = re.compile(r"^(?:ack:|#)?(\d+)(?:\s+(.*))?$", re.S)
 _RESOLVE_RE = re.compile(r"^(?:tutup|resolve|selesai)[: ]+#?(\d+)(?:\s+(.*))?$", re.S | re.I)
@@ -56,8 +57,17 @@ class AlertsFlow(Flow[AlertsDraft]):
             await self._list(ctx, self.draft(ctx).page, prefix=ctx.t("peringatan.bad_pick"))
 
     async def on_note(self, ctx: Context) -> None:
-        if ctx.is_choice and ctx.text.startswith("ack:") and (m := _ACK_RE.match(ctx.text)):
-            await self._pick(ctx, int(m.group(1)), "", then_list=False)  # another alert's button
+        if ctx.is_choice and ctx.text != NO_NOTE:
+            # Another button of the list: an alert's (that one instead) or a page's; any other data is no
+            # button of this flow, and the note is still awaited.
+            alert_id, page = picked_id(ctx.text, ACK_PREFIX), picked_page(ctx.text, PAGE_PREFIX)
+            if alert_id is not None:
+                await self._pick(ctx, alert_id, "", then_list=False)
+            elif page is not None:
+                await self._list(ctx, page)
+            else:
+                no_note = Choice(label=ctx.t("peringatan.no_note"), value=NO_NOTE)
+                ctx.say(ctx.t("input.bad_choice"), [no_note])
             return
         if not has_text(ctx):
             no_note = Choice(label=ctx.t("peringatan.no_note"), value=NO_NOTE)
@@ -74,13 +84,26 @@ class AlertsFlow(Flow[AlertsDraft]):
         """A page (`hal:2`), a resolution (`tutup 12 note`) or an alert to acknowledge (`ack:12`, `12`);
         False when `text` is none of them."""
         if m := _PAGE_RE.match(text):
-            await self._list(ctx, int(m.group(1)))
-        elif m := _RESOLVE_RE.match(text):
-            await self._resolve(ctx, int(m.group(1)), _note(m))
-        elif m := _ACK_RE.match(text):
-            await self._pick(ctx, int(m.group(1)), _note(m), then_list=then_list)
-        else:
+            page = bounded_int(m.group(1), 0, MAX_PAGE)
+            if page is None:
+                await self._list(ctx, self.draft(ctx).page, prefix=ctx.t("input.bad_choice"))
+            else:
+                await self._list(ctx, page)
+            return True
+        m = _RESOLVE_RE.match(text) or _ACK_RE.match(text)
+        if m is None:
             return False
+        alert_id = parse_id(m.group(1))
+        if alert_id is None:  # no alert has that number: said before any query
+            ctx.say(ctx.t("peringatan.bad_id", id=echoed(m.group(1))))
+            if then_list:
+                await self._list(ctx, self.draft(ctx).page)
+            else:
+                ctx.finish()
+        elif m.re is _RESOLVE_RE:
+            await self._resolve(ctx, alert_id, _note(m))
+        else:
+            await self._pick(ctx, alert_id, _note(m), then_list=then_list)
         return True
 
     # --- listing ---------------------------------------------------------------------------------
@@ -102,11 +125,13 @@ class AlertsFlow(Flow[AlertsDraft]):
         for a in found.alerts:
             lines += ["", await alert_line(ctx, a, found.ksm_names.get(a.ksm_id or 0, "-"))]
             if a.status == AlertStatus.OPEN:
-                choices.append(Choice(label=ctx.t("peringatan.ack_button", id=a.id), value=f"ack:{a.id}"))
+                choices.append(
+                    Choice(label=ctx.t("peringatan.ack_button", id=a.id), value=f"{ACK_PREFIX}{a.id}")
+                )
         if page > 1:
-            choices.append(Choice(label=ctx.t("peringatan.prev"), value=f"hal:{page - 1}"))
+            choices.append(Choice(label=ctx.t("peringatan.prev"), value=f"{PAGE_PREFIX}{page - 1}"))
         if page < pages:
-            choices.append(Choice(label=ctx.t("peringatan.next"), value=f"hal:{page + 1}"))
+            choices.append(Choice(label=ctx.t("peringatan.next"), value=f"{PAGE_PREFIX}{page + 1}"))
         ctx.goto(self.name, State.LIST, page=page)
         ctx.say("\n".join(lines), choices, columns=2)
 

@@ -20,6 +20,7 @@ from kotaku.monitoring.lifecycle import (
     alert_text,
     severity_label,
 )
+from kotaku.services.access import Action, log_refusal
 
 
 async def person_name(ctx: Context, person_id: int | None) -> str:
@@ -61,6 +62,7 @@ async def refusal(ctx: Context, exc: AlertError, alert_id: int) -> str:
     if isinstance(exc, AlertNotFound):
         return ctx.t("peringatan.not_found", id=alert_id)
     if isinstance(exc, AlertOutsideScope):
+        log_refusal(ctx.person, Action.ALERT, "outside_scope", alert=alert_id)
         return ctx.t("peringatan.outside_scope", id=alert_id, ksm=await ksm_name(ctx, exc.alert))
     if isinstance(exc, AlertAlreadyAcknowledged):
         a = exc.alert
@@ -76,6 +78,7 @@ async def refusal(ctx: Context, exc: AlertError, alert_id: int) -> str:
         day = fmt_date(await _local_day(ctx, a, a.resolved_at), ctx.lang)
         return ctx.t("peringatan.already_resolved", id=a.id, date=day, how=how)
     if isinstance(exc, AlertNotAllowed):
+        log_refusal(ctx.person, Action.ALERT, "role", alert=alert_id)
         return ctx.t("peringatan.not_allowed")
     if isinstance(exc, NoteRequired):
         return ctx.t("peringatan.note_required")

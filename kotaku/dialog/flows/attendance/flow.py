@@ -53,7 +53,10 @@ from kotaku.dialog.inputs import (
     YES_WORDS,
     has_text,
     kind_word,
+    picked_amount,
     picked_id,
+    picked_key,
+    picked_page,
     typed_value,
 )
 from kotaku.dialog.quick import (
@@ -62,6 +65,7 @@ from kotaku.dialog.quick import (
     SelectAction,
     Selection,
     SelectionError,
+    TooManyNames,
     closest_names,
     is_all,
     match_name,
@@ -119,9 +123,10 @@ BACK_WORDS = frozenset({"kembali", "back"})
 
 
 def _amount(raw: str) -> int | None:
-    """A rate button (`r:85000`) or a typed Rupiah amount."""
-    rate = picked_id(raw, "r:")
-    return rate if rate is not None else parse_rupiah(raw)
+    """A rate button (`r:85000`) or a typed Rupiah amount; None when neither reads."""
+    if raw.startswith("r:"):
+        return picked_amount(raw, "r:")
+    return parse_rupiah(raw)
 
 
 def _with_note(note: str | None, text: str) -> str:
@@ -214,7 +219,12 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         if not draft.roster:
             ctx.say(ctx.t("hadir.no_roster_names"))
             return Next.ENTRY
-        for m in match_names(args, await self._roster_pairs(ctx)):
+        try:
+            matches = match_names(args, await self._roster_pairs(ctx))
+        except TooManyNames as exc:
+            ctx.say(ctx.t("hadir.too_many_names", max=exc.limit))
+            return Next.ENTRY
+        for m in matches:
             if not m.resolved:
                 draft.queue.append(PendingName(q=m.query, ids=list(m.ids)))
             elif m.ids[0] not in draft.present:
@@ -424,11 +434,13 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         ]
         value = typed_value(ctx, typed)
         word = normalize_name(value)
-        page = picked_id(value, "pg:")
+        page = picked_page(value, "pg:")
         note = None
         if value.startswith("t:"):
-            wid = picked_id(value, "t:")
-            if wid is None or wid not in roster_ids:
+            wid = picked_key(value, "t:")
+            if wid is None:
+                note = ctx.t("input.bad_choice")
+            elif wid not in roster_ids:
                 note = ctx.t("hadir.not_on_roster")
             elif wid in present:
                 present.remove(wid)
@@ -444,6 +456,8 @@ class AttendanceFlow(Flow[AttendanceDraft]):
                 note = ctx.t("hadir.typed_none")
         elif page is not None:
             draft.page = page
+        elif value.startswith("pg:"):
+            note = ctx.t("input.bad_choice")
         elif value == "new":
             draft.present = present
             await self._ask_new_name(ctx)
@@ -513,6 +527,8 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         """What a typed selection had that was not understood (nothing of it was applied)."""
         if error.empty:
             return ctx.t("hadir.help.daftar")
+        if error.too_many:
+            return ctx.t("hadir.too_many_names", max=error.limit)
         lines = []
         if error.unknown:
             lines.append(ctx.t("hadir.typed_unknown", items=", ".join(error.unknown), total=len(names)))
@@ -578,7 +594,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         elif value.startswith("n:"):
             wid = picked_id(value, "n:")
             if wid is None or wid not in names:
-                ctx.say(ctx.t("hadir.not_on_roster"))
+                ctx.say(ctx.t("input.bad_choice" if wid is None else "hadir.not_on_roster"))
                 await self._ask_next_name(ctx)
                 return
             self._tick(draft, wid)
@@ -844,8 +860,10 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         if self._wrong_kind(ctx, State.ASK_WAGES):
             return
         draft = self.draft(ctx)
-        rate = picked_id(ctx.text, "r:")
-        amount, is_total = (rate, False) if rate is not None else parse_wages(ctx.text)
+        if ctx.text.startswith("r:"):
+            amount, is_total = picked_amount(ctx.text, "r:"), False
+        else:
+            amount, is_total = parse_wages(ctx.text)
         if amount is None:
             await self._ask_wages(ctx, ctx.t("hadir.bad_amount"))
             return
@@ -853,8 +871,14 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             draft.rate, draft.total_wages = interpret_amount(
                 amount, draft.male + draft.female, total=is_total
             )
-        except AttendanceError:
-            await self._ask_wages(ctx, ctx.t("hadir.bad_rate", max=fmt_rupiah(MAX_DAILY_RATE)))
+        except AttendanceError as exc:
+            workers = draft.male + draft.female
+            note = (
+                ctx.t("hadir.bad_total", max=fmt_rupiah(MAX_DAILY_RATE * workers), n=workers)
+                if exc.code == "bad_total"
+                else ctx.t("hadir.bad_rate", max=fmt_rupiah(MAX_DAILY_RATE))
+            )
+            await self._ask_wages(ctx, note)
             return
         ctx.touch()
         await self._after_entry(ctx)

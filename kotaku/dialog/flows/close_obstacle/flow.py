@@ -13,10 +13,11 @@ from kotaku import clock
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow
 from kotaku.dialog.flows.close_obstacle.states import CloseDraft, State
-from kotaku.dialog.inputs import has_text, is_text, kind_word
+from kotaku.dialog.inputs import has_text, is_text, kind_word, offered_index
 from kotaku.i18n import fmt_date
 from kotaku.models import Person
 from kotaku.schemas import Choice
+from kotaku.services.access import Action, log_refusal
 from kotaku.services.obstacles import (
     CLOSER_ROLES,
     NotACloser,
@@ -76,6 +77,7 @@ class CloseObstacleFlow(Flow[CloseDraft]):
         if isinstance(exc, ObstacleNotFound):
             ctx.say(ctx.t("selesai.unknown", short_id=exc.short_id or "-"))
         elif isinstance(exc, ObstacleOutsideScope):
+            log_refusal(ctx.person, Action.CLOSE_OBSTACLE, "outside_scope", obstacle=exc.obstacle.short_id)
             ctx.say(ctx.t("selesai.outside_scope", short_id=exc.obstacle.short_id, ksm=exc.ksm_name))
         elif isinstance(exc, ObstacleAlreadyClosed):
             o = exc.obstacle
@@ -89,6 +91,7 @@ class CloseObstacleFlow(Flow[CloseDraft]):
                 )
             )
         elif isinstance(exc, NotACloser):
+            log_refusal(ctx.person, Action.CLOSE_OBSTACLE, "role")
             ctx.say(ctx.t("selesai.not_allowed"))
 
     async def _pick(self, ctx: Context, ref: str, note: str, *, relist: bool = False) -> None:
@@ -190,10 +193,11 @@ class CloseObstacleFlow(Flow[CloseDraft]):
         ref, note = split_reference(ctx.text)
         if ref.isdigit() and len(ref) <= 2:  # the number of a button, typed
             rows = (await self._open(ctx))[:MAX_BUTTONS]
-            if not 1 <= int(ref) <= len(rows):
+            index = offered_index(ref, len(rows))
+            if index is None:
                 await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))
                 return
-            ref = rows[int(ref) - 1].obstacle.short_id
+            ref = rows[index].obstacle.short_id
         elif normalize_short_id(ref) is None and await get_obstacle(ctx.session, ref) is None:
             await self._list(ctx, prefix=ctx.t("selesai.bad_pick"))  # not a code at all: the list again
             return

@@ -15,7 +15,7 @@ from kotaku.dialog.context import Context
 from kotaku.dialog.flow import STATE_START, Flow, Step
 from kotaku.dialog.flows.attendance import AttendanceFlow
 from kotaku.dialog.flows.correction.states import CorrectionDraft, State
-from kotaku.dialog.inputs import SAVE_WORDS, is_text, picked_id, typed_value, word
+from kotaku.dialog.inputs import SAVE_WORDS, is_text, picked_id, picked_page, typed_value, word
 from kotaku.events import ReportKind
 from kotaku.i18n import fmt_date, fmt_number, fmt_percent, fmt_short_date
 from kotaku.models import Activity, AttendanceDay, ProgressReport, Role
@@ -108,12 +108,13 @@ class CorrectionFlow(Flow[CorrectionDraft]):
             Choice(label=ctx.t("ubah.prev"), value=f"pg:{max(draft.page - 1, 0)}"),
         ]
         value = typed_value(ctx, nav)
-        page = picked_id(value, "pg:")
+        page = picked_page(value, "pg:")
         if page is not None:
             await self._list(ctx, page)
             return
         if value not in draft.offered:
-            await self._list(ctx, draft.page, ctx.t("ubah.bad_choice"))
+            forged = value.startswith(("pg:", "a:", "p:"))
+            await self._list(ctx, draft.page, ctx.t("input.bad_choice" if forged else "ubah.bad_choice"))
             return
         day_id = picked_id(value, "a:")
         if day_id is not None:

@@ -22,6 +22,7 @@ from kotaku.models import Activity, Region, RegionLevel, Role
 from kotaku.models.enums import REGION_LEVEL_ORDER
 from kotaku.monitoring.curves import activity_curve, area_curve
 from kotaku.schemas import Choice
+from kotaku.services.access import Action, log_refusal
 from kotaku.services.scope import ScopeNotFound, region_path_within, scope_of
 from kotaku.services.summary import (
     OutsideScope,
@@ -32,6 +33,7 @@ from kotaku.services.summary import (
 )
 
 MAX_BUTTONS = 10
+ACTIVITY_PREFIX = "a:"  # the value of an activity's button: "a:" + its id
 # Words for an area; alone (`/kurva kota`) they mean the person's own area, or its parts of that level.
 _LEVEL_WORDS: dict[str, RegionLevel | None] = {
     "kelurahan": RegionLevel.KELURAHAN,
@@ -48,7 +50,10 @@ _REGION_CODE = re.compile(r"^\d{2}(\.\d{2}){0,2}(\.\d{4})?$")
 
 
 def _choices(rows: Sequence[tuple[Activity, str]]) -> list[Choice]:
-    return [Choice(label=f"{a.code} · {a.name}"[:60], value=f"a:{a.id}") for a, _ in rows[:MAX_BUTTONS]]
+    return [
+        Choice(label=f"{a.code} · {a.name}"[:60], value=f"{ACTIVITY_PREFIX}{a.id}")
+        for a, _ in rows[:MAX_BUTTONS]
+    ]
 
 
 def _below(level: RegionLevel, than: RegionLevel) -> bool:
@@ -68,9 +73,11 @@ class CurveFlow(Flow[CurveDraft]):
             await self._offer(ctx)
             return
         head, _, rest = text.partition(" ")
-        picked = picked_id(text, "a:")
+        picked = picked_id(text, ACTIVITY_PREFIX)
         if picked is not None:
             await self._pick(ctx, picked, text)
+        elif text.startswith(ACTIVITY_PREFIX):
+            await self._offer(ctx, prefix=ctx.t("input.bad_choice"))
         elif head.lower() in _LEVEL_WORDS:
             if rest.strip():
                 await self._area(ctx, rest.strip())
@@ -133,6 +140,7 @@ class CurveFlow(Flow[CurveDraft]):
             return
         outside = await activity_by_code(ctx.session, text)
         if outside is not None:
+            log_refusal(ctx.person, Action.READ_CURVE, "outside_scope", activity=outside.code)
             ctx.say(ctx.t("kurva.outside_scope", what=f"{outside.code} {outside.name}"))
             ctx.finish()
             return
@@ -147,6 +155,7 @@ class CurveFlow(Flow[CurveDraft]):
         except ScopeNotFound:
             return False
         except OutsideScope as exc:
+            log_refusal(ctx.person, Action.READ_CURVE, "outside_scope", scope=code)
             ctx.say(ctx.t("kurva.outside_scope", what=str(exc)))
             ctx.finish()
             return True
@@ -201,6 +210,7 @@ class CurveFlow(Flow[CurveDraft]):
                 ctx.say(ctx.t("kurva.unknown_area", code=code, example=example))
             return
         except OutsideScope as exc:
+            log_refusal(ctx.person, Action.READ_CURVE, "outside_scope", scope=code)
             ctx.say(ctx.t("kurva.outside_scope", what=str(exc)))
             return
         region = await ctx.session.get(Region, scope.region_id)

@@ -22,6 +22,7 @@ from kotaku.exports import ExportFormat, ExportKind, ExportNotAllowed, check_exp
 from kotaku.i18n import fmt_short_date
 from kotaku.models import Role
 from kotaku.schemas import Choice
+from kotaku.services.access import Action, log_refusal
 from kotaku.services.scope import Scope, ScopeNotFound
 from kotaku.services.summary import OutsideScope, view_scope
 
@@ -143,8 +144,10 @@ class DownloadFlow(Flow[DownloadDraft]):
         except ScopeNotFound:
             ctx.say(ctx.t("unduh.unknown_scope", code=code))
         except OutsideScope as exc:
+            log_refusal(ctx.person, Action.EXPORT, "outside_scope", scope=code)
             ctx.say(ctx.t("unduh.outside_scope", scope=str(exc)))
         except ExportNotAllowed:
+            log_refusal(ctx.person, Action.EXPORT, "role", scope=code)
             ctx.say(ctx.t("unduh.not_allowed"))
         else:
             return scope

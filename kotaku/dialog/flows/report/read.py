@@ -137,6 +137,9 @@ async def _attendance(ctx: Context, draft: ReportDraft, text: str) -> None:
             _problem(draft, Part.HADIR, "att_roster_count", n=count.total, size=len(ids))
         return
     selection = parse_roster_selection(text, [w.name for w in roster])
+    if isinstance(selection, SelectionError) and selection.too_many:
+        _problem(draft, Part.HADIR, "att_too_many_names", max=selection.limit)
+        return
     if isinstance(selection, SelectionError):
         pairs = [(w.id, w.name) for w in roster]
         names = {w.id: w.name for w in roster}

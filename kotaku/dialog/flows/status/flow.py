@@ -15,6 +15,7 @@ from kotaku.dialog.flows.status.states import State, StatusDraft
 from kotaku.dialog.scope_input import ScopeViewFlow, scope_command
 from kotaku.models import Role
 from kotaku.schemas import Choice
+from kotaku.services.access import log_refusal
 from kotaku.services.manual_reminder import Outcome, remind_ksm, sent_today
 from kotaku.services.scope import Scope, ScopeNotFound
 from kotaku.services.summary import OutsideScope, manager_status, reporting_status, view_scope
@@ -58,6 +59,7 @@ class StatusFlow(ScopeViewFlow[StatusDraft]):
         person = ctx.person
         assert person is not None
         if person.role not in MANAGER_ROLES:
+            log_refusal(person, "status_remind", "role", ksm=code)
             ctx.say(ctx.t("status.remind_not_allowed"))
             return
         try:
@@ -66,6 +68,7 @@ class StatusFlow(ScopeViewFlow[StatusDraft]):
             ctx.say(ctx.t("status.unknown_scope", code=code))
             return
         except OutsideScope as exc:
+            log_refusal(person, "status_remind", "outside_scope", scope=code)
             ctx.say(ctx.t("status.outside_scope", scope=str(exc)))
             return
         if scope is None or scope.ksm_id is None:
