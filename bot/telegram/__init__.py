@@ -35,7 +35,7 @@ from bot.telegram.sender import TelegramSender
 from kotaku.bootstrap import Kotaku
 from kotaku.config import Settings
 from kotaku.models import Channel
-from kotaku.services.inbox import InboxWorker
+from kotaku.services.inbox import InboxWorker, stop_worker
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -61,8 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-STOP_TIMEOUT = 10.0  # seconds the inbox worker gets to finish the update in hand at shutdown
 
 
 class StartError(RuntimeError):
@@ -140,17 +138,10 @@ class TelegramPart:
         application = self.application
         if application is not None and application.updater is not None and application.updater.running:
             await application.updater.stop()
-        self._stop.set()
         if self._task is None:
+            self._stop.set()
             return
-        if self.worker is not None:
-            self.worker.wake()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
-        except TimeoutError:  # an update in hand is not marked handled: it is handled at the next start
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_worker(self._task, self.worker, self._stop)
         self._task = None
 
     async def close(self) -> None:

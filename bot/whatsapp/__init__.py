@@ -26,7 +26,7 @@ from bot.whatsapp.sender import WhatsAppSender, result_of_error
 from kotaku.bootstrap import Kotaku
 from kotaku.config import Settings
 from kotaku.models import Channel
-from kotaku.services.inbox import InboxWorker
+from kotaku.services.inbox import InboxWorker, stop_worker
 
 __all__ = [
     "BaseURLTransport",
@@ -52,8 +52,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-STOP_TIMEOUT = 10.0  # seconds the inbox worker gets to finish the update in hand at shutdown
 
 
 class StartError(RuntimeError):
@@ -119,17 +117,10 @@ class WhatsAppPart:
         log.info("whatsapp_started", webhook_path=self.settings.whatsapp.webhook_path)
 
     async def stop(self) -> None:
-        self._stop.set()
         if self._task is None:
+            self._stop.set()
             return
-        if self.worker is not None:
-            self.worker.wake()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
-        except TimeoutError:  # an update in hand is not marked handled: it is handled at the next start
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_worker(self._task, self.worker, self._stop)
         self._task = None
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ id) is stored once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -201,3 +202,22 @@ class InboxWorker:
         finally:
             for task in list(self._busy.values()):
                 task.cancel()
+
+
+STOP_TIMEOUT = 10.0  # seconds an inbox worker gets to finish the update in hand at shutdown
+
+
+async def stop_worker(
+    task: asyncio.Task[Any], worker: InboxWorker | None, stop: asyncio.Event, grace: float = STOP_TIMEOUT
+) -> None:
+    """Stop a channel's inbox worker task: ask it to stop, wake it, and give it `grace` seconds to finish
+    the update in hand; an update still in hand then is not marked handled and is handled at the next start."""
+    stop.set()
+    if worker is not None:
+        worker.wake()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import structlog
+
 from kotaku.clock import local_today
 from kotaku.dialog.context import Context
 from kotaku.dialog.flow import Flow, Step
@@ -39,6 +41,8 @@ from kotaku.services.attendance import AttendanceError, get_attendance, save_att
 from kotaku.services.media import load_content, read_exif, site_distance
 from kotaku.services.obstacles import create_obstacle
 from kotaku.services.progress import activities_of_ksm, assess_activity, match_activities, save_progress
+
+log = structlog.get_logger(__name__)
 
 NAME = "laporan"
 REMOVE_WORDS = frozenset({"hapus", "buang", "hapus bagian ini", "remove", "delete", "tidak ada"})
@@ -286,7 +290,8 @@ class ReportFlow(Flow[ReportDraft]):
                     ctx.uow, ksm_id=draft.ksm, sheet=sheet, entered_by_id=who, channel=channel, now=now
                 )
             except AttendanceError as exc:
-                ctx.say(ctx.t("laporan.att_refused", code=exc.code), render.summary_choices(ctx, draft))
+                log.info("report_attendance_refused", code=exc.code, ksm_id=draft.ksm)
+                ctx.say(ctx.t("laporan.att_refused"), render.summary_choices(ctx, draft))
                 return
             s = result.summary
             lines.append(
