@@ -218,7 +218,7 @@ def _pick_person(people: list[PersonEntry]) -> str:
 def _run_channels(settings: Settings, wanted: list[str]) -> None:
     """Start the configured channels together: one event loop, one bootstrap, one web server with every
     channel's routes, one background with every channel's sender. Each channel module exposes
-    `part(settings)` (bot.web.ChannelPart) and `StartError` for a configuration it cannot start with."""
+    `part(settings)` (bot.serve.ChannelPart) and `StartError` for a configuration it cannot start with."""
     modules = []
     for name in wanted:
         try:
@@ -233,7 +233,7 @@ def _run_channels(settings: Settings, wanted: list[str]) -> None:
         parts = [module.part(settings) for module in modules]
     except start_errors as exc:
         raise _fail("run.channel_cannot_start", 2, reason=str(exc)) from None
-    from bot.web import serve_channels
+    from bot.serve import serve_channels
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_channels(settings, parts))

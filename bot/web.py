@@ -1,6 +1,5 @@
 """The HTTP side (Starlette, served by uvicorn): `/healthz`, `/metrics`, the Telegram webhook and the
-WhatsApp webhook; and `serve_channels`, which runs one or more channels behind one web server with one
-bootstrap and one background (reminder scheduler and outbox dispatcher).
+WhatsApp webhook (bot.serve runs them with the channels).
 
 Both webhooks read at most `server.max_body_bytes` (413 as soon as Content-Length or the bytes read pass
 it, without reading the rest), refuse what is not JSON or not the channel's shape (400 with a short JSON
@@ -19,18 +18,15 @@ the update into its items (each message with its contact, each status, each erro
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
 import math
 import re
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -45,7 +41,6 @@ if TYPE_CHECKING:
     from telegram.ext import Application
 
     from bot.telegram.app import Metrics
-    from kotaku.bootstrap import Kotaku
     from kotaku.db import Database
     from kotaku.services.inbox import InboxWorker
 
@@ -300,91 +295,3 @@ def _whatsapp_routes(settings: Settings, hook: WhatsAppHook, counters: Metrics) 
 
     path = settings.whatsapp.webhook_path
     return [Route(path, challenge, methods=["GET"]), Route(path, webhook, methods=["POST"])]
-
-
-# --- running channels ----------------------------------------------------------------------------------
-
-
-class ChannelPart(Protocol):
-    """A channel as `serve_channels` runs it, in this order: `open` (clients, its outbox sender added to
-    kotaku), `web` (its create_app arguments), `start` (intake: polling, webhook registration, the inbox
-    worker), then at the end `stop` (intake off) and `close` (clients; also after a failed `open`)."""
-
-    name: str
-
-    async def open(self, kotaku: Kotaku, metrics: Metrics) -> None: ...
-
-    def web(self) -> dict[str, Any]: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-async def serve_channels(
-    settings: Settings, parts: Sequence[ChannelPart], stop: asyncio.Event | None = None
-) -> None:
-    """Run `parts` in one event loop with one bootstrap, one background (the outbox dispatcher has every
-    part's sender) and one web server with every part's routes, until `stop` (SIGINT/SIGTERM set it)."""
-    import uvicorn
-
-    from bot.telegram.app import Metrics
-    from kotaku.bootstrap import bootstrap
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-    kotaku = bootstrap(settings)
-    metrics = Metrics()
-    opened: list[ChannelPart] = []
-    try:
-        for part in parts:
-            opened.append(part)
-            await part.open(kotaku, metrics)
-        background = await kotaku.start_background()
-        try:
-            web_args: dict[str, Any] = {}
-            for part in parts:
-                web_args.update(part.web())
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings, metrics=metrics, **web_args),
-                    host=settings.server.host,
-                    port=settings.server.port,
-                    log_level="warning",
-                    lifespan="off",
-                )
-            )
-            server_task = asyncio.create_task(server.serve())
-            started: list[ChannelPart] = []
-            try:
-                for part in parts:
-                    started.append(part)
-                    await part.start()
-                log.info("channels started: %s", ", ".join(p.name for p in parts))
-                stop_task = asyncio.create_task(stop.wait())
-                await asyncio.wait({stop_task, server_task}, return_when=asyncio.FIRST_COMPLETED)
-                stop_task.cancel()
-            finally:
-                for part in reversed(started):
-                    try:
-                        await part.stop()
-                    except Exception:
-                        log.exception("channel %s did not stop cleanly", part.name)
-                server.should_exit = True
-                with contextlib.suppress(Exception, SystemExit):
-                    await server_task
-        finally:
-            await background.stop()
-    finally:
-        for part in reversed(opened):
-            try:
-                await part.close()
-            except Exception:
-                log.exception("channel %s did not close cleanly", part.name)
-        await kotaku.close()

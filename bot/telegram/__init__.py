@@ -1,7 +1,7 @@
 """The Telegram channel (python-telegram-bot 22): `run(settings)` starts it in polling or webhook mode,
 with the reminder scheduler and the outbox dispatcher beside it, and bot/web.py on server.host:port
 (/healthz, /metrics, and the webhook route in webhook mode). `TelegramPart` is the same channel as
-bot.web.serve_channels composes it with others (`kotaku run` with Telegram and WhatsApp).
+bot.serve.serve_channels composes it with others (`kotaku run` with Telegram and WhatsApp).
 
 In webhook mode an update is stored in the inbox before Telegram gets its 200 and handled by an inbox
 worker (in order per user and chat); what a crash or a stop left is handled at the next start, in
@@ -68,7 +68,7 @@ class StartError(RuntimeError):
 
 
 class TelegramPart:
-    """The Telegram channel as bot.web.serve_channels runs it (alone, or beside WhatsApp)."""
+    """The Telegram channel as bot.serve.serve_channels runs it (alone, or beside WhatsApp)."""
 
     name = "telegram"
 
@@ -167,6 +167,6 @@ def run(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    from bot.web import serve_channels
+    from bot.serve import serve_channels
 
     await serve_channels(settings, [TelegramPart(settings)], stop=stop)

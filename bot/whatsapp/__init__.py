@@ -59,7 +59,7 @@ class StartError(RuntimeError):
 
 
 class WhatsAppPart:
-    """The WhatsApp channel as bot.web.serve_channels runs it (alone, or beside Telegram)."""
+    """The WhatsApp channel as bot.serve.serve_channels runs it (alone, or beside Telegram)."""
 
     name = "whatsapp"
 
@@ -140,6 +140,6 @@ def run(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    from bot.web import serve_channels
+    from bot.serve import serve_channels
 
     await serve_channels(settings, [WhatsAppPart(settings)], stop=stop)
