@@ -11,7 +11,8 @@ attendance records are cut to exactly `--rows`; progress is rounded to quarter p
 Measured, each run in a fresh child process (so its peak memory is its own): `build_export` of the whole
 scope (`nasional`, every table) for the period covering all rows, XLSX and CSV, `--repeat` times: wall time
 (min and median), peak RSS (VmHWM) and its rise over the RSS before the export, file size, rows written,
-and a rough split per table (from the progress callbacks). The floor is a plain `SELECT` of the same
+and a rough split per table (from the progress callbacks; the CSV's `hadir+upah` is its one pass over
+the attendance that writes hadir.csv, hadir_harian.csv and upah.csv). The floor is a plain `SELECT` of the same
 attendance rows (fetch all, no formatting) on the same database; printed: CSV time ÷ floor and XLSX time
 ÷ floor, and the issue's targets (XLSX < 60 s and < 300 MB, CSV < 10 s) as pass/fail words; the process
 never fails on them.
@@ -392,7 +393,11 @@ def report(r: dict[str, Any], say: Callable[[str], None] = print) -> None:
             f"{want}: {'pass' if t['pass'] else 'FAIL'}")  # fmt: skip
     for fmt in FORMATS:
         rows = ", ".join(f"{k} {v:,}" for k, v in r[fmt]["rows"].items())
-        split = ", ".join(f"{k} {v:.1f}" for k, v in r[fmt]["tables"].items())
+        tables = dict(r[fmt]["tables"])
+        if fmt == "csv" and "hadir" in tables and tables.pop("upah", None) is not None:
+            # The CSV writes hadir.csv, hadir_harian.csv and upah.csv in one pass over the attendance.
+            tables = {("hadir+upah" if k == "hadir" else k): v for k, v in tables.items()}
+        split = ", ".join(f"{k} {v:.1f}" for k, v in tables.items())
         say(f"   {fmt.upper()} rows written: {rows}")
         say(f"   {fmt.upper()} s per table (fastest run, from the progress calls): {split}")
     c = r["checks"]

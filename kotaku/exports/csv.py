@@ -14,7 +14,9 @@ beside the target as the rows are read, then zipped, so memory stays flat.
 from __future__ import annotations
 
 import csv
+import io
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -25,10 +27,16 @@ from typing import IO, Any
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.exports import MIME_TYPES, ExportKind, ExportRequest, ExportResult, ProgressCallback
-from kotaku.exports.data import ExportData, FotoRow, KsmInfo, count_hok
+from kotaku.exports.data import ExportData, FotoRow, KsmInfo, UpahBlock, count_hok
 from kotaku.exports.photos import add_photo
 from kotaku.exports.xlsx import kinds_for
 from kotaku.models import AttendanceMode, Gender, Skill
+
+ZIP_LEVEL = 1
+# What makes `csv.writer` (QUOTE_MINIMAL, comma, `\n` line ends) quote a field.
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+# Workers whose upah.csv fields are kept quoted (emptied at this size).
+WORKERS_KEPT = 200_000
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "hadir": (
@@ -185,6 +193,23 @@ def plain(value: Any) -> str:
     return str(value)
 
 
+def _quoted(fields: Sequence[str]) -> str:
+    """Fields as `csv.writer` joins them, without the line end (written with the files' own line end,
+    which decides what is quoted: a field with a line break is)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    return buf.getvalue()[:-1]
+
+
+def text_field(text: str | None) -> str:
+    """One text field as `csv.writer` writes it among others (quoted only when it must be)."""
+    if text is None:
+        return ""
+    if not _NEEDS_QUOTES.search(text):
+        return text
+    return _quoted(["", text])[1:]
+
+
 def _plain_float(value: float) -> str:
     if value.is_integer():
         return str(int(value))
@@ -213,6 +238,18 @@ class CsvFile:
         self._writer.writerow(fields)
         self.rows += 1
 
+    def quoted(self, values: Sequence[Any]) -> str:
+        """Some consecutive fields of a row, `plain()` and quoted as `csv.writer` quotes them, joined by
+        commas: the part of many rows that is the same."""
+        return _quoted([plain(v) for v in values])
+
+    def add_lines(self, lines: list[str], fields: int) -> None:
+        """Rows already joined (each ending with a newline) of `fields` fields."""
+        if fields != self._width:
+            raise ValueError(f"{self.table}.csv: {fields} values for {self._width} columns")
+        self._fh.write("".join(lines))
+        self.rows += len(lines)
+
     def close(self) -> None:
         self._fh.close()
 
@@ -235,6 +272,7 @@ class CsvWriter:
         self.on_progress = on_progress
         self.position = {k.id: i for i, k in enumerate(data.ksms)}
         self.files: list[CsvFile] = []
+        self._upah_workers: dict[int | None, str] = {}  # a worker's fields of upah.csv, quoted
         self.photos: list[FotoRow] = []
 
     def _open(self, table: str) -> CsvFile:
@@ -246,28 +284,45 @@ class CsvWriter:
         if self.on_progress is not None:
             self.on_progress(table, self.position.get(ksm_id, 0) + 1, self.data.ksm_count)
 
-    async def hadir(self) -> dict[str, int]:
+    async def hadir(self, with_upah: bool = False) -> dict[str, int]:
+        """hadir.csv and hadir_harian.csv; `with_upah`: upah.csv too, from the same attendance rows (read
+        once for the three files, not twice)."""
         records_csv, days_csv = self._open("hadir"), self._open("hadir_harian")
+        upah_csv = self._open("upah") if with_upah else None
         try:
             async for batch, days, records, workers in self.data.attendance_batches():
                 by_id = {k.id: k for k in batch}
-                # One row per record: the KSM's, the worker's and the date's fields are made once each.
-                ksm_fields: dict[int, list[str]] = {}
-                worker_fields: dict[int, list[str]] = {}
+                # One line per record: the KSM's and the worker's fields are quoted once each (by the
+                # csv module, as the whole row would be); the record's own (a date, numbers, true/false)
+                # never need quoting, so the line is joined here rather than by `writerow`.
+                ksm_fields: dict[int, str] = {}
+                worker_fields: dict[int, str] = {}
                 dates: dict[date, str] = {}
+                lines: list[str] = []
+                # hadir_harian.csv of the roster sheets, in the same pass: per KSM and day the heads,
+                # women, HOK and wages (added in the records' order, as the sums were).
+                per_day: dict[tuple[int, date], list[Any]] = {}
+                women = Gender.P
                 for r in records:
+                    agg = per_day.get((r.ksm_id, r.work_date))
+                    if agg is None:
+                        agg = per_day[(r.ksm_id, r.work_date)] = [0, 0, 0, 0]
+                    agg[0] += 1
+                    if workers[r.worker_id].gender == women:
+                        agg[1] += 1
+                    agg[2] += float(r.hok)
+                    agg[3] += int(r.wage)
                     kf = ksm_fields.get(r.ksm_id)
                     if kf is None:
                         k = by_id[r.ksm_id]
-                        kf = ksm_fields[r.ksm_id] = [
-                            plain(v) for v in (k.code, k.name, k.bkm_code, k.kelurahan_code, k.kelurahan_name)
-                        ]
+                        kf = ksm_fields[r.ksm_id] = records_csv.quoted(
+                            [k.code, k.name, k.bkm_code, k.kelurahan_code, k.kelurahan_name]
+                        )
                     wf = worker_fields.get(r.worker_id)
                     if wf is None:
                         w = workers[r.worker_id]
-                        wf = worker_fields[r.worker_id] = [
-                            plain(v)
-                            for v in (
+                        wf = worker_fields[r.worker_id] = records_csv.quoted(
+                            [
                                 w.id,
                                 w.code,
                                 w.name,
@@ -275,24 +330,24 @@ class CsvWriter:
                                 Gender(w.gender).value,
                                 Skill(w.skill).value,
                                 w.is_phk,
-                            )
-                        ]
+                            ]
+                        )
                     day = dates.get(r.work_date)
                     if day is None:
                         day = dates[r.work_date] = plain(r.work_date)
-                    records_csv.add_plain(
-                        [*kf, day, *wf, plain(float(r.hok)), plain(int(r.wage)), plain(bool(r.paid))]
+                    hok = r.hok
+                    lines.append(
+                        f"{kf},{day},{wf},{_plain_float(hok) if type(hok) is float else plain(float(hok))},"
+                        f"{int(r.wage)},{'true' if r.paid else 'false'}\n"
                     )
-                per_day: dict[tuple[int, date], list[Any]] = {}
-                for r in records:
-                    per_day.setdefault((r.ksm_id, r.work_date), []).append(r)
+                records_csv.add_lines(lines, 16)
+                none = (0, 0, 0, 0)
+                roster = AttendanceMode.ROSTER
                 for d in days:
                     k = by_id[d.ksm_id]
-                    if d.mode == AttendanceMode.ROSTER:
-                        recs = per_day.get((d.ksm_id, d.work_date), [])
-                        female = sum(1 for r in recs if workers[r.worker_id].gender == Gender.P)
-                        male, hok = len(recs) - female, sum(float(r.hok) for r in recs)
-                        wages = sum(int(r.wage) for r in recs)
+                    if d.mode == roster:
+                        heads, female, hok, wages = per_day.get((d.ksm_id, d.work_date), none)
+                        male = heads - female
                     else:
                         male, female = int(d.count_male), int(d.count_female)
                         hok = count_hok(d.hok, d.count_male, d.count_female)
@@ -313,79 +368,104 @@ class CsvWriter:
                     )
                 if batch:
                     self.progress("hadir", batch[-1].id)
+                if upah_csv is not None:
+                    for block in self.data.upah_blocks_of(batch, days, records, workers):
+                        self._upah_block(upah_csv, block)
         finally:
             records_csv.close()
             days_csv.close()
-        return {"hadir": records_csv.rows, "hadir_harian": days_csv.rows}
+            if upah_csv is not None:
+                upah_csv.close()
+        rows = {"hadir": records_csv.rows, "hadir_harian": days_csv.rows}
+        if upah_csv is not None:
+            rows["upah"] = upah_csv.rows
+        return rows
 
     async def upah(self) -> dict[str, int]:
         f = self._open("upah")
         try:
             async for block in self.data.upah_blocks():
-                self.progress("upah", block.ksm.id)
-                head = [plain(v) for v in (*_ksm(block.ksm), block.start, block.end)]  # once per block
-                for ln in block.lines:
-                    f.add_plain(
-                        [
-                            *head,
-                            *[
-                                plain(v)
-                                for v in (
-                                    "count_day" if ln.work_date is not None else "worker",
-                                    ln.worker_id,
-                                    ln.code,
-                                    ln.name or None,
-                                    ln.nik or None,
-                                    ln.gender,
-                                    ln.skill,
-                                    ln.work_date,
-                                    ln.male if ln.work_date is not None else None,
-                                    ln.female if ln.work_date is not None else None,
-                                    ln.days,
-                                    ln.hok,
-                                    ln.rate,
-                                    ln.total,
-                                    ln.paid_amount,
-                                    ln.status,
-                                )
-                            ],
-                        ]
-                    )
+                self._upah_block(f, block)
         finally:
             f.close()
         return {"upah": f.rows}
 
+    def _upah_block(self, f: CsvFile, block: UpahBlock) -> None:
+        self.progress("upah", block.ksm.id)
+        head = f.quoted([*_ksm(block.ksm), block.start, block.end])  # once per block
+        lines = []
+        for ln in block.lines:
+            if ln.work_date is None:
+                # A worker's line: its worker fields quoted once per worker, the figures plain; the
+                # count-mode fields (work_date, male, female) empty.
+                who = self._upah_workers.get(ln.worker_id)
+                if who is None:
+                    who = f.quoted(
+                        [
+                            "worker",
+                            ln.worker_id,
+                            ln.code,
+                            ln.name or None,
+                            ln.nik or None,
+                            ln.gender,
+                            ln.skill,
+                        ]
+                    )
+                    if len(self._upah_workers) >= WORKERS_KEPT:
+                        self._upah_workers.clear()
+                    self._upah_workers[ln.worker_id] = who
+                lines.append(
+                    f"{head},{who},,,,{ln.days},{plain(ln.hok)},{plain(ln.rate)},{plain(ln.total)},"
+                    f"{plain(ln.paid_amount)},{ln.status}\n"
+                )
+                continue
+            values = (
+                "count_day",
+                ln.worker_id,
+                ln.code,
+                ln.name or None,
+                ln.nik or None,
+                ln.gender,
+                ln.skill,
+                ln.work_date,
+                ln.male,
+                ln.female,
+                ln.days,
+                ln.hok,
+                ln.rate,
+                ln.total,
+                ln.paid_amount,
+                ln.status,
+            )
+            lines.append(f"{head},{f.quoted(values)}\n")
+        f.add_lines(lines, 21)
+
     async def progres(self) -> dict[str, int]:
         f = self._open("progres")
-        # The KSM's and the activity's fields, made once per activity (its reports follow each other).
-        activity_id, head = None, []
+        # The KSM's and the activity's fields, quoted once per activity (its reports follow each other);
+        # a report's own fields are dates, numbers and codes that never need quoting, and its note.
+        activity_id, head = None, ""
+        dates: dict[date, str] = {}
+        lines: list[str] = []
         try:
             async for r in self.data.progres_rows():
                 self.progress("progres", r.ksm.id)
                 a = r.activity
                 if a.id != activity_id:
                     activity_id = a.id
-                    head = [
-                        plain(v) for v in (*_ksm(r.ksm), a.code, a.name, a.indicator, a.unit, a.target_volume)
-                    ]
-                f.add_plain(
-                    [
-                        *head,
-                        *[
-                            plain(v)
-                            for v in (
-                                r.report_date,
-                                r.planned,
-                                r.actual,
-                                r.deviation,
-                                r.status.value,
-                                r.volume,
-                                r.photos,
-                                r.note,
-                            )
-                        ],
-                    ]
+                    head = f.quoted([*_ksm(r.ksm), a.code, a.name, a.indicator, a.unit, a.target_volume])
+                day = dates.get(r.report_date)
+                if day is None:
+                    day = dates[r.report_date] = plain(r.report_date)
+                note = text_field(r.note)
+                lines.append(
+                    f"{head},{day},{plain(r.planned)},{plain(r.actual)},{plain(r.deviation)},"
+                    f"{r.status.value},{plain(r.volume)},{plain(r.photos)},{note}\n"
                 )
+                if len(lines) >= 5_000:
+                    f.add_lines(lines, 16)
+                    lines = []
+            f.add_lines(lines, 16)
         finally:
             f.close()
         return {"progres": f.rows}
@@ -509,8 +589,10 @@ class CsvWriter:
         return {"ringkasan": f.rows}
 
     async def write(self) -> dict[str, int]:
+        kinds = kinds_for(self.request)
+        both = ExportKind.HADIR in kinds and ExportKind.UPAH in kinds
         writers = {
-            ExportKind.HADIR: self.hadir,
+            ExportKind.HADIR: (lambda: self.hadir(with_upah=True)) if both else self.hadir,
             ExportKind.UPAH: self.upah,
             ExportKind.PROGRES: self.progres,
             ExportKind.KENDALA: self.kendala,
@@ -518,7 +600,9 @@ class CsvWriter:
             ExportKind.RINGKASAN: self.ringkasan,
         }
         rows: dict[str, int] = {}
-        for kind in kinds_for(self.request):
+        for kind in kinds:
+            if kind == ExportKind.UPAH and both:
+                continue  # written with hadir
             rows.update(await writers[kind]())
         return rows
 
@@ -526,7 +610,10 @@ class CsvWriter:
 def _zip(target: Path, files: Iterable[Path], photos: Sequence[FotoRow], media_dir: Path) -> int:
     """Zip the CSV files (and the photo files under foto/) to `target`; the number of photos added."""
     added = 0
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+    # Level 1: a fraction of the time of the default level for some more bytes (the files are the same).
+    with zipfile.ZipFile(
+        target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL, allowZip64=True
+    ) as zf:
         for path in files:
             zf.write(path, path.name)
         for row in photos:

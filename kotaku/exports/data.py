@@ -622,54 +622,61 @@ class ExportData:
         """One block per KSM and payment period that has at least one sheet, KSM by KSM, oldest first."""
         for batch in self.batches():
             days, records, workers = await self._attendance([k.id for k in batch])
-            days_by = self._by_ksm_period(days)
-            records_by = self._by_ksm_period(records)
-            for ksm in batch:
-                for period, (p_start, p_end) in enumerate(self.periods):
-                    sheets = days_by.get((ksm.id, period))
-                    if not sheets:
-                        continue
-                    columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
-                    work = self._work_days(p_start, p_end)
-                    block = HadirBlock(
-                        ksm=ksm,
-                        start=p_start,
-                        end=p_end,
-                        days=columns,
-                        off_days=frozenset(d for d in columns if d not in work),
-                        today=clock.local_today(ksm.timezone, self.now),
-                    )
-                    by_worker: dict[int, HadirWorker] = {}
-                    for r in records_by.get((ksm.id, period), []):
-                        hw = by_worker.get(r.worker_id)
-                        if hw is None:
-                            w = workers[r.worker_id]
-                            hw = by_worker[r.worker_id] = HadirWorker(
-                                worker_id=w.id,
-                                code=w.code,
-                                name=w.name,
-                                nik=self.nik(w.nik_encrypted),
-                                gender=Gender(w.gender).value,
-                                skill=Skill(w.skill).value,
-                            )
-                        hw.present[r.work_date] = hw.present.get(r.work_date, 0.0) + float(r.hok)
-                    block.workers = sorted(
-                        by_worker.values(),
-                        key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
-                    )
-                    block.counts = [
-                        HadirCountDay(
-                            work_date=d.work_date,
-                            male=int(d.count_male),
-                            female=int(d.count_female),
-                            hok=count_hok(d.hok, d.count_male, d.count_female),
-                            wages=int(d.total_wages),
-                            paid=bool(d.wages_paid),
+            for block in self.hadir_blocks_of(batch, days, records, workers):
+                yield block
+
+    def hadir_blocks_of(
+        self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any], workers: dict[int, Any]
+    ) -> Iterator[HadirBlock]:
+        """The Daftar Hadir blocks of one batch of KSMs from its attendance rows (`attendance_batches`)."""
+        days_by = self._by_ksm_period(days)
+        records_by = self._by_ksm_period(records)
+        for ksm in batch:
+            for period, (p_start, p_end) in enumerate(self.periods):
+                sheets = days_by.get((ksm.id, period))
+                if not sheets:
+                    continue
+                columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
+                work = self._work_days(p_start, p_end)
+                block = HadirBlock(
+                    ksm=ksm,
+                    start=p_start,
+                    end=p_end,
+                    days=columns,
+                    off_days=frozenset(d for d in columns if d not in work),
+                    today=clock.local_today(ksm.timezone, self.now),
+                )
+                by_worker: dict[int, HadirWorker] = {}
+                for r in records_by.get((ksm.id, period), []):
+                    hw = by_worker.get(r.worker_id)
+                    if hw is None:
+                        w = workers[r.worker_id]
+                        hw = by_worker[r.worker_id] = HadirWorker(
+                            worker_id=w.id,
+                            code=w.code,
+                            name=w.name,
+                            nik=self.nik(w.nik_encrypted),
+                            gender=Gender(w.gender).value,
+                            skill=Skill(w.skill).value,
                         )
-                        for d in sheets
-                        if d.mode == AttendanceMode.COUNT
-                    ]
-                    yield block
+                    hw.present[r.work_date] = hw.present.get(r.work_date, 0.0) + float(r.hok)
+                block.workers = sorted(
+                    by_worker.values(),
+                    key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
+                )
+                block.counts = [
+                    HadirCountDay(
+                        work_date=d.work_date,
+                        male=int(d.count_male),
+                        female=int(d.count_female),
+                        hok=count_hok(d.hok, d.count_male, d.count_female),
+                        wages=int(d.total_wages),
+                        paid=bool(d.wages_paid),
+                    )
+                    for d in sheets
+                    if d.mode == AttendanceMode.COUNT
+                ]
+                yield block
 
     # --- Daftar Pembayaran Upah -------------------------------------------------------------------
 
@@ -678,134 +685,106 @@ class ExportData:
         count-mode day."""
         for batch in self.batches():
             days, records, workers = await self._attendance([k.id for k in batch])
-            days_by = self._by_ksm_period(days)
-            records_by = self._by_ksm_period(records)
-            for ksm in batch:
-                for period, (p_start, p_end) in enumerate(self.periods):
-                    sheets = days_by.get((ksm.id, period))
-                    if not sheets:
-                        continue
-                    block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
-                    per_worker: dict[int, list[Any]] = defaultdict(list)
-                    for r in records_by.get((ksm.id, period), []):
-                        per_worker[r.worker_id].append(r)
-                    lines = []
-                    for worker_id, recs in per_worker.items():
-                        w = workers[worker_id]
-                        total = sum(int(r.wage) for r in recs)
-                        wages = {int(r.wage) for r in recs}
-                        lines.append(
-                            UpahLine(
-                                worker_id=w.id,
-                                code=w.code,
-                                name=w.name,
-                                nik=self.nik(w.nik_encrypted),
-                                gender=Gender(w.gender).value,
-                                skill=Skill(w.skill).value,
-                                days=len(recs),
-                                hok=sum(float(r.hok) for r in recs),
-                                rate=wages.pop() if len(wages) == 1 else round(total / len(recs)),
-                                total=total,
-                                paid_amount=sum(int(r.wage) for r in recs if r.paid),
-                            )
+            for block in self.upah_blocks_of(batch, days, records, workers):
+                yield block
+
+    def upah_blocks_of(
+        self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any], workers: dict[int, Any]
+    ) -> Iterator[UpahBlock]:
+        """The wage lists of one batch of KSMs from its attendance rows (`attendance_batches`)."""
+        days_by = self._by_ksm_period(days)
+        records_by = self._by_ksm_period(records)
+        for ksm in batch:
+            for period, (p_start, p_end) in enumerate(self.periods):
+                sheets = days_by.get((ksm.id, period))
+                if not sheets:
+                    continue
+                block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
+                # Per worker, in one pass over the records (in their order, so the sums are the same):
+                # days, total wage, HOK, paid wage, the first wage and whether every wage equals it.
+                per_worker: dict[int, list[Any]] = {}
+                for r in records_by.get((ksm.id, period), []):
+                    wage = int(r.wage)
+                    acc = per_worker.get(r.worker_id)
+                    if acc is None:
+                        acc = per_worker[r.worker_id] = [0, 0, 0, 0, wage, True]
+                    acc[0] += 1
+                    acc[1] += wage
+                    acc[2] += float(r.hok)
+                    if r.paid:
+                        acc[3] += wage
+                    if wage != acc[4]:
+                        acc[5] = False
+                lines = []
+                for worker_id, (n, total, hok, paid, first_wage, one_rate) in per_worker.items():
+                    w = workers[worker_id]
+                    lines.append(
+                        UpahLine(
+                            worker_id=w.id,
+                            code=w.code,
+                            name=w.name,
+                            nik=self.nik(w.nik_encrypted),
+                            gender=Gender(w.gender).value,
+                            skill=Skill(w.skill).value,
+                            days=n,
+                            hok=hok,
+                            rate=first_wage if one_rate else round(total / n),
+                            total=total,
+                            paid_amount=paid,
                         )
-                    lines.sort(
-                        key=lambda ln: (_skill_rank(ln.skill or ""), ln.name.lower(), ln.worker_id or 0)
                     )
-                    for d in sheets:
-                        if d.mode != AttendanceMode.COUNT:
-                            continue
-                        heads = int(d.count_male) + int(d.count_female)
-                        lines.append(
-                            UpahLine(
-                                name="",
-                                skill=None,
-                                days=1,
-                                hok=count_hok(d.hok, d.count_male, d.count_female),
-                                rate=round(int(d.total_wages) / heads) if heads else 0,
-                                total=int(d.total_wages),
-                                paid_amount=int(d.total_wages) if d.wages_paid else 0,
-                                work_date=d.work_date,
-                                male=int(d.count_male),
-                                female=int(d.count_female),
-                            )
+                lines.sort(key=lambda ln: (_skill_rank(ln.skill or ""), ln.name.lower(), ln.worker_id or 0))
+                for d in sheets:
+                    if d.mode != AttendanceMode.COUNT:
+                        continue
+                    heads = int(d.count_male) + int(d.count_female)
+                    lines.append(
+                        UpahLine(
+                            name="",
+                            skill=None,
+                            days=1,
+                            hok=count_hok(d.hok, d.count_male, d.count_female),
+                            rate=round(int(d.total_wages) / heads) if heads else 0,
+                            total=int(d.total_wages),
+                            paid_amount=int(d.total_wages) if d.wages_paid else 0,
+                            work_date=d.work_date,
+                            male=int(d.count_male),
+                            female=int(d.count_female),
                         )
-                    block.lines = lines
-                    yield block
+                    )
+                block.lines = lines
+                yield block
 
     # --- Progres ----------------------------------------------------------------------------------
 
     async def progres_rows(self) -> AsyncIterator[ProgresRow]:
         """Every progress report of the period, by KSM, activity and date, with plan, deviation and status."""
-        start, end = self.request.start, self.request.end
+        start = self.request.start
         cfg = self.settings.monitoring
-        for batch in self.batches():
-            acts = {a.id: (k, a) for k in batch for a in k.activities}
-            if not acts:
-                continue
-            act_ids = list(acts)
-            points: dict[int, list[tuple[date, float]]] = defaultdict(list)
-            for activity_id, plan_date, pct in (
-                await self.session.execute(
-                    select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent).where(
-                        PlanPoint.activity_id.in_(act_ids)
-                    )
-                )
-            ).all():
-                points[activity_id].append((plan_date, float(pct)))
-            history: dict[int, list[Any]] = defaultdict(list)
-            for row in await self._rows(
-                select(
-                    ProgressReport.activity_id,
-                    ProgressReport.report_date,
-                    ProgressReport.percent,
-                    ProgressReport.volume,
-                    ProgressReport.note,
-                )
-                .where(
-                    ProgressReport.activity_id.in_(act_ids),
-                    ProgressReport.report_date >= start - timedelta(days=TREND_DAYS),
-                    ProgressReport.report_date <= end,
-                )
-                .order_by(ProgressReport.activity_id, ProgressReport.report_date)
-            ):
-                history[row.activity_id].append(row)
-            photos = {
-                (activity_id, day): int(n)
-                for activity_id, day, n in (
-                    await self.session.execute(
-                        select(Media.activity_id, Media.report_date, func.count(Media.id))
-                        .where(
-                            Media.activity_id.in_(act_ids),
-                            Media.kind == MediaKind.PHOTO,
-                            Media.report_date >= start,
-                            Media.report_date <= end,
-                        )
-                        .group_by(Media.activity_id, Media.report_date)
-                    )
-                ).all()
-            }
+        batches = [b for b in self.batches() if any(k.activities for k in b)]
+        for batch in batches:
+            points, history, photos = await self._progres_inputs(batch)
+            window = timedelta(days=TREND_DAYS)
             for ksm in batch:
                 for a in ksm.activities:
                     reports = history.get(a.id, [])
                     # The trend of each report: the reports of the TREND_DAYS before it, up to it (a
                     # window sliding over the reports, oldest first: linear, not quadratic, in them).
                     pts = [(r.report_date, float(r.percent)) for r in reports]
+                    plan = points.get(a.id, [])
                     first = 0
                     for i, rep in enumerate(reports):
-                        if rep.report_date < start:
+                        on, actual = pts[i]
+                        if on < start:
                             continue
-                        on = rep.report_date
-                        since = on - timedelta(days=TREND_DAYS)
+                        since = on - window
                         while pts[first][0] < since:
                             first += 1
                         trend = pts[first : i + 1]
-                        planned = planned_percent(
-                            points.get(a.id, []), a.start_date, a.end_date, on, cfg.curve
-                        )
+                        planned = planned_percent(plan, a.start_date, a.end_date, on, cfg.curve)
                         result = assess(
                             planned=planned,
-                            actual=float(rep.percent),
+                            actual=actual,
                             cfg=cfg,
                             end=a.end_date,
                             projected_finish=project_finish(trend),
@@ -813,20 +792,70 @@ class ExportData:
                         volume = (
                             float(rep.volume)
                             if rep.volume is not None
-                            else round(a.target_volume * float(rep.percent) / 100, 2)
+                            else round(a.target_volume * actual / 100, 2)
                         )
                         yield ProgresRow(
                             ksm=ksm,
                             activity=a,
                             report_date=on,
                             planned=planned,
-                            actual=float(rep.percent),
+                            actual=actual,
                             deviation=result.deviation,
                             status=result.status,
                             volume=volume,
                             photos=photos.get((a.id, on), 0),
                             note=rep.note,
                         )
+
+    async def _progres_inputs(
+        self, batch: Sequence[KsmInfo]
+    ) -> tuple[dict[int, list[tuple[date, float]]], dict[int, list[Any]], dict[tuple[int | None, date], int]]:
+        """What Progres reads for a batch of KSMs: plan points and reports (with the trend window before the
+        period) by activity, photo counts by activity and day."""
+        start, end = self.request.start, self.request.end
+        act_ids = [a.id for k in batch for a in k.activities]
+        points: dict[int, list[tuple[date, float]]] = defaultdict(list)
+        for activity_id, plan_date, pct in (
+            await self.session.execute(
+                select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent).where(
+                    PlanPoint.activity_id.in_(act_ids)
+                )
+            )
+        ).all():
+            points[activity_id].append((plan_date, float(pct)))
+        history: dict[int, list[Any]] = defaultdict(list)
+        for row in await self._rows(
+            select(
+                ProgressReport.activity_id,
+                ProgressReport.report_date,
+                ProgressReport.percent,
+                ProgressReport.volume,
+                ProgressReport.note,
+            )
+            .where(
+                ProgressReport.activity_id.in_(act_ids),
+                ProgressReport.report_date >= start - timedelta(days=TREND_DAYS),
+                ProgressReport.report_date <= end,
+            )
+            .order_by(ProgressReport.activity_id, ProgressReport.report_date)
+        ):
+            history[row.activity_id].append(row)
+        photos = {
+            (activity_id, day): int(n)
+            for activity_id, day, n in (
+                await self.session.execute(
+                    select(Media.activity_id, Media.report_date, func.count(Media.id))
+                    .where(
+                        Media.activity_id.in_(act_ids),
+                        Media.kind == MediaKind.PHOTO,
+                        Media.report_date >= start,
+                        Media.report_date <= end,
+                    )
+                    .group_by(Media.activity_id, Media.report_date)
+                )
+            ).all()
+        }
+        return points, history, photos
 
     # --- Kendala ----------------------------------------------------------------------------------
 
