@@ -260,7 +260,9 @@ async def run_kotaku(n: int, ksms: int, db_path: Path) -> tuple[float, list[dict
             await _drain(application, done, len(log))
         elapsed = time.perf_counter() - t0
         await application.stop()
-    errors = handlers_of(application).metrics.counters["kotaku_telegram_errors_total"]
+    errors = handlers_of(application).metrics.value(
+        "kotaku_updates_total", channel="telegram", kind="message", outcome="error"
+    )
     async with db.session() as s:
         obstacles = int(await s.scalar(select(func.count()).select_from(Obstacle)) or 0)
     await db.dispose()

@@ -234,7 +234,9 @@ def _run_channels(settings: Settings, wanted: list[str]) -> None:
     except start_errors as exc:
         raise _fail("run.channel_cannot_start", 2, reason=str(exc)) from None
     from bot.serve import serve_channels
+    from kotaku.logs import configure_from
 
+    configure_from(settings.logging, state.log_level)  # the server's logs: `logging` (JSON lines or not)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_channels(settings, parts))
 

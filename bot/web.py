@@ -1,5 +1,7 @@
-"""The HTTP side (Starlette, served by uvicorn): `/healthz`, `/metrics`, the Telegram webhook and the
-WhatsApp webhook (bot.serve runs them with the channels).
+"""The HTTP side (Starlette, served by uvicorn): `/healthz` (live: always 200), `/readyz` (ready: 200 or
+503 with the reason of each check, kotaku.health), `/metrics` (Prometheus text, kotaku.metrics), the
+Telegram webhook and the WhatsApp webhook (bot.serve runs them with the channels). While the server
+drains (`ServerState.draining`, set by bot.serve at SIGTERM) both webhooks and /readyz answer 503.
 
 Both webhooks read at most `server.max_body_bytes` (413 as soon as Content-Length or the bytes read pass
 it, without reading the rest), refuse what is not JSON or not the channel's shape (400 with a short JSON
@@ -35,16 +37,20 @@ from starlette.routing import Route
 
 from kotaku import clock
 from kotaku.config import Settings
+from kotaku.health import SHUTTING_DOWN, Readiness
+from kotaku.metrics import CONTENT_TYPE, Metrics
+from kotaku.models import Channel
 
 if TYPE_CHECKING:
     from pywa_async import WhatsApp
     from telegram.ext import Application
 
-    from bot.telegram.app import Metrics
     from kotaku.db import Database
     from kotaku.services.inbox import InboxWorker
 
 log = logging.getLogger(__name__)
+
+TG, WA = Channel.TELEGRAM, Channel.WHATSAPP
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SIGNATURE_HEADER = "X-Hub-Signature-256"  # pywa.utils.HUB_SIG
@@ -55,6 +61,17 @@ def secret_ok(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass
+class ServerState:
+    """What the server side tells the routes: `draining` from SIGTERM on (bot.serve), when both webhooks
+    answer 503 so the platform sends the update again later, perhaps to another process."""
+
+    draining: bool = False
+
+
+DRAINING = SHUTTING_DOWN
 
 
 @dataclass
@@ -71,12 +88,13 @@ class TelegramHook:
 @dataclass
 class WhatsAppHook:
     """What the WhatsApp routes need: the pywa client (challenge, signature), the database and the inbox
-    worker to wake."""
+    worker to wake; `running` tells /readyz whether the channel works (its inbox worker runs)."""
 
     wa: WhatsApp
     db: Database
     worker: InboxWorker | None = None
     now: Callable[[], datetime] = field(default=clock.now)
+    running: Callable[[], bool] | None = None
 
 
 # --- webhook bodies ------------------------------------------------------------------------------------
@@ -165,31 +183,61 @@ def create_app(
     telegram: TelegramHook | None = None,
     metrics: Metrics | None = None,
     whatsapp: WhatsAppHook | None = None,
+    state: ServerState | None = None,
+    *,
+    db: Database | None = None,
 ) -> Starlette:
-    from bot.telegram.app import Metrics
-
+    """The routes of one process. `metrics` collects what the channels count (a fresh `Metrics` when
+    none); `state` is the server's switch (`draining`); `db` (default: the hooks' database) is what
+    /readyz checks and whose figures /metrics exports."""
     counters = metrics or Metrics()
+    state = state or ServerState()
+    hook = telegram or whatsapp
+    db = db or (hook.db if hook is not None else None)
+    gauges = None
+    if db is not None:
+        gauges = counters.watch_database(
+            db,
+            now=hook.now if hook is not None else clock.now,
+            cache_s=settings.health.cache_s,
+            timeout_s=settings.health.timeout_s,
+        )
+    readiness = Readiness(db, settings.health, gauges=gauges)
+
+    def channels() -> dict[str, bool]:
+        running: dict[str, bool] = {}
+        if telegram is not None:
+            running[Channel.TELEGRAM.value] = bool(telegram.application.running)
+        if whatsapp is not None:
+            running[Channel.WHATSAPP.value] = whatsapp.running() if whatsapp.running is not None else True
+        return running
 
     async def healthz(request: Request) -> Response:
-        running = telegram is None or telegram.application.running
-        return JSONResponse({"ok": running}, status_code=200 if running else 503)
+        return JSONResponse({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        report = await readiness.check(draining=state.draining, channels=channels())
+        return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)
 
     async def metrics_route(request: Request) -> Response:
-        return PlainTextResponse(counters.render(), media_type="text/plain; version=0.0.4")
+        await counters.refresh()
+        return Response(counters.render(), media_type=CONTENT_TYPE)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
-        _telegram_route(settings, telegram, counters),
+        _telegram_route(settings, telegram, counters, state),
     ]
     if whatsapp is not None:
-        routes += _whatsapp_routes(settings, whatsapp, counters)
+        routes += _whatsapp_routes(settings, whatsapp, counters, state)
     return Starlette(routes=routes)
 
 
-def _telegram_route(settings: Settings, hook: TelegramHook | None, counters: Metrics) -> Route:
+def _telegram_route(
+    settings: Settings, hook: TelegramHook | None, counters: Metrics, state: ServerState
+) -> Route:
     from bot.telegram.convert import conversation_of, inbox_id, parse_update
-    from kotaku.models import Channel
     from kotaku.services import inbox
 
     secret = settings.telegram.webhook_secret.get_secret_value() if settings.telegram.webhook_secret else None
@@ -197,22 +245,25 @@ def _telegram_route(settings: Settings, hook: TelegramHook | None, counters: Met
 
     async def webhook(request: Request) -> Response:
         if not secret_ok(request.headers.get(SECRET_HEADER), secret):
-            counters.inc("kotaku_telegram_webhook_rejected_total")
+            counters.webhook(TG, "rejected")
             return refused(403, "forbidden")
         if hook is None:
             return refused(503, "telegram not running")
+        if state.draining:
+            counters.webhook(TG, "draining")
+            return refused(503, DRAINING)
         try:
             data = load_json(await read_body(request, limit))
             update = parse_update(data, hook.application.bot)
         except _BodyTooLarge:
-            counters.inc("kotaku_telegram_webhook_too_large_total")
+            counters.webhook(TG, "too_large")
             return refused(413, f"body over {limit} bytes")
         except ValueError as exc:
-            counters.inc("kotaku_telegram_webhook_bad_total")
+            counters.webhook(TG, "bad")
             log.warning("bad telegram webhook body: %s", str(exc)[:200])
             return refused(400, str(exc)[:200])
         if update.message is None and update.callback_query is None:
-            counters.inc("kotaku_telegram_webhook_ignored_total")  # nothing the bot answers (edits, ...)
+            counters.webhook(TG, "ignored")  # nothing the bot answers (edits, ...)
             return PlainTextResponse("ok")
         async with hook.db.transaction() as session:
             stored = await inbox.store(
@@ -225,19 +276,20 @@ def _telegram_route(settings: Settings, hook: TelegramHook | None, counters: Met
                 kind="update",
             )
         if stored:
-            counters.inc("kotaku_telegram_webhook_received_total")
+            counters.webhook(TG, "received")
             if hook.worker is not None:
                 hook.worker.wake()
         else:
-            counters.inc("kotaku_telegram_webhook_duplicates_total")
+            counters.webhook(TG, "duplicate")
         return PlainTextResponse("ok")
 
     return Route(settings.telegram.webhook_path, webhook, methods=["POST"])
 
 
-def _whatsapp_routes(settings: Settings, hook: WhatsAppHook, counters: Metrics) -> list[Route]:
+def _whatsapp_routes(
+    settings: Settings, hook: WhatsAppHook, counters: Metrics, state: ServerState
+) -> list[Route]:
     from bot.whatsapp.convert import split_update
-    from kotaku.models import Channel
     from kotaku.services import inbox
 
     verify_token = settings.whatsapp.verify_token
@@ -247,7 +299,7 @@ def _whatsapp_routes(settings: Settings, hook: WhatsAppHook, counters: Metrics) 
     async def challenge(request: Request) -> Response:
         given = request.query_params.get(VERIFY_TOKEN_PARAM)
         if not secret_ok(given, expected):  # also refuses everything while no verify_token is configured
-            counters.inc("kotaku_whatsapp_webhook_rejected_total")
+            counters.webhook(WA, "rejected")
             return PlainTextResponse("forbidden", status_code=403)
         text, status = await hook.wa.webhook_challenge_handler(
             given, request.query_params.get(CHALLENGE_PARAM)
@@ -255,22 +307,25 @@ def _whatsapp_routes(settings: Settings, hook: WhatsAppHook, counters: Metrics) 
         return PlainTextResponse(text or "", status_code=status)
 
     async def webhook(request: Request) -> Response:
+        if state.draining:
+            counters.webhook(WA, "draining")
+            return refused(503, DRAINING)
         try:
             body = await read_body(request, limit)
         except _BodyTooLarge:
-            counters.inc("kotaku_whatsapp_webhook_too_large_total")
+            counters.webhook(WA, "too_large")
             return refused(413, f"body over {limit} bytes")
         except BadBody as exc:
-            counters.inc("kotaku_whatsapp_webhook_bad_total")
+            counters.webhook(WA, "bad")
             return refused(400, str(exc))
         denied = await hook.wa.webhook_update_validator(body, request.headers.get(SIGNATURE_HEADER))
         if denied is not None:
-            counters.inc("kotaku_whatsapp_webhook_rejected_total")
+            counters.webhook(WA, "rejected")
             return PlainTextResponse(denied[0], status_code=denied[1])
         try:
             items = split_update(load_json(body))
         except ValueError as exc:
-            counters.inc("kotaku_whatsapp_webhook_bad_total")
+            counters.webhook(WA, "bad")
             log.warning("bad whatsapp webhook body: %s", str(exc)[:200])
             return refused(400, str(exc)[:200])
         stored = 0
@@ -287,8 +342,8 @@ def _whatsapp_routes(settings: Settings, hook: WhatsAppHook, counters: Metrics) 
                     kind=item.kind,
                 ):
                     stored += 1
-        counters.inc("kotaku_whatsapp_webhook_received_total", stored)
-        counters.inc("kotaku_whatsapp_webhook_duplicates_total", len(items) - stored)
+        counters.webhook(WA, "received", stored)
+        counters.webhook(WA, "duplicate", len(items) - stored)
         if stored and hook.worker is not None:
             hook.worker.wake()
         return PlainTextResponse("ok")

@@ -22,6 +22,7 @@ from kotaku.dialog.flow import Flow, FlowRegistry
 from kotaku.dialog.flows import default_flows
 from kotaku.dialog.flows.download.delivery import ExportDelivery
 from kotaku.events import EventBus, ExportRequested
+from kotaku.metrics import Metrics
 from kotaku.models import Channel
 from kotaku.monitoring import marks
 from kotaku.notify.ports import Sender
@@ -42,6 +43,7 @@ class Kotaku:
     flows: FlowRegistry
     bus: EventBus
     senders: dict[Channel, Sender] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     _engine: Engine | None = field(default=None, init=False)
 
     def uow(self) -> UnitOfWork:
@@ -66,12 +68,17 @@ class Kotaku:
 
     async def start_background(self) -> Background:
         """Monitoring of KSMs still marked from before (a crash, a failed evaluation), then the reminder
-        scheduler and the outbox dispatcher for the senders added so far."""
+        scheduler and the outbox dispatcher for the senders added so far (both reporting to `metrics`)."""
         if self.settings.monitoring.evaluate_after_report:
             pending = await marks.evaluate_pending(self.db, self.settings, self.now())
             if pending:
                 log.info("monitoring_pending_evaluated", ksms=pending)
-        return await start_background(self.db, self.settings, self.senders, now=self.now)
+        background = await start_background(
+            self.db, self.settings, self.senders, now=self.now, on_send=self.metrics.on_send
+        )
+        scheduler = background.scheduler
+        self.metrics.watch_leader(lambda: scheduler is not None and scheduler.is_leader)
+        return background
 
     async def close(self) -> None:
         await self.db.dispose()

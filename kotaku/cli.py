@@ -1505,5 +1505,196 @@ def security_rotate_nik_key(
         )
 
 
+# --- backup and restore ---------------------------------------------------------------------------
+
+
+def _page_progress(label_key: str, as_json: bool) -> tuple[Any, Callable[[int, int], None] | None]:
+    """A transient progress bar on a terminal (none for --json or a pipe), and its page callback."""
+    from rich.progress import Progress
+
+    if as_json or not err.is_terminal:
+        return None, None
+    progress = Progress(console=err, transient=True)
+    task = progress.add_task(_t(label_key), total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=max(total, done, 1))
+
+    return progress, on_progress
+
+
+def _with_progress(progress: Any, work: Callable[[], T]) -> T:
+    if progress is None:
+        return work()
+    with progress:
+        return work()
+
+
+def _table_counts(tables: dict[str, int]) -> None:
+    from rich.table import Table
+
+    from kotaku.i18n import fmt_number
+
+    table = Table()
+    table.add_column(_t("cli.backup.col.table"))
+    table.add_column(_t("cli.backup.col.rows"), justify="right")
+    for name, rows in tables.items():
+        table.add_row(name, fmt_number(rows, _lang()))
+    out.print(table)
+
+
+def _pg_hint(intro: str, command: str, then: str | None, not_made: str, as_json: bool) -> typer.Exit:
+    """PostgreSQL without --pg-tools: the exact command for the configured URL, and exit 1 (nothing was
+    copied, so a timer running this never passes for a backup)."""
+    if as_json:
+        print(json.dumps({"done": False, "command": command, "message": _t(not_made)}, ensure_ascii=False))
+        return typer.Exit(1)
+    _say(intro)
+    out.print("  " + command, markup=False, highlight=False, soft_wrap=True)
+    _say("cli.backup.pg_password")
+    if then is not None:
+        _say(then)
+    return _fail(not_made, 1)
+
+
+def _backup_refused(exc: Any) -> typer.Exit:
+    """A refused backup or restore in one sentence: exit 2 for a file that is not there, else 1."""
+    return _fail(
+        exc.key, 2 if exc.key in ("cli.restore.missing", "cli.backup.no_database") else 1, **exc.params
+    )
+
+
+PgToolsOption = Annotated[
+    bool,
+    typer.Option(
+        "--pg-tools", help="PostgreSQL: jalankan pg_dump/pg_restore dari PATH (tanpa ini: cetak perintahnya)."
+    ),
+]
+
+
+@app.command("backup")
+def backup_cmd(
+    path: Annotated[Path, typer.Argument(help="Berkas cadangan (atau folder: kotaku-WAKTU.db di dalamnya).")],
+    force: Annotated[bool, typer.Option("--force", help="Timpa PATH bila sudah ada.")] = False,
+    pg_tools: PgToolsOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Back up the configured database to PATH (0600), safe while the bot runs and writes.
+
+    SQLite: the online backup API, checked with PRAGMA integrity_check, with the rows of every table.
+    PostgreSQL: prints the pg_dump command for the configured URL (runs it with --pg-tools)."""
+    from kotaku import backup
+    from kotaku.i18n import fmt_number
+
+    settings = state.settings
+    database = backup.sqlite_file(settings.database.url)
+    try:
+        if database is None:
+            target = backup.backup_target(path, clock.now(), ".dump")
+            if not pg_tools:
+                command = backup.pg_dump_command(settings.database.url, target).shown()
+                raise _pg_hint("cli.backup.pg_intro", command, None, "cli.backup.pg_not_made", as_json)
+            size = backup.run_pg_dump(settings.database.url, target, force=force)
+            if as_json:
+                print(json.dumps({"done": True, "path": str(target), "size": size}))
+            else:
+                _say("cli.backup.pg_done", path=str(target), size=fmt_number(size, _lang()))
+            return
+        target = backup.backup_target(path, clock.now())
+        progress, on_progress = _page_progress("cli.backup.progress", as_json)
+        copy = _with_progress(
+            progress,
+            lambda: backup.backup_sqlite(
+                database,
+                target,
+                force=force,
+                busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
+                on_progress=on_progress,
+            ),
+        )
+    except backup.BackupRefused as exc:
+        raise _backup_refused(exc) from exc
+    if as_json:
+        print(json.dumps({"done": True, **copy.as_dict()}))
+        return
+    _say(
+        "cli.backup.done",
+        path=str(copy.path),
+        size=fmt_number(copy.size, _lang()),
+        pages=fmt_number(copy.pages, _lang()),
+        revision=copy.revision or _t("cli.db.base"),
+    )
+    _table_counts(copy.tables)
+
+
+@app.command("restore")
+def restore_cmd(
+    path: Annotated[Path, typer.Argument(help="Berkas cadangan dari `kotaku backup`.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Ganti basis data yang berisi data (yang lama disimpan di sebelahnya)."),
+    ] = False,
+    pg_tools: PgToolsOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """Restore a backup into the configured database; stop the bot first.
+
+    The backup must be a kotaku database at a revision this version knows (an older one: run
+    `kotaku db upgrade` after). SQLite: a database with data is replaced only with --force, and kept
+    as `<name>.before-restore-<time>`. PostgreSQL: prints the pg_restore command (runs it with --pg-tools)."""
+    from kotaku import backup
+
+    settings = state.settings
+    database = backup.sqlite_file(settings.database.url)
+    try:
+        if database is None:
+            if not pg_tools:
+                command = backup.pg_restore_command(settings.database.url, path).shown()
+                raise _pg_hint(
+                    "cli.restore.pg_intro", command, "cli.restore.pg_then", "cli.restore.pg_not_made", as_json
+                )
+            revision_state = backup.run_pg_restore(settings, path, force=force)
+            revision = migrate.current_revision(settings)
+            if as_json:
+                print(
+                    json.dumps({"done": True, "revision": revision, "revision_state": revision_state.value})
+                )
+                return
+            _say("cli.restore.pg_done", path=str(path), revision=revision or _t("cli.db.base"))
+            if revision_state is backup.RevisionState.OLDER:
+                _say("cli.restore.upgrade", revision=revision or _t("cli.db.base"))
+            return
+        progress, on_progress = _page_progress("cli.restore.progress", as_json)
+        done = _with_progress(
+            progress,
+            lambda: backup.restore_sqlite(
+                path, database, now=clock.now(), force=force, on_progress=on_progress
+            ),
+        )
+    except backup.BackupRefused as exc:
+        raise _backup_refused(exc) from exc
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "done": True,
+                    "database": str(done.database),
+                    "revision": done.copy.revision,
+                    "revision_state": done.revision_state.value,
+                    "aside": str(done.aside) if done.aside else None,
+                    "tables": done.copy.tables,
+                }
+            )
+        )
+        return
+    revision = done.copy.revision or _t("cli.db.base")
+    _say("cli.restore.done", path=str(done.database), backup=str(path), revision=revision)
+    if done.aside is not None:
+        _say("cli.restore.aside", path=str(done.aside))
+    _table_counts(done.copy.tables)
+    if done.revision_state is backup.RevisionState.OLDER:
+        _say("cli.restore.upgrade", revision=revision)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +71,14 @@ class ServerConfig(_Section):
     # Largest webhook body accepted, Telegram's and WhatsApp's (413 above it, the rest unread); real
     # updates are a few KB.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # SIGTERM: stop taking updates (webhooks answer 503, so the platform retries), finish those in hand,
+    # flush the outbox batch in flight, release the scheduler lock, and exit within this many seconds.
+    shutdown_s: float = Field(default=20.0, gt=0, le=600)
+    # Several processes on one database take a conversation's stored updates by lease (kotaku.services
+    # .inbox): a process that died leaves its conversations to the others after this many seconds.
+    inbox_lease_s: float = Field(default=30.0, ge=1, le=3600)
+    # Handled webhook updates are kept this many days (redeliveries within it are recognised), then deleted.
+    inbox_keep_days: int = Field(default=14, ge=1)
 
 
 class TelegramConfig(_Section):
@@ -223,7 +239,41 @@ class RemindersConfig(_Section):
     extra_non_working_days: list[date] = Field(default_factory=list)
     grace_minutes: int = Field(default=120, ge=1)
     sweep_minutes: int = Field(default=5, ge=1)
-    leader_retry_seconds: float = Field(default=15.0, gt=0)
+
+
+class SchedulerConfig(_Section):
+    """The scheduler leader among several `kotaku run` processes on one PostgreSQL (an advisory lock held
+    on its own connection): when the leader dies, another process takes over within `failover_s`."""
+
+    failover_s: float = Field(default=30.0, ge=1, le=3600)
+
+
+class LoggingConfig(_Section):
+    """What `kotaku run` writes to stderr: console lines for a person, or one JSON object a line (`json =
+    true`) for a log collector; both masked the same way (kotaku.logs)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    # `json` in config.toml and KOTAKU_LOGGING__JSON (a field named `json` would shadow pydantic's method).
+    json_lines: bool = Field(default=False, alias="json")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class HealthConfig(_Section):
+    """`/readyz` and the database figures on `/metrics` (bot/web.py, kotaku.health, kotaku.metrics)."""
+
+    # The database must answer (and the figures be read) within this many seconds, or /readyz says 503.
+    timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # Not ready while more stored webhook updates than this wait to be handled (the process is behind).
+    max_inbox_backlog: int = Field(default=1000, ge=1)
+    # Backlogs, outbox depth and open alerts are read from the database at most this often (a scrape
+    # storm reads the cached figures).
+    cache_s: float = Field(default=5.0, ge=0, le=300)
 
 
 class DeliveryConfig(_Section):
@@ -244,6 +294,16 @@ class DeliveryConfig(_Section):
     poll_seconds: float = Field(default=1.0, gt=0)
     claim_timeout_seconds: float = Field(default=300.0, gt=0)
     purge_after_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _claims_outlive_sends(self) -> DeliveryConfig:
+        # A claim that went stale while its send was still under way is taken over and sent twice.
+        if self.claim_timeout_seconds <= self.send_timeout_seconds:
+            raise ValueError(
+                f"claim_timeout_seconds ({self.claim_timeout_seconds:g}) must be longer than "
+                f"send_timeout_seconds ({self.send_timeout_seconds:g})"
+            )
+        return self
 
 
 class ExportsConfig(_Section):
@@ -285,8 +345,11 @@ class Settings(BaseSettings):
     dialog: DialogConfig = Field(default_factory=DialogConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     @classmethod
     def settings_customise_sources(

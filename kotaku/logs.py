@@ -4,7 +4,11 @@ Every line goes through one pipeline, structlog's own and the standard library's
 python-telegram-bot, APScheduler, the dispatcher): secret fields are blanked, name and free-text fields
 tagged, exceptions written as plain tracebacks without local variables (a rich traceback with locals
 printed what the user typed, and took seconds per error), and the rendered line is masked once more for
-NIKs, phone numbers and bot tokens, wherever in the line they are.
+NIKs, phone numbers and bot tokens, wherever in the line they are. Console lines for a person, or one JSON
+object a line (`logging.json`) for a collector: the same masking for both.
+
+`handling_update` wraps the handling of one update: a request id bound to every line logged meanwhile,
+and one `update_handled` line at the end (channel, kind, flow, step, outcome, latency_ms).
 """
 
 from __future__ import annotations
@@ -15,11 +19,17 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import Mapping, MutableMapping
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from kotaku.config import LoggingConfig
 from kotaku.security import mask_personal_numbers
 
 SENSITIVE_KEYS = {"nik", "token", "secret", "password", "app_secret", "nik_key", "authorization"}
@@ -137,7 +147,12 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     handler = logging.StreamHandler(_CurrentStderr())  # type: ignore[arg-type]
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,  # the request id on the libraries' lines too
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+            ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish],
         )
     )
@@ -151,3 +166,89 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+
+
+def configure_from(cfg: LoggingConfig, cli_level: str | None = None) -> None:
+    """Logging as the `logging` section says (`kotaku run`); `cli_level` (`kotaku --log-level`) can make
+    it more verbose than `logging.level`, never quieter."""
+    level: str = cfg.level
+    if cli_level is not None:
+        wanted = getattr(logging, cli_level.upper(), logging.INFO)
+        if wanted < getattr(logging, level, logging.INFO):
+            level = logging.getLevelName(wanted)
+    configure_logging(level, json=cfg.json_lines)
+
+
+# --- one line per handled update ---------------------------------------------------------------------
+
+_update_log = structlog.get_logger("kotaku.update")
+
+
+@dataclass
+class HandledUpdate:
+    """One update being handled: what its `update_handled` line will say. `outcome` starts "ok"; the
+    handler (or the engine, through `note_update`) sets another one ("ignored", "duplicate", "error", ...)."""
+
+    channel: str
+    kind: str
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    outcome: str = "ok"
+    fields: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # how long it took, set at the end
+
+
+_CURRENT: ContextVar[HandledUpdate | None] = ContextVar("kotaku_handled_update", default=None)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@contextmanager
+def handling_update(
+    channel: str,
+    kind: str = "message",
+    *,
+    done: Callable[[HandledUpdate], None] | None = None,
+    level: int = logging.INFO,
+    **fields: Any,
+) -> Iterator[HandledUpdate]:
+    """Handle one update inside: a fresh `request_id` on every line logged meanwhile; at the end one
+    `update_handled` line and `done(update)` (the metrics). An exception going out makes the outcome
+    "error" (and goes on out)."""
+    update = HandledUpdate(channel=channel, kind=kind, request_id=new_request_id(), fields=dict(fields))
+    token = _CURRENT.set(update)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id=update.request_id):
+            try:
+                yield update
+            except BaseException:
+                update.outcome = "error"
+                raise
+            finally:
+                update.seconds = time.perf_counter() - update.started
+                _update_log.log(
+                    level,
+                    "update_handled",
+                    channel=channel,
+                    kind=kind,
+                    outcome=update.outcome,
+                    latency_ms=round(update.seconds * 1000, 1),
+                    **{k: v for k, v in update.fields.items() if v is not None},
+                )
+                if done is not None:
+                    done(update)
+    finally:
+        _CURRENT.reset(token)
+
+
+def note_update(*, outcome: str | None = None, **fields: Any) -> None:
+    """Add to the update being handled (no-op outside `handling_update`): the flow and step it reached,
+    or an outcome other than "ok"."""
+    update = _CURRENT.get()
+    if update is None:
+        return
+    if outcome is not None:
+        update.outcome = outcome
+    update.fields.update(fields)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,19 @@ async def db(
         await conn.run_sync(Base.metadata.create_all)
     yield database
     await database.dispose()
+
+
+@contextlib.contextmanager
+def logging_set_up(configure: Callable[[], None]) -> Iterator[None]:
+    """Logging as `configure` sets it (the CLI's or `kotaku run`'s), then the root logger put back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure()
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()

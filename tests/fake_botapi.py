@@ -114,6 +114,7 @@ class FakeBotApi:
         self.get_updates_calls = 0
         self.held: set[str] = set()
         self.held_calls = 0  # calls that waited (or wait) in a hold
+        self.held_by_method: collections.Counter[str] = collections.Counter()
 
     # --- addresses ----------------------------------------------------------------------------------
 
@@ -467,6 +468,7 @@ class FakeBotApi:
         if method in self.held:
             with self._lock:
                 self.held_calls += 1
+                self.held_by_method[method] += 1
             while method in self.held:  # noqa: ASYNC110 - released from the test's thread
                 await asyncio.sleep(0.02)
         with self._lock:

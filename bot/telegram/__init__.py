@@ -35,7 +35,7 @@ from bot.telegram.sender import TelegramSender
 from kotaku.bootstrap import Kotaku
 from kotaku.config import Settings
 from kotaku.models import Channel
-from kotaku.services.inbox import InboxWorker, stop_worker
+from kotaku.services.inbox import InboxWorker, stop_worker, worker_options
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -103,7 +103,13 @@ class TelegramPart:
         )
         kotaku.add_sender(Channel.TELEGRAM, sender)
         self.kotaku = kotaku
-        self.worker = InboxWorker(kotaku.db, Channel.TELEGRAM, inbox_handler(application), now=kotaku.now)
+        self.worker = InboxWorker(
+            kotaku.db,
+            Channel.TELEGRAM,
+            inbox_handler(application),
+            now=kotaku.now,
+            **worker_options(self.settings),
+        )
 
     def web(self) -> dict[str, Any]:
         from bot.web import TelegramHook
@@ -141,7 +147,7 @@ class TelegramPart:
         if self._task is None:
             self._stop.set()
             return
-        await stop_worker(self._task, self.worker, self._stop)
+        await stop_worker(self._task, self.worker, self._stop, self.settings.server.shutdown_s / 2)
         self._task = None
 
     async def close(self) -> None:

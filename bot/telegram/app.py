@@ -6,10 +6,8 @@ does with an update the webhook stored (`inbox_handler`).
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
@@ -24,7 +22,9 @@ from kotaku.config import Settings
 from kotaku.dialog.engine import Engine
 from kotaku.dialog.flow import FlowRegistry
 from kotaku.locks import KeyedLocks
-from kotaku.models import InboxMessage, Role
+from kotaku.logs import HandledUpdate, handling_update, note_update
+from kotaku.metrics import Metrics
+from kotaku.models import Channel, InboxMessage, Role
 from kotaku.services.media import human_size
 
 log = logging.getLogger(__name__)
@@ -34,23 +34,6 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 # Commands shown in groups: the KSM's daily reports (conversations are per user there).
 GROUP_COMMANDS = ("hadir", "progres", "kendala", "foto", "rekap", "batal", "bantuan", "daftarkan_grup")
-
-
-@dataclass
-class Metrics:
-    """Counters for /metrics (plain Prometheus text)."""
-
-    counters: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def inc(self, name: str, n: int = 1) -> None:
-        self.counters[name] += n
-
-    def render(self) -> str:
-        lines = []
-        for name in sorted(self.counters):
-            lines.append(f"# TYPE {name} counter")
-            lines.append(f"{name} {self.counters[name]}")
-        return "\n".join(lines) + "\n"
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -92,11 +75,19 @@ class TelegramHandlers:
         self.metrics = metrics
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.metrics.inc("kotaku_telegram_updates_total")
+        """One update, in a `handling_update` scope: its request id on every line logged meanwhile, then
+        one `update_handled` line and the update counted (kotaku_updates_total) and timed."""
+        kind = "callback" if update.callback_query is not None else "message"
+        with handling_update(Channel.TELEGRAM.value, kind, done=self._observe, update_id=update.update_id):
+            await self._handle(update, context)
+
+    def _observe(self, handled: HandledUpdate) -> None:
+        self.metrics.update_handled(handled.channel, handled.kind, handled.outcome, handled.seconds)
+
+    async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         pressed: int | None = None
         if query is not None:
-            self.metrics.inc("kotaku_telegram_callback_queries_total")
             try:
                 await query.answer()  # always, so the button stops spinning
             except TelegramError as exc:
@@ -106,6 +97,7 @@ class TelegramHandlers:
             if query.data is not None:
                 value = self.renderer.callback.decode(query.data)
                 if value is None:
+                    note_update(outcome="expired")
                     await self._say(update, "telegram.button_expired")
                     return
                 query = None
@@ -113,6 +105,7 @@ class TelegramHandlers:
         try:
             inbound = await to_inbound(update, context.bot, self.settings)
         except FileTooLarge as exc:
+            note_update(outcome="too_large")
             await self._say(
                 update,
                 "telegram.file_too_large",
@@ -121,14 +114,15 @@ class TelegramHandlers:
             )
             return
         if inbound is None:
+            note_update(outcome="ignored")
             return
         outs = await self.engine.handle(inbound)
         if outs:
             sent = await self.renderer.render(
                 inbound.chat_id, outs, user_id=inbound.user_id, pressed_message_id=pressed
             )
-            self.metrics.inc("kotaku_telegram_messages_sent_total", sent.messages)
-            self.metrics.inc("kotaku_telegram_messages_edited_total", sent.edits)
+            self.metrics.reply(Channel.TELEGRAM, "sent", sent.messages)
+            self.metrics.reply(Channel.TELEGRAM, "edited", sent.edits)
 
     def _lang(self, update: object) -> str:
         return _lang(update, self.settings.app.language)
@@ -141,7 +135,6 @@ class TelegramHandlers:
             )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.metrics.inc("kotaku_telegram_errors_total")
         ctx: dict[str, Any] = {}
         if isinstance(update, Update):
             ctx = {

@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 from pywa_async import WhatsApp
 
-from bot.telegram.app import Metrics
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import BaseURLTransport, build_client, close_client
 from bot.whatsapp.convert import Converted, FileTooLarge, Item, split_update, to_delivery, to_inbound
@@ -25,8 +24,9 @@ from bot.whatsapp.render import ChoiceMemory, Planner, Renderer, split_text
 from bot.whatsapp.sender import WhatsAppSender, result_of_error
 from kotaku.bootstrap import Kotaku
 from kotaku.config import Settings
+from kotaku.metrics import Metrics
 from kotaku.models import Channel
-from kotaku.services.inbox import InboxWorker, stop_worker
+from kotaku.services.inbox import InboxWorker, stop_worker, worker_options
 
 __all__ = [
     "BaseURLTransport",
@@ -87,7 +87,7 @@ class WhatsAppPart:
             wa,
             memory=ChoiceMemory(),
             default_lang=self.settings.app.language,
-            on_cut=lambda what: metrics.inc("kotaku_whatsapp_truncated_total"),
+            on_cut=lambda what: metrics.truncated.labels(Channel.WHATSAPP.value).inc(),
         )
         kotaku.add_sender(Channel.WHATSAPP, WhatsAppSender(wa, cfg, renderer=renderer, now=kotaku.now))
         channel = WhatsAppChannel(
@@ -100,13 +100,23 @@ class WhatsAppPart:
             now=kotaku.now,
             media_retry_delay=self.media_retry_delay,
         )
-        self.worker = InboxWorker(kotaku.db, Channel.WHATSAPP, channel.handle, now=kotaku.now)
+        self.worker = InboxWorker(
+            kotaku.db, Channel.WHATSAPP, channel.handle, now=kotaku.now, **worker_options(self.settings)
+        )
 
     def web(self) -> dict[str, Any]:
         from bot.web import WhatsAppHook
 
         assert self.wa is not None and self.kotaku is not None
-        return {"whatsapp": WhatsAppHook(self.wa, self.kotaku.db, self.worker, self.kotaku.now)}
+        return {
+            "whatsapp": WhatsAppHook(
+                self.wa, self.kotaku.db, self.worker, self.kotaku.now, running=self._running
+            )
+        }
+
+    def _running(self) -> bool:
+        """For /readyz: the inbox worker is at work."""
+        return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
         """The inbox worker: first what was stored but not handled before (a crash, a stop), then what
@@ -120,7 +130,7 @@ class WhatsAppPart:
         if self._task is None:
             self._stop.set()
             return
-        await stop_worker(self._task, self.worker, self._stop)
+        await stop_worker(self._task, self.worker, self._stop, self.settings.server.shutdown_s / 2)
         self._task = None
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ outbox entry; an error is logged. A handler that raises is retried by the worker
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,6 @@ from typing import Any
 import structlog
 from pywa_async import WhatsApp
 
-from bot.telegram.app import Metrics
 from bot.whatsapp.convert import (
     ERROR,
     MESSAGE,
@@ -29,6 +29,8 @@ from kotaku import catalogue, clock
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.dialog.engine import Engine
+from kotaku.logs import HandledUpdate, handling_update, note_update
+from kotaku.metrics import Metrics
 from kotaku.models import Channel, InboxMessage
 from kotaku.notify.outbox import record_delivery
 from kotaku.notify.reachability import mark_unreachable
@@ -40,6 +42,13 @@ log = structlog.get_logger(__name__)
 
 REENGAGEMENT = 131047  # outside the window: the entry waits for the person (held)
 UNDELIVERABLE = 131026  # not a WhatsApp user, or cannot receive: no more notices there
+
+
+def _outcome_of(notice: Notice | None) -> str:
+    """The log's and the metrics' outcome of a message that reaches no flow."""
+    if notice is None:
+        return "ignored"
+    return "too_large" if notice.key == "whatsapp.file_too_large" else "unsupported"
 
 
 class WhatsAppChannel:
@@ -67,13 +76,23 @@ class WhatsAppChannel:
         self.media_retry_delay = media_retry_delay
 
     async def handle(self, row: InboxMessage) -> None:
-        if row.kind == MESSAGE:
-            await self.on_message(row.body)
-        elif row.kind == STATUS:
-            await self.on_status(row.body)
-        elif row.kind == ERROR:
-            self.metrics.inc("kotaku_whatsapp_webhook_errors_total")
-            log.warning("whatsapp_webhook_error", error=json.dumps(row.body.get("error"))[:500])
+        """One stored item, in a `handling_update` scope: its request id on every line logged meanwhile,
+        then one `update_handled` line (statuses at debug level) and the item counted and timed."""
+        level = logging.DEBUG if row.kind == STATUS else logging.INFO
+        with handling_update(
+            Channel.WHATSAPP.value, row.kind, done=self._observe, level=level, inbox_id=row.id
+        ):
+            if row.kind == MESSAGE:
+                await self.on_message(row.body)
+            elif row.kind == STATUS:
+                await self.on_status(row.body)
+            elif row.kind == ERROR:
+                log.warning("whatsapp_webhook_error", error=json.dumps(row.body.get("error"))[:500])
+            else:
+                note_update(outcome="ignored")
+
+    def _observe(self, handled: HandledUpdate) -> None:
+        self.metrics.update_handled(handled.channel, handled.kind, handled.outcome, handled.seconds)
 
     # --- messages ----------------------------------------------------------------------------------
 
@@ -82,7 +101,6 @@ class WhatsAppChannel:
             return await note_whatsapp_contact(session, user_id=user_id, wa_id=wa_id, wa_id_e164=phone)
 
     async def on_message(self, body: dict[str, Any]) -> None:
-        self.metrics.inc("kotaku_whatsapp_messages_total")
         who = contact_of(body)
         contact = await self._contact(who.user_id, who.wa_id, who.phone)
         lang = contact.language or self.settings.app.language
@@ -93,6 +111,7 @@ class WhatsAppChannel:
         if converted.notice is not None:
             await self._notice(who.chat_id, converted.notice, lang)
         if inbound is None:
+            note_update(outcome=_outcome_of(converted.notice))
             return
         if inbound.kind == InboundKind.CHOICE and inbound.choice is not None:
             pressed = self.renderer.memory.pressed(inbound.chat_id, inbound.choice)
@@ -100,6 +119,7 @@ class WhatsAppChannel:
                 await self.renderer.page(inbound.chat_id, pressed.token, pressed.page, lang=lang)
                 return
             if pressed.expired or pressed.value is None:
+                note_update(outcome="expired")
                 await self._notice(inbound.chat_id, Notice("whatsapp.choices_expired"), lang)
                 return
             inbound = inbound.model_copy(update={"choice": pressed.value})
@@ -124,15 +144,14 @@ class WhatsAppChannel:
         try:
             sent = await self.renderer.render(chat_id, outs, lang=lang)
         except Exception as exc:
-            self.metrics.inc("kotaku_whatsapp_reply_errors_total")
+            self.metrics.reply(Channel.WHATSAPP, "failed")
             log.error("whatsapp_reply_not_sent", chat=chat_id, error=repr(exc)[:500])
             return
-        self.metrics.inc("kotaku_whatsapp_messages_sent_total", len(sent.wamids))
+        self.metrics.reply(Channel.WHATSAPP, "sent", len(sent.wamids))
 
     # --- statuses ----------------------------------------------------------------------------------
 
     async def on_status(self, body: dict[str, Any]) -> None:
-        self.metrics.inc("kotaku_whatsapp_statuses_total")
         delivery = to_delivery(body)
         at = delivery.at or self.now()
         async with self.db.transaction() as session:

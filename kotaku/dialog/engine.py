@@ -27,6 +27,7 @@ from kotaku.dialog.context import Context, DraftUnreadable
 from kotaku.dialog.flow import Flow, FlowRegistry, UnknownState
 from kotaku.dialog.quick_report import has_report, split_report, suggest_keyword
 from kotaku.locks import KeyedLocks
+from kotaku.logs import note_update
 from kotaku.models import Channel, ChannelIdentity, ConversationState, Person, ProcessedInbound
 from kotaku.notify.outbox import release_held
 from kotaku.schemas import Choice, Inbound, InboundKind, Outbound, OutboundKind
@@ -94,10 +95,13 @@ class Engine:
             except IntegrityError:
                 # Another process marked this message id first: a redelivery.
                 if await self._already_processed(inbound):
+                    note_update(outcome="duplicate")
                     return []
+                note_update(outcome="error")
                 log.exception("inbound_failed", channel=inbound.channel.value, chat=inbound.chat_id)
                 return [Outbound(text=catalogue.t("engine.error", self.settings.app.language))]
             except Exception:
+                note_update(outcome="error")
                 log.exception(
                     "inbound_failed",
                     channel=inbound.channel.value,
@@ -133,6 +137,7 @@ class Engine:
             session = uow.session
             if await session.get(ProcessedInbound, (inbound.channel, inbound.message_id)) is not None:
                 log.info("inbound_duplicate", channel=inbound.channel.value, message_id=inbound.message_id)
+                note_update(outcome="duplicate")
                 return []
             session.add(
                 ProcessedInbound(channel=inbound.channel, message_id=inbound.message_id, processed_at=now)
@@ -161,6 +166,7 @@ class Engine:
                     ctx.person = None
             if inbound.is_group:
                 ctx.group_ksm_id = await group_ksm_id(session, inbound.channel, inbound.chat_id)
+            flow_before = ctx.flow
             try:
                 await self._route(ctx)
             except (UnknownState, DraftUnreadable) as exc:
@@ -168,6 +174,8 @@ class Engine:
                 log.error("conversation_state_invalid", flow=ctx.flow, state=ctx.state, error=str(exc))
                 ctx.finish()
                 ctx.replies.append(Outbound(text=ctx.t("engine.state_lost")))
+            # The update's log line: where the conversation is now (or the flow this update finished).
+            note_update(flow=ctx.flow or flow_before, step=ctx.state)
             if numbers_were_hidden(session.info):  # a NIK or phone in typed text was stored masked
                 ctx.say(ctx.t("privacy.numbers_hidden"))
             ctx.store()

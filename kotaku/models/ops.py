@@ -177,3 +177,17 @@ class InboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxLease(Base):
+    """Which process handles a conversation's stored updates now, until when. Several processes on one
+    database take a conversation by lease: one at a time, so its updates stay in order; a process that
+    dies leaves a lease that expires, then another one takes the conversation over."""
+
+    __tablename__ = "inbox_lease"
+    __table_args__ = (PrimaryKeyConstraint("channel", "conversation"),)
+
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    conversation: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import random
 import time
 import uuid
@@ -237,6 +238,24 @@ class Claimed:
         )
 
 
+# What the dispatcher tells about each send once its outcome is recorded: (channel, outbox kind, outcome),
+# the outcome one of "ok", "retry", "429", "permanent", "held" (kotaku.metrics counts them).
+OnSend = Callable[[Channel, str, str], None]
+
+
+def send_outcome(result: SendResult, attempts: int, max_attempts: int) -> str:
+    """The outcome `mark` records for `result` of a message tried `attempts` times before."""
+    if result.status == SendStatus.SENT:
+        return "ok"
+    if result.status == SendStatus.HELD:
+        return "held"
+    if result.status == SendStatus.RATE_LIMITED:
+        return "429"
+    if result.status == SendStatus.RETRY and attempts + 1 < max_attempts:
+        return "retry"
+    return "permanent"
+
+
 @dataclass
 class DispatchStats:
     claimed: int = 0
@@ -262,16 +281,20 @@ class Dispatcher:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         whatsapp: WhatsAppConfig | None = None,
+        on_send: OnSend | None = None,
     ) -> None:
         self.db = db
+        self.on_send = on_send
         self.senders = dict(senders)
         self.cfg = cfg
         self.whatsapp = whatsapp or WhatsAppConfig()
         self.now = now
-        self.worker_id = worker_id or f"d-{uuid.uuid4().hex[:10]}"
+        # The process id in it: an operator (and the failover test) can tell whose claims a row carries.
+        self.worker_id = worker_id or f"d-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.rng = rng or random.Random()
         self.limits = limits_for(cfg, monotonic, self.whatsapp)
         self.stats = DispatchStats()
+        self._pacing: dict[asyncio.Task[Any], Claimed] = {}  # sends waiting for their slot, not yet out
 
     # --- claiming ----------------------------------------------------------------------------------
 
@@ -324,6 +347,24 @@ class Dispatcher:
         self.stats.claimed += len(claimed)
         return claimed
 
+    def claim_cap(self) -> int:
+        """The most messages this dispatcher claims at once: what its channels' paces send in half of
+        `claim_timeout_seconds`, so no claim it holds goes stale (and is taken over by another process
+        while this one still means to send it)."""
+        rate = sum(self.limits[channel].per_second for channel in self.senders)
+        return max(1, int(rate * self.cfg.claim_timeout_seconds / 2))
+
+    async def release(self, claimed: list[Claimed]) -> int:
+        """Give back claims not sent (a shutdown): due again at once for any dispatcher."""
+        m = OutboxMessage
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                update(m)
+                .where(m.id.in_([c.id for c in claimed]), m.claimed_by == self.worker_id)
+                .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     # --- sending -----------------------------------------------------------------------------------
 
     async def deliver(self, msg: Claimed) -> SendResult:
@@ -331,7 +372,14 @@ class Dispatcher:
         messages = render_payload(msg.payload)
         if not messages:
             return SendResult(SendStatus.PERMANENT, reason="empty payload")
-        await self.limits[msg.channel].acquire(msg.recipient)
+        task = asyncio.current_task()
+        if task is not None:
+            self._pacing[task] = msg
+        try:
+            await self.limits[msg.channel].acquire(msg.recipient)
+        finally:
+            if task is not None:
+                self._pacing.pop(task, None)
         try:
             # asyncio.timeout runs the send in this task: no scheduling gap between the pacer's check and
             # the request going out, so a busy loop cannot bunch sends past the limit.
@@ -414,6 +462,9 @@ class Dispatcher:
                     )
                 )
         self.stats.sent += len(sent_ids)
+        if self.on_send is not None:
+            for msg, result in outcomes:
+                self.on_send(msg.channel, msg.kind, send_outcome(result, msg.attempts, self.cfg.max_attempts))
 
     async def _alert_restricted(self, s: Any, channel: Channel, reason: str, now: datetime) -> None:
         """The sending account is restricted: one open critical alert for the admins (national scope)."""
@@ -457,7 +508,8 @@ class Dispatcher:
         queue: asyncio.Queue[Claimed] = asyncio.Queue()
         results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
         busy = [0]
-        low_water = max(self.cfg.batch_size // 2, 1)
+        batch_size = min(self.cfg.batch_size, self.claim_cap())
+        low_water = max(batch_size // 2, 1)
 
         async def worker() -> None:
             while True:
@@ -488,11 +540,12 @@ class Dispatcher:
         tasks.append(asyncio.create_task(marker()))
         try:
             while not stop.is_set():
-                if queue.qsize() >= low_water:
+                outstanding = queue.qsize() + busy[0]  # claimed by this dispatcher and not sent yet
+                if outstanding >= low_water:
                     await asyncio.sleep(min(0.005 * low_water, 0.05))
                     continue
                 try:
-                    batch = await self.claim(self.cfg.batch_size)
+                    batch = await self.claim(batch_size - outstanding)
                 except Exception:
                     log.exception("claiming outbox messages failed")
                     batch = []
@@ -510,6 +563,21 @@ class Dispatcher:
                 await asyncio.wait({with_timeout}, timeout=self.cfg.poll_seconds)
                 with_timeout.cancel()
         finally:
+            if stop.is_set() and not until_idle:
+                # Shutting down: what was claimed but not started goes back to the queue for another
+                # dispatcher (or the next start) at once; only the sends in flight are finished and marked.
+                left: list[Claimed] = []
+                while not queue.empty():
+                    left.append(queue.get_nowait())
+                    queue.task_done()
+                for waiting, msg in list(self._pacing.items()):  # still waiting for a slot: not sent
+                    waiting.cancel()
+                    left.append(msg)
+                if left:
+                    try:
+                        await self.release(left)
+                    except Exception:  # they are taken over after claim_timeout_seconds
+                        log.exception("releasing claimed outbox messages failed")
             if until_idle or stop.is_set():
                 await queue.join()
                 await results.join()

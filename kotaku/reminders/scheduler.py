@@ -28,7 +28,7 @@ from kotaku import clock
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.models import Channel, Ksm, Person, Region
-from kotaku.notify.dispatcher import Dispatcher
+from kotaku.notify.dispatcher import Dispatcher, OnSend
 from kotaku.notify.ports import Sender
 from kotaku.reminders.service import RunReport, run_due
 
@@ -110,6 +110,8 @@ class ReminderScheduler:
                 (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})).scalar()
             )
             await conn.commit()
+            if got:
+                await self._bound_session(conn)
         except Exception:
             await conn.close()
             raise
@@ -120,6 +122,29 @@ class ReminderScheduler:
         else:
             await conn.close()
         return got
+
+    def _retry_seconds(self) -> float:
+        """How often a standby tries to lead and the leader checks its lock: a third of the failover time."""
+        return self.settings.scheduler.failover_s / 3
+
+    async def _bound_session(self, conn: AsyncConnection) -> None:
+        """The server ends the lock's session when the leader stops checking in for `failover_s` (a hung
+        process, a cut network: keepalives, then the idle limit), so the lock is free for another instance
+        within that time; the leader checks in every third of it."""
+        limit = self.settings.scheduler.failover_s
+        keepalive = max(1, int(limit / 4))
+        for sql in (
+            f"SET idle_session_timeout = {int(limit * 1000)}",  # PostgreSQL 14 and later
+            f"SET tcp_keepalives_idle = {keepalive}",
+            f"SET tcp_keepalives_interval = {keepalive}",
+            "SET tcp_keepalives_count = 2",
+        ):
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(text(sql))
+            except Exception:
+                log.debug("leader lock session setting not applied: %s", sql)
+        await conn.commit()
 
     async def _check_lock(self) -> None:
         """Leadership ends when the lock's connection dies; then others may take over."""
@@ -145,14 +170,15 @@ class ReminderScheduler:
 
     async def _leadership_loop(self) -> None:
         while True:
+            await asyncio.sleep(self._retry_seconds())
             try:
                 if self.is_leader:
                     await self._check_lock()
-                else:
-                    await self.try_lead()
+                elif await self.try_lead():
+                    # Taken over from a leader that died: catch up at once with what it left due.
+                    await self._job()
             except Exception:
                 log.exception("leader election failed")
-            await asyncio.sleep(self.settings.reminders.leader_retry_seconds)
 
     # --- the job body --------------------------------------------------------------------------------
 
@@ -278,11 +304,13 @@ class Background:
         self._task = task
         self._stop = asyncio.Event()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop the dispatcher (the sends in flight get `grace` seconds), then the scheduler (the leader
+        lock is released)."""
         if self.dispatcher is not None and self._task is not None:
             self._stop.set()
             try:
-                await asyncio.wait_for(self._task, timeout=10)
+                await asyncio.wait_for(self._task, timeout=grace)
             except TimeoutError:
                 self._task.cancel()
         if self.scheduler is not None:
@@ -295,16 +323,19 @@ async def start_background(
     senders: Mapping[Channel, Sender],
     *,
     now: Callable[[], datetime] = clock.now,
+    on_send: OnSend | None = None,
 ) -> Background:
     """Start the reminder scheduler (`reminders.enabled`) and the outbox dispatcher (`delivery.enabled`)
-    for the given channel senders, in the running event loop."""
+    for the given channel senders, in the running event loop; `on_send` hears each send's outcome."""
     scheduler = None
     if settings.reminders.enabled:
         scheduler = ReminderScheduler(db, settings, now=now)
         await scheduler.start()
     if not settings.delivery.enabled or not senders:
         return Background(scheduler, None, None)
-    dispatcher = Dispatcher(db, senders, settings.delivery, now=now, whatsapp=settings.whatsapp)
+    dispatcher = Dispatcher(
+        db, senders, settings.delivery, now=now, whatsapp=settings.whatsapp, on_send=on_send
+    )
     background = Background(scheduler, dispatcher, None)
     background._task = asyncio.create_task(dispatcher.run(background._stop))
     return background

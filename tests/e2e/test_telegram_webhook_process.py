@@ -1,108 +1,24 @@
 """The real `kotaku run` process in Telegram webhook mode against the fake Bot API server: updates answered
 200 and then hit by SIGKILL before they were handled are handled exactly once by the next start (they
 were in the inbox), a redelivery after it changes nothing, and a body declared over
-`server.max_body_bytes` gets its 413 before the rest is sent. Bounded: every wait has a timeout."""
+`server.max_body_bytes` gets its 413 before the rest is sent; SIGTERM drains (503, the update in hand
+finished, exit 0). Bounded: every wait has a timeout."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import sqlite3
-import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from kotaku import migrate
 from kotaku.config import Settings
-from kotaku.security import generate_key
-from tests.fake_botapi import TOKEN, FakeBotApi, free_port
+from tests.fake_botapi import FakeBotApi
+from tests.webhook_bot import PATH, SECRET, WebhookBot
 
-KOTAKU = [sys.executable, "-m", "bot.main"]
-SECRET = "webhook-Secret_123"
-PATH = "/telegram/webhook"
 SLOW, QUICK = 7101, 7102  # the first one's photo download is held until after the kill
-
-
-class WebhookBot:
-    def __init__(self, tmp: Path, fake: FakeBotApi) -> None:
-        self.tmp, self.fake = tmp, fake
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("KOTAKU_")},
-            "KOTAKU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp / 'kotaku.db'}",
-            "KOTAKU_SECURITY__NIK_KEY": generate_key(),
-            "KOTAKU_MEDIA__DIR": str(tmp / "media"),
-            "KOTAKU_APP__DATA_DIR": str(tmp / "var"),
-            "KOTAKU_TELEGRAM__TOKEN": TOKEN,
-            "KOTAKU_TELEGRAM__BASE_URL": fake.base_url,
-            "KOTAKU_TELEGRAM__BASE_FILE_URL": fake.base_file_url,
-            "KOTAKU_TELEGRAM__MODE": "webhook",
-            "KOTAKU_TELEGRAM__WEBHOOK_URL": self.url + PATH,
-            "KOTAKU_TELEGRAM__WEBHOOK_SECRET": SECRET,
-            "KOTAKU_SERVER__PORT": str(self.port),
-            "KOTAKU_REMINDERS__ENABLED": "false",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def log(self) -> str:
-        return (self.tmp / "bot.log").read_text(errors="replace")[-3000:]
-
-    def start(self) -> None:
-        self.fake.webhook = {}
-        with open(self.tmp / "bot.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [*KOTAKU, "run"], env=self.env, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=log
-            )
-        self.fake.wait_for(lambda: (self._healthy() and self.fake.webhook) or self._died(), 30)
-        assert not self._died(), self.log()
-        assert self.fake.webhook["secret_token"] == SECRET
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _died(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
-
-    def wait(self, predicate: Any, timeout: float) -> Any:
-        try:
-            return self.fake.wait_for(lambda: predicate() or self._died(), timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.log()}") from None
-
-    def post(self, update: dict[str, Any]) -> int:
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        return httpx.post(self.url + PATH, json=update, headers=headers, timeout=5).status_code
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.tmp / "kotaku.db", timeout=30) as conn:
-            return conn.execute(sql).fetchall()
 
 
 @pytest.fixture
@@ -160,3 +76,34 @@ def test_updates_answered_200_then_killed_are_handled_once_after_the_restart(bot
     assert bot.stop() == 0
     assert len(fake.sent(QUICK)) == quick_replies  # the one handled before the kill was not handled again
     assert len(fake.sent(SLOW)) == 3, fake.texts_to(SLOW)
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_answers_503_finishes_the_update_in_hand_and_exits_0(bot: WebhookBot) -> None:
+    """Graceful shutdown: from SIGTERM on the webhook answers 503 (Telegram sends the update again
+    later, to whichever process answers then), the update in hand is finished and answered, the
+    process exits 0 within `server.shutdown_s`."""
+    fake = bot.fake
+    bot.env["KOTAKU_SERVER__SHUTDOWN_S"] = "12"
+    bot.start()
+    fake.hold("getFile")
+    fake.photo(SLOW, b"\xff\xd8not-really-a-jpeg")
+    assert [bot.post(u) for u in fake.take_updates()] == [200]
+    bot.wait(lambda: fake.held_calls, 15)  # the photo is in hand
+
+    started = time.monotonic()
+    bot.terminate()
+    fake.message(QUICK, "/bantuan")
+    (late,) = fake.take_updates()
+    statuses: list[int] = []
+    bot.wait(lambda: statuses.append(bot.post(late)) or statuses[-1] == 503, 5)
+    assert set(statuses) <= {200, 503} and statuses[-1] == 503
+    fake.release("getFile")
+    assert bot.proc is not None
+    assert bot.proc.wait(15) == 0, bot.log()
+    assert time.monotonic() - started < 12 + 3  # shutdown_s, and the interpreter's exit
+    done = bot.query(f"SELECT processed_at FROM inbox_message WHERE conversation = '{SLOW}:{SLOW}'")
+    assert len(done) == 1 and done[0][0] is not None  # finished, not left for the next start
+    assert fake.sent(SLOW)  # and answered
+    if statuses == [503]:  # refused at once: not stored, so nothing was half taken
+        assert bot.query(f"SELECT 1 FROM inbox_message WHERE conversation = '{QUICK}:{QUICK}'") == []

@@ -389,8 +389,9 @@ def test_kotaku_run_serves_telegram_and_whatsapp_together(tmp_path: Path) -> Non
             )
             assert any(r.tracker == f"outbox:{tracker}" for r in graph.sent(FASIL))
             metrics = httpx.get(bot.url + "/metrics", timeout=5).text
-            assert "kotaku_telegram_updates_total" in metrics
-            assert "kotaku_whatsapp_webhook_received_total" in metrics
+            assert 'kotaku_updates_total{channel="telegram",kind="message",outcome="ok"}' in metrics
+            assert 'kotaku_webhook_requests_total{channel="whatsapp",result="received"}' in metrics
+            assert 'kotaku_sends_total{channel="whatsapp",outcome="ok"}' in metrics
             assert bot.stop() == 0
         finally:
             bot.stop()

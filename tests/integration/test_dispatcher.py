@@ -202,6 +202,58 @@ async def test_two_dispatchers_share_the_outbox_without_duplicates(db: Database,
     assert sent == 120
 
 
+async def test_a_stop_finishes_the_sends_in_flight_and_gives_back_the_rest(
+    db: Database, settings: Settings
+) -> None:
+    """SIGTERM mid-batch: the sends in hand finish and are marked sent; the claimed rest is pending again
+    at once (not after claim_timeout_seconds), for another process or the next start."""
+    await queue(db, 40)
+    cfg = delivery(settings, batch_size=40, concurrency=2)
+    sender = FakeSender(delay=0.05)
+    dispatcher = Dispatcher(db, {Channel.TEST: sender}, cfg, now=Clock())
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    for _ in range(200):
+        if len(sender.delivered) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    by_status: dict[OutboxStatus, int] = {}
+    for m in (await rows(db)).values():
+        by_status[m.status] = by_status.get(m.status, 0) + 1
+        if m.status == OutboxStatus.PENDING:
+            assert m.claimed_by is None
+    assert by_status.get(OutboxStatus.SENDING, 0) == 0  # nothing left claimed
+    assert by_status[OutboxStatus.SENT] == len(sender.delivered) < 40
+    assert by_status[OutboxStatus.PENDING] == 40 - len(sender.delivered)
+    # Another dispatcher sends the rest now, each message once in all.
+    other = FakeSender()
+    await Dispatcher(db, {Channel.TEST: other}, cfg, now=Clock()).drain()
+    assert sorted(sender.recipients() + other.recipients()) == sorted(f"r{i}" for i in range(40))
+
+
+async def test_a_dispatcher_claims_no_more_than_it_sends_before_the_claim_goes_stale(
+    db: Database, settings: Settings
+) -> None:
+    """At 2 messages/s and a 5 s claim timeout a dispatcher holds at most 5 (+ half again queued): a
+    claim it holds never ages past the timeout, where another process would take it and send it too."""
+    await queue(db, 40)
+    cfg = delivery(settings, console_per_second=2.0, claim_timeout_seconds=5.0)
+    dispatcher = Dispatcher(db, {Channel.TEST: FakeSender()}, cfg, now=Clock())
+    assert dispatcher.claim_cap() == 5
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    await asyncio.sleep(0.3)
+    async with db.session() as s:
+        claimed = (
+            await s.execute(select(func.count()).where(OutboxMessage.status == OutboxStatus.SENDING))
+        ).scalar_one()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert 0 < claimed <= 8
+
+
 async def test_only_channels_with_a_sender_are_claimed(db: Database, settings: Settings) -> None:
     await queue(db, 1)
     d = Dispatcher(

@@ -4,12 +4,12 @@ on a later pass without overtaking, given up after the limit, and what was left 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from kotaku.db import Database
-from kotaku.models import Channel, InboxMessage
+from kotaku.models import Channel, InboxLease, InboxMessage
 from kotaku.services import inbox
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -146,3 +146,88 @@ async def test_a_slow_update_holds_back_only_its_own_conversation(db: Database) 
     stop.set()
     await task
     assert handled == ["bob0", "slow0", "alice1"]
+
+
+# --- several processes: conversations by lease ------------------------------------------------------
+
+
+async def test_two_processes_share_the_inbox_each_update_once_in_order(db: Database) -> None:
+    """Two workers with their own owner names (two processes) drain one inbox at once: every update is
+    handled once, each conversation in order, and both did some of the work."""
+    for i in range(6):
+        for who in ("alice", "bob", "carol", "dewi"):
+            await put(db, f"{who}{i}", who, i)
+    seen: dict[str, list[tuple[str, int]]] = {}
+
+    def handler(name: str) -> inbox.Handler:
+        async def handle(row: InboxMessage) -> None:
+            await asyncio.sleep(0.005)
+            seen.setdefault(row.conversation, []).append((name, row.body["n"]))
+
+        return handle
+
+    a, b = (
+        inbox.InboxWorker(db, Channel.WHATSAPP, handler(n), now=lambda: NOW, shared=True, owner=n)
+        for n in ("a", "b")
+    )
+    handled = await asyncio.gather(a.drain(), b.drain())
+    for _ in range(3):  # a conversation the other held when looked at: taken at the next pass
+        handled.extend(await asyncio.gather(a.drain(), b.drain()))
+    assert sum(handled) == 24
+    assert {who: [n for _, n in rows] for who, rows in seen.items()} == {
+        who: list(range(6)) for who in ("alice", "bob", "carol", "dewi")
+    }
+    async with db.session() as s:
+        assert (await s.execute(select(InboxLease))).scalars().all() == []  # all released
+        left = (await s.execute(select(InboxMessage).where(InboxMessage.processed_at.is_(None)))).all()
+    assert left == []
+
+
+async def test_a_dead_processs_lease_is_respected_until_it_expires(db: Database) -> None:
+    await put(db, "a0", "alice", 0)
+    await put(db, "b0", "bob", 0)
+    async with db.transaction() as s:  # a process that died while it held alice
+        assert await inbox.take_lease(s, Channel.WHATSAPP, "alice", "dead", NOW, 30)
+    handled: list[str] = []
+
+    async def handle(row: InboxMessage) -> None:
+        handled.append(row.external_id)
+
+    clock = {"now": NOW + timedelta(seconds=29)}
+    worker = inbox.InboxWorker(
+        db, Channel.WHATSAPP, handle, now=lambda: clock["now"], shared=True, owner="live"
+    )
+    await worker.drain()
+    assert handled == ["b0"]  # alice waits for the lease
+    async with db.transaction() as s:
+        assert not await inbox.take_lease(s, Channel.WHATSAPP, "alice", "other", clock["now"], 30)
+
+    clock["now"] = NOW + timedelta(seconds=31)
+    worker._elsewhere.clear()  # what the next poll does
+    await worker.drain()
+    assert handled == ["b0", "a0"]
+
+
+async def test_leases_are_renewed_and_handled_updates_pruned(db: Database) -> None:
+    async with db.transaction() as s:
+        assert await inbox.take_lease(s, Channel.WHATSAPP, "alice", "me", NOW, 30)
+        assert await inbox.take_lease(s, Channel.WHATSAPP, "alice", "me", NOW, 30)  # its own: extended
+        assert await inbox.renew_leases(s, "me", NOW + timedelta(seconds=20), 30) == 1
+    async with db.transaction() as s:  # renewed to NOW + 50: still held at NOW + 40
+        assert not await inbox.take_lease(
+            s, Channel.WHATSAPP, "alice", "you", NOW + timedelta(seconds=40), 30
+        )
+
+    await put(db, "old", "u", 0)
+    await put(db, "open", "u", 1)
+    async with db.transaction() as s:
+        await s.execute(
+            update(InboxMessage).where(InboxMessage.external_id == "old").values(processed_at=NOW)
+        )
+    async with db.transaction() as s:
+        assert await inbox.prune(s, NOW + timedelta(days=1)) == 1
+    async with db.session() as s:
+        ids = (await s.execute(select(InboxMessage.external_id))).scalars().all()
+        leases = (await s.execute(select(InboxLease))).scalars().all()
+    assert ids == ["open"]  # the one not handled stays, whatever its age
+    assert leases == []  # the lease expired before the cut-off went too

@@ -238,7 +238,10 @@ async def test_handler_error_is_logged_and_the_user_gets_an_apology(
     await feed(app, fake)
     assert "engine.error" in keys_in(fake.texts_to(KETUA)[-1])
     assert any("telegram handler failed" in r.message and r.exc_info for r in caplog.records)
-    assert handlers.metrics.counters["kotaku_telegram_errors_total"] == 1
+    errors = handlers.metrics.value(
+        "kotaku_updates_total", channel="telegram", kind="message", outcome="error"
+    )
+    assert errors == 1
 
 
 async def test_long_text_photo_and_document_rendering(app: Application, fake: FakeBotApi) -> None:

@@ -63,10 +63,11 @@ async def test_webhook_secret_and_duplicate_update(
         [row] = (await s.execute(select(InboxMessage))).scalars()
     assert row.channel == Channel.TELEGRAM and row.processed_at is not None and row.body == update
     assert row.external_id.endswith(f":{update['update_id']}") and row.conversation == "1001:1001"
-    assert "kotaku_telegram_webhook_rejected_total 2" in body
-    assert "kotaku_telegram_webhook_received_total 1" in body
-    assert "kotaku_telegram_webhook_duplicates_total 1" in body
-    assert "kotaku_telegram_updates_total 1" in body
+    assert 'kotaku_webhook_requests_total{channel="telegram",result="rejected"} 2.0' in body
+    assert 'kotaku_webhook_requests_total{channel="telegram",result="received"} 1.0' in body
+    assert 'kotaku_webhook_requests_total{channel="telegram",result="duplicate"} 1.0' in body
+    assert 'kotaku_webhook_requests_total{channel="telegram",result="bad"} 1.0' in body
+    assert 'kotaku_updates_total{channel="telegram",kind="message",outcome="ok"} 1.0' in body
 
 
 @pytest.mark.parametrize("given", [None, "", "x" * 16])

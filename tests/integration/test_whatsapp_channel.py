@@ -18,7 +18,6 @@ from PIL import Image
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bot.telegram.app import Metrics
 from bot.web import WhatsAppHook, create_app
 from bot.whatsapp import (
     ChoiceMemory,
@@ -44,6 +43,7 @@ from bot.whatsapp.render import (
 from kotaku.bootstrap import bootstrap
 from kotaku.config import Settings, WhatsAppConfig
 from kotaku.db import Database
+from kotaku.metrics import Metrics
 from kotaku.models import (
     AttendanceRecord,
     Channel,
@@ -518,7 +518,7 @@ async def web(
         update={"server": wa_settings.server.model_copy(update={"max_body_bytes": 4096})}
     )
     worker = InboxWorker(db, Channel.WHATSAPP, channel.handle, now=lambda: NOW)
-    metrics = Metrics()
+    metrics = channel.metrics  # one Metrics for the routes and the handler, as bot.serve wires them
     app = create_app(settings, metrics=metrics, whatsapp=WhatsAppHook(wa, db, worker, lambda: NOW))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client, worker, metrics
@@ -555,10 +555,10 @@ async def test_webhook_refuses_unsigned_forged_malformed_and_large_bodies(
     big = wp.text_message(WA_ID, "x" * 5000, bsuid=BSUID)
     assert (await wp.apost(client, path, big)).status_code == 413
     assert await inbox_count(db) == 0
-    counters = metrics.counters
-    assert counters["kotaku_whatsapp_webhook_rejected_total"] == 2
-    assert counters["kotaku_whatsapp_webhook_bad_total"] == 1
-    assert counters["kotaku_whatsapp_webhook_too_large_total"] == 1
+    requests = "kotaku_webhook_requests_total"
+    assert metrics.value(requests, channel="whatsapp", result="rejected") == 2
+    assert metrics.value(requests, channel="whatsapp", result="bad") == 1
+    assert metrics.value(requests, channel="whatsapp", result="too_large") == 1
 
 
 async def test_webhook_stores_a_message_once_and_the_worker_answers_it(
@@ -569,7 +569,7 @@ async def test_webhook_stores_a_message_once_and_the_worker_answers_it(
     assert (await wp.apost(client, "/whatsapp/webhook", payload)).status_code == 200
     assert (await wp.apost(client, "/whatsapp/webhook", payload)).status_code == 200  # Meta retried
     assert await inbox_count(db) == 1
-    assert metrics.counters["kotaku_whatsapp_webhook_duplicates_total"] == 1
+    assert metrics.value("kotaku_webhook_requests_total", channel="whatsapp", result="duplicate") == 1
     assert await worker.drain() == 1
     assert fake.texts_to(WA_ID) and "engine.help" in keys_in("\n".join(fake.texts_to(WA_ID)))
     async with db.session() as s:
@@ -579,7 +579,9 @@ async def test_webhook_stores_a_message_once_and_the_worker_answers_it(
             await s.execute(select(ChannelIdentity).where(ChannelIdentity.external_id == BSUID))
         ).scalar_one()
         assert ident.phone == "+6281234567890" and ident.last_seen_at is not None
-    assert "kotaku_whatsapp_webhook_received_total 1" in (await client.get("/metrics")).text
+    scraped = (await client.get("/metrics")).text
+    assert 'kotaku_webhook_requests_total{channel="whatsapp",result="received"} 1.0' in scraped
+    assert 'kotaku_updates_total{channel="whatsapp",kind="message",outcome="ok"} 1.0' in scraped
 
 
 async def test_status_webhooks_are_recorded_on_the_outbox_row(

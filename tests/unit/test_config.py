@@ -225,3 +225,11 @@ def test_secrets_not_in_repr_or_str(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_class_direct_use_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KOTAKU_MEDIA__DIR", "/srv/media")
     assert Settings().media.dir == Path("/srv/media")
+
+
+def test_a_claim_timeout_not_longer_than_a_send_is_refused() -> None:
+    with pytest.raises(
+        ConfigError, match=r"claim_timeout_seconds .* must be longer than send_timeout_seconds"
+    ):
+        load_settings(delivery={"claim_timeout_seconds": 20, "send_timeout_seconds": 30})
+    assert load_settings(delivery={"claim_timeout_seconds": 31, "send_timeout_seconds": 30})

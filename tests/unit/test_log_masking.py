@@ -22,6 +22,7 @@ from kotaku.dialog.context import Context
 from kotaku.logs import configure_logging
 from kotaku.security import NikVault
 from tests.channel import TestChannel
+from tests.conftest import logging_set_up
 from tests.factories import build_program
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -35,16 +36,9 @@ LOCAL_MARKER = "zz-local-value-zz"
 @pytest.fixture
 def logged(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
     """Logging set up as the CLI does it (console lines at INFO); put back afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    configure_logging("INFO")
-    capsys.readouterr()
-    yield capsys
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    structlog.reset_defaults()
+    with logging_set_up(lambda: configure_logging("INFO")):
+        capsys.readouterr()
+        yield capsys
 
 
 @pytest.fixture
