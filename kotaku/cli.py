@@ -1505,6 +1505,60 @@ def security_rotate_nik_key(
         )
 
 
+# --- readiness ------------------------------------------------------------------------------------
+
+
+@app.command("ready")
+def ready_cmd(
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Tunggu sampai siap, paling lama sekian detik (0: sekali tanya)."),
+    ] = 0.0,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Alamat /readyz (bawaan: server.host dan server.port).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask a running `kotaku run` whether it is ready (`/readyz`): exit 0 when it is, 1 with the reasons
+    when it is not within `--wait` seconds (the systemd units wait on it after start)."""
+    import time
+
+    import httpx
+
+    server = state.settings.server
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+    target = url or f"http://{host}:{server.port}/readyz"
+    deadline = time.monotonic() + wait
+    answer: dict[str, Any] = {"ok": False, "error": "no answer"}
+    while True:
+        try:
+            response = httpx.get(target, timeout=5)
+            answer = (
+                response.json()
+                if response.headers.get("content-type", "").startswith("application/json")
+                else {}
+            )
+            answer = {"ok": response.status_code == 200, **answer}
+        except (httpx.HTTPError, ValueError) as exc:
+            answer = {"ok": False, "error": type(exc).__name__}
+        if answer.get("ok") or time.monotonic() >= deadline:
+            break
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
+    if as_json:
+        print(json.dumps({"url": target, **answer}))
+    elif answer.get("ok"):
+        _say("cli.ready.ok", url=target)
+    else:
+        reasons = [
+            f"{name}: {check.get('reason', '')}"
+            for name, check in (answer.get("checks") or {}).items()
+            if isinstance(check, dict) and not check.get("ok", True)
+        ] or [str(answer.get("error", ""))]
+        _say("cli.ready.not", url=target, reasons="; ".join(reasons))
+    if not answer.get("ok"):
+        raise typer.Exit(1)
+
+
 # --- backup and restore ---------------------------------------------------------------------------
 
 

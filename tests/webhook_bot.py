@@ -78,6 +78,19 @@ class WebhookBot:
         self.wait(lambda: self.healthy() and (self.fake.webhook or not wait_webhook), 30)
         assert not self.died(), self.log()
 
+    def ready(self, wait: float = 0) -> tuple[int, dict[str, Any]]:
+        """`kotaku ready --json` against this process, as the systemd unit runs it: exit code, answer."""
+        import json
+
+        done = subprocess.run(
+            [*KOTAKU, "ready", "--wait", str(wait), "--json"],
+            env=self.env,
+            cwd=self.tmp,
+            capture_output=True,
+            timeout=wait + 30,
+        )
+        return done.returncode, json.loads(done.stdout)
+
     def healthy(self) -> bool:
         try:
             return httpx.get(self.url + "/healthz", timeout=1).status_code == 200

@@ -86,6 +86,8 @@ def test_sigterm_answers_503_finishes_the_update_in_hand_and_exits_0(bot: Webhoo
     fake = bot.fake
     bot.env["KOTAKU_SERVER__SHUTDOWN_S"] = "12"
     bot.start()
+    code, answer = bot.ready(wait=10)  # what the systemd unit waits on after start
+    assert code == 0 and answer["ok"] is True and answer["checks"]["channels"]["ok"] is True
     fake.hold("getFile")
     fake.photo(SLOW, b"\xff\xd8not-really-a-jpeg")
     assert [bot.post(u) for u in fake.take_updates()] == [200]
@@ -101,6 +103,8 @@ def test_sigterm_answers_503_finishes_the_update_in_hand_and_exits_0(bot: Webhoo
     fake.release("getFile")
     assert bot.proc is not None
     assert bot.proc.wait(15) == 0, bot.log()
+    code, answer = bot.ready()
+    assert code == 1 and answer["ok"] is False and answer["error"] == "ConnectError"
     assert time.monotonic() - started < 12 + 3  # shutdown_s, and the interpreter's exit
     done = bot.query(f"SELECT processed_at FROM inbox_message WHERE conversation = '{SLOW}:{SLOW}'")
     assert len(done) == 1 and done[0][0] is not None  # finished, not left for the next start

@@ -83,6 +83,8 @@ def test_units_run_kotaku_as_its_own_user_and_stop_after_the_graceful_shutdown()
     for name in ("kotaku.service", "kotaku@.service"):
         keys = _keys(name)
         assert keys["ExecStart"] == [f"{INSTALLED} run"]
+        assert keys["ExecStartPost"] == [f"{INSTALLED} ready --wait 60"]  # started = /readyz says ready
+        assert int(keys["TimeoutStartSec"][0]) > 60
         assert keys["User"] == ["kotaku"] and keys["UMask"] == ["0077"]
         assert "KOTAKU_CONFIG=/etc/kotaku/config.toml" in keys["Environment"]
         stop = int(keys["TimeoutStopSec"][0])
