@@ -77,12 +77,13 @@ DRAINING = SHUTTING_DOWN
 @dataclass
 class TelegramHook:
     """What the Telegram route needs: the PTB Application (to read updates with its bot), the database
-    and the inbox worker to wake."""
+    and the inbox worker to wake; `running` tells /readyz whether its inbox worker runs too."""
 
     application: Application
     db: Database
     worker: InboxWorker | None = None
     now: Callable[[], datetime] = field(default=clock.now)
+    running: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -207,7 +208,9 @@ def create_app(
     def channels() -> dict[str, bool]:
         running: dict[str, bool] = {}
         if telegram is not None:
-            running[Channel.TELEGRAM.value] = bool(telegram.application.running)
+            running[Channel.TELEGRAM.value] = bool(telegram.application.running) and (
+                telegram.running is None or telegram.running()
+            )
         if whatsapp is not None:
             running[Channel.WHATSAPP.value] = whatsapp.running() if whatsapp.running is not None else True
         return running

@@ -115,7 +115,17 @@ class TelegramPart:
         from bot.web import TelegramHook
 
         assert self.application is not None and self.kotaku is not None
-        return {"telegram": TelegramHook(self.application, self.kotaku.db, self.worker, self.kotaku.now)}
+        return {
+            "telegram": TelegramHook(
+                self.application, self.kotaku.db, self.worker, self.kotaku.now, running=self._running
+            )
+        }
+
+    def _running(self) -> bool:
+        """For /readyz: the inbox worker is at work (polling mode: PTB's updater runs too)."""
+        worker_ok = self._task is not None and not self._task.done()
+        updater = self.application.updater if self.application is not None else None
+        return worker_ok and (not self.polling or (updater is not None and updater.running))
 
     async def start(self) -> None:
         application = self.application

@@ -325,7 +325,8 @@ async def test_draining_refuses_webhooks_and_readiness(
     await stamp(db, migrate.head_revision())
     state = ServerState()
     metrics = Metrics()
-    hook = TelegramHook(application, db, None, lambda: NOW)
+    worker_runs = {"now": False}
+    hook = TelegramHook(application, db, None, lambda: NOW, running=lambda: worker_runs["now"])
     wa_hook = WhatsAppHook(wa=None, db=db, running=lambda: True)  # type: ignore[arg-type]  # never reached
     app = create_app(settings, hook, metrics, wa_hook, state)
     fake.message(KETUA, "/bantuan")
@@ -336,6 +337,9 @@ async def test_draining_refuses_webhooks_and_readiness(
         assert not_started["checks"]["channels"]["reason"] == "not running: telegram"
         await application.start()
         try:
+            no_worker = (await client.get("/readyz")).json()  # the Application runs, its inbox worker not
+            assert no_worker["checks"]["channels"]["reason"] == "not running: telegram"
+            worker_runs["now"] = True
             assert (await client.get("/readyz")).status_code == 200
             state.draining = True
             ready = await client.get("/readyz")
