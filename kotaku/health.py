@@ -7,6 +7,7 @@ answer instead of guessing from a 503.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,17 @@ from kotaku.metrics import DatabaseGauges
 from kotaku.models import InboxMessage
 
 SHUTTING_DOWN = "shutting down"
+
+
+def _current_revision(sync_conn: Any) -> str | None:
+    """The database's Alembic revision, without Alembic's two INFO lines for each readiness check."""
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        return MigrationContext.configure(sync_conn).get_current_revision()
+    finally:
+        alembic_log.setLevel(level)
 
 
 @dataclass
@@ -104,9 +116,7 @@ class Readiness:
         try:
             async with asyncio.timeout(timeout), self.db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-                current = await conn.run_sync(
-                    lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
-                )
+                current = await conn.run_sync(_current_revision)
         except TimeoutError:
             reason = f"database did not answer within {timeout:g} s"
             return Check(False, reason), Check(False, "database unreachable")
