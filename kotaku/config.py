@@ -58,6 +58,9 @@ class DatabaseConfig(_Section):
     echo: bool = False
     pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # SQLite durability: FULL syncs the write-ahead log at each commit (an acknowledged report survives a
+    # power cut; about 0.25 ms a commit on an SSD), NORMAL leaves the last commits to the OS cache.
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
 
 
 class MediaConfig(_Section):

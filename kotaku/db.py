@@ -56,14 +56,16 @@ def create_engine(
     if url.startswith("sqlite"):
         _ensure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
-        _install_sqlite_pragmas(engine, settings.database.sqlite_busy_timeout_ms)
+        _install_sqlite_pragmas(
+            engine, settings.database.sqlite_busy_timeout_ms, settings.database.sqlite_synchronous
+        )
         return engine
     kwargs["pool_size"] = settings.database.pool_size
     kwargs["pool_pre_ping"] = True
     return create_async_engine(url, **kwargs)
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, synchronous: str = "FULL") -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -74,7 +76,9 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk (WAL synced) before it returns, so a report the bot acknowledged
+        # survives a power cut; NORMAL may lose the last commits then (never corrupts).
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.close()
 
     @event.listens_for(sync_engine, "begin")

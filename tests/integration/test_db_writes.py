@@ -43,3 +43,25 @@ async def test_nested_transaction_in_one_task_does_not_wait_for_itself(settings:
     async with db.session() as s:
         assert await s.scalar(select(func.count(AuditLog.id))) == 1
     await db.dispose()
+
+
+async def test_sqlite_commits_are_durable_by_default_and_configurable(settings: Settings) -> None:
+    """synchronous=FULL: a commit returns once the write-ahead log is on disk, so what the bot acknowledged
+    survives a power cut; NORMAL only when configured."""
+    from sqlalchemy import text
+
+    for configured, expected in ((None, 2), ("NORMAL", 1)):
+        cfg = (
+            settings
+            if configured is None
+            else settings.model_copy(
+                update={"database": settings.database.model_copy(update={"sqlite_synchronous": configured})}
+            )
+        )
+        db = Database(cfg)
+        try:
+            async with db.session() as s:
+                assert (await s.execute(text("PRAGMA synchronous"))).scalar_one() == expected
+                assert (await s.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        finally:
+            await db.dispose()
