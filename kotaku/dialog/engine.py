@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import get_close_matches
 from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +68,24 @@ QUICK_REPORT_COMMANDS = {
     "lapor",
     "report",
 }
+
+
+# How often a person's `last_seen_at` is written: WhatsApp's 24-hour window and the reachability notices
+# need it to the minute, not at every message (a write less on most updates).
+LAST_SEEN_EVERY = timedelta(seconds=60)
+
+
+async def _mark_processed(session: AsyncSession, inbound: Inbound, now: datetime) -> bool:
+    """Record this inbound message as handled in one statement; False when it was already (a redelivery,
+    or a concurrent handling of the same update that committed first)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(ProcessedInbound)
+        .values(channel=inbound.channel, message_id=inbound.message_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(ProcessedInbound.message_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 class Engine:
@@ -135,14 +155,10 @@ class Engine:
         now = self._now()
         async with self._unit_of_work() as uow:
             session = uow.session
-            if await session.get(ProcessedInbound, (inbound.channel, inbound.message_id)) is not None:
+            if not await _mark_processed(session, inbound, now):
                 log.info("inbound_duplicate", channel=inbound.channel.value, message_id=inbound.message_id)
                 note_update(outcome="duplicate")
                 return []
-            session.add(
-                ProcessedInbound(channel=inbound.channel, message_id=inbound.message_id, processed_at=now)
-            )
-            await session.flush()
             conv = await self._conversation(session, inbound, now)
             ctx = Context(
                 uow=uow, settings=self.settings, inbound=inbound, conv=conv, now=now, flows=self.flows
@@ -157,7 +173,9 @@ class Engine:
             ).scalar_one_or_none()
             if ctx.identity is not None:
                 ctx.person = await session.get(Person, ctx.identity.person_id)
-                ctx.identity.last_seen_at = now
+                seen = ctx.identity.last_seen_at
+                if seen is None or now - seen >= LAST_SEEN_EVERY:  # one write a minute is enough
+                    ctx.identity.last_seen_at = now
                 if ctx.identity.unreachable_at is not None:  # they wrote again: notices may go there again
                     ctx.identity.unreachable_at = ctx.identity.unreachable_reason = None
                 if inbound.channel in WINDOWED_CHANNELS:  # the window is open again: held notices go now
