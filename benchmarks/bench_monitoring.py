@@ -8,8 +8,9 @@ Some activities lag, stall, go backwards or jump; a few NIKs work at two sites; 
 The data is loaded with bulk inserts (sqlite3 executemany; COPY on PostgreSQL). Each sweep runs in a
 fresh child process so its peak memory (ru_maxrss) is the sweep's own. Printed: load time, the sweep
 (`evaluate`: all checks), the sweep with the alert lifecycle (`evaluate_and_apply`, first run and an
-unchanged re-run), the floor (one plain aggregate query over the same tables) and the ratio to it, and
-a scaling table.
+unchanged re-run), the floor (one plain aggregate query over the same tables) and the ratio to it, the
+incremental evaluation of one KSM alone as after a saved report (min/median ms; `incremental_ms` in
+`--json`), and a scaling table.
 
     .venv/bin/kotaku bench monitoring [--activities 33000] [--kelurahan 11000] [--days 60]
                                       [--workers-per-day 60000] [--database-url URL] [--no-scaling]
@@ -408,6 +409,8 @@ async def measure(url: str, schema: str | None, what: str) -> dict[str, Any]:
                 kinds[f.kind] = kinds.get(f.kind, 0) + 1
             result["findings"] = len(findings)
             result["by_kind"] = dict(sorted(kinds.items()))
+        elif what == "incremental":
+            result.update(await measure_incremental(db, settings))
         else:  # apply: the sweep with the alert lifecycle, then again unchanged
             first = await evaluate_and_apply(db, settings, AT)
             second = await evaluate_and_apply(db, settings, AT + timedelta(hours=1))
@@ -419,6 +422,46 @@ async def measure(url: str, schema: str | None, what: str) -> dict[str, Any]:
         await db.dispose()
     result["maxrss_mb"] = peak_rss_mb()
     return result
+
+
+INCREMENTAL_KSMS = 15  # KSMs evaluated alone, one after another (spread over the program)
+
+
+async def measure_incremental(db: Any, settings: Any) -> dict[str, Any]:
+    """The evaluation of one KSM alone, as after a saved report (`kotaku.monitoring.marks`): `evaluate`
+    with one KSM, and `evaluate_and_apply` with it (one transaction with the alert lifecycle), for
+    `INCREMENTAL_KSMS` KSMs spread over the program; min and median in ms."""
+    import statistics
+
+    from sqlalchemy import text
+
+    from kotaku.monitoring.evaluate import evaluate, evaluate_and_apply
+
+    async with db.session() as s:
+        n = int((await s.execute(text("SELECT count(*) FROM ksm"))).scalar_one())
+        ids = [int(r[0]) for r in await s.execute(text("SELECT id FROM ksm ORDER BY id"))]
+    picks = sorted({ids[(i * n) // INCREMENTAL_KSMS] for i in range(INCREMENTAL_KSMS)}) if ids else []
+    evaluate_ms, apply_ms, findings = [], [], 0
+    async with db.session() as s:
+        await evaluate(s, settings, AT, picks[:1])  # warm-up: statement caches, pages
+        for k in picks:
+            t0 = time.perf_counter()
+            findings += len(await evaluate(s, settings, AT, [k]))
+            evaluate_ms.append(1000 * (time.perf_counter() - t0))
+    for k in picks:
+        t0 = time.perf_counter()
+        await evaluate_and_apply(db, settings, AT, [k])
+        apply_ms.append(1000 * (time.perf_counter() - t0))
+
+    def figures(ms: list[float]) -> dict[str, float]:
+        return {"min": round(min(ms), 1), "median": round(statistics.median(ms), 1)} if ms else {}
+
+    return {
+        "ksms": len(picks),
+        "findings": findings,
+        "ms": figures(evaluate_ms),
+        "apply_ms": figures(apply_ms),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -478,6 +521,8 @@ def bench_one(size: Size, backend: str, pg_url: str | None, full: bool, workdir:
         }
         if full:
             out["apply"] = in_child(url, schema, "apply")
+        # After the full lifecycle run: the incremental runs open and update alerts of their KSMs.
+        out["incremental_ms"] = in_child(url, schema, "incremental")
         return out
     finally:
         if schema and pg_url:
@@ -497,6 +542,11 @@ def report(r: dict[str, Any], say: Callable[[str], None] = print) -> None:
     say(f"   sweep (evaluate, all checks): {ev['seconds']:.3f} s = {ratio:.1f} × floor; "
           f"peak RSS {ev['maxrss_mb']:.0f} MB; {ev['findings']:,} findings")  # fmt: skip
     say(f"   findings by kind: {ev['by_kind']}")
+    inc = r["incremental_ms"]
+    if inc.get("ms"):
+        say(f"   incremental, one KSM ({inc['ksms']} KSMs in turn): evaluate min {inc['ms']['min']:.1f} ms, "
+              f"median {inc['ms']['median']:.1f} ms; with the alert lifecycle min {inc['apply_ms']['min']:.1f} ms, "
+              f"median {inc['apply_ms']['median']:.1f} ms")  # fmt: skip
     if "apply" in r:
         ap = r["apply"]
         say(f"   sweep + alert lifecycle: first {ap['seconds']:.3f} s ({ap['alerts']}), "
@@ -534,15 +584,21 @@ def run(
                 results.append(r)
                 for p in Path(tmp).glob("bench_*"):
                     p.unlink()
-    say("\n== scaling (sweep = evaluate, all checks; floor = one plain aggregate query)")
+    say(
+        "\n== scaling (sweep = evaluate, all checks; floor = one plain aggregate query; "
+        "one KSM = evaluate of one KSM alone, min/median)"
+    )
     say(
         f"   {'backend':<10} {'activities':>10} {'sweep s':>8} {'floor s':>8} {'ratio':>6} {'RSS MB':>7} {'findings':>9}"
+        f" {'one KSM ms':>14}"
     )
     for r in results:
         ev, fl = r["evaluate"], r["floor"]
+        one = r["incremental_ms"].get("ms") or {"min": float("nan"), "median": float("nan")}
         say(
             f"   {r['backend']:<10} {r['size']['activities']:>10,} {ev['seconds']:>8.3f} {fl['seconds']:>8.3f} "
             f"{ev['seconds'] / fl['seconds']:>6.1f} {ev['maxrss_mb']:>7.0f} {ev['findings']:>9,}"
+            f" {one['min']:>6.1f}/{one['median']:<7.1f}"
         )
     say("   target: a full national sweep under 10 s and 500 MB")
     return results
@@ -556,7 +612,7 @@ def main() -> None:
     ap.add_argument("--workers-per-day", type=int, default=60_000)
     ap.add_argument("--database-url", default=None, help="PostgreSQL URL (postgresql+asyncpg://...)")
     ap.add_argument("--no-scaling", action="store_true")
-    ap.add_argument("--child", choices=["floor", "evaluate", "apply"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["floor", "evaluate", "apply", "incremental"], help=argparse.SUPPRESS)
     ap.add_argument("--schema", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -592,8 +592,16 @@ class PhotoFacts:
     phash: str | None
 
 
+def _pieces(max_distance: int) -> list[tuple[int, int]]:
+    """The (shift, mask) of the `max_distance + 1` pieces a 64-bit hash is cut into: two hashes at most
+    `max_distance` bits apart agree exactly on at least one of them (pigeonhole)."""
+    pieces = min(PHASH_BITS, max_distance + 1)
+    bounds = [(PHASH_BITS * i) // pieces for i in range(pieces + 1)]
+    return [(bounds[i], (1 << (bounds[i + 1] - bounds[i])) - 1) for i in range(pieces)]
+
+
 def duplicate_pairs(
-    photos: Sequence[PhotoFacts], max_distance: int
+    photos: Sequence[PhotoFacts], max_distance: int, subject_ksms: set[int] | None = None
 ) -> list[tuple[PhotoFacts, PhotoFacts, int]]:
     """Pairs (newer, older, Hamming distance) of photos of different days or KSMs that are the same file
     (distance 0) or whose 64-bit perceptual hashes differ in at most `max_distance` bits.
@@ -601,7 +609,13 @@ def duplicate_pairs(
     Near pairs are found without comparing every pair: the hash is cut into `max_distance + 1` pieces,
     and two hashes that close must agree exactly on at least one piece (pigeonhole), so only photos
     sharing a piece are compared.
+
+    With `subject_ksms`, only the pairs with at least one photo of those KSMs (exactly the full result's
+    pairs that have one): the subject photos' pieces are indexed and every photo probes them, so the
+    other photos are never compared with each other.
     """
+    if subject_ksms is not None:
+        return _subject_pairs(photos, max_distance, subject_ksms)
     found: dict[tuple[int, int], int] = {}
 
     def consider(p: PhotoFacts, q: PhotoFacts, dist: int) -> None:
@@ -622,11 +636,7 @@ def duplicate_pairs(
                 consider(p, q, 0)
 
     hashed = [(p, h) for p in photos if (h := phash_int(p.phash)) is not None]
-    pieces = min(PHASH_BITS, max_distance + 1)
-    bounds = [(PHASH_BITS * i) // pieces for i in range(pieces + 1)]
-    for i in range(pieces):
-        lo, width = bounds[i], bounds[i + 1] - bounds[i]
-        mask = (1 << width) - 1
+    for lo, mask in _pieces(max_distance):
         # Sorted by the piece, photos sharing it are neighbours: compare within each run only.
         keyed = sorted(((h >> lo) & mask, j) for j, (_, h) in enumerate(hashed))
         run_start = 0
@@ -645,12 +655,53 @@ def duplicate_pairs(
     return [(index[a], index[b], dist) for (a, b), dist in sorted(found.items())]
 
 
+def _subject_pairs(
+    photos: Sequence[PhotoFacts], max_distance: int, subject_ksms: set[int]
+) -> list[tuple[PhotoFacts, PhotoFacts, int]]:
+    """`duplicate_pairs` restricted to the pairs with a photo of `subject_ksms`."""
+    found: dict[tuple[int, int], int] = {}
+
+    def consider(p: PhotoFacts, q: PhotoFacts, dist: int) -> None:
+        if p.id == q.id or (p.ksm_id == q.ksm_id and p.day == q.day):
+            return
+        newer, older = (p, q) if (p.day, p.id) > (q.day, q.id) else (q, p)
+        key = (newer.id, older.id)
+        if key not in found or dist < found[key]:
+            found[key] = dist
+
+    subject = [p for p in photos if p.ksm_id in subject_ksms]
+    by_sha: dict[str, list[PhotoFacts]] = defaultdict(list)
+    for p in subject:
+        if p.sha256:
+            by_sha[p.sha256].append(p)
+    for q in photos:
+        for p in by_sha.get(q.sha256 or "", ()):
+            consider(p, q, 0)
+
+    pieces = _pieces(max_distance)
+    index: list[dict[int, list[tuple[PhotoFacts, int]]]] = [defaultdict(list) for _ in pieces]
+    for p in subject:
+        if (h := phash_int(p.phash)) is not None:
+            for by_piece, (lo, mask) in zip(index, pieces, strict=True):
+                by_piece[(h >> lo) & mask].append((p, h))
+    for q in photos:
+        if (hq := phash_int(q.phash)) is None:
+            continue
+        for by_piece, (lo, mask) in zip(index, pieces, strict=True):
+            for p, hp in by_piece.get((hq >> lo) & mask, ()):
+                dist = hamming_distance(hp, hq)
+                if dist <= max_distance:
+                    consider(p, q, dist)
+    by_id = {p.id: p for p in photos}
+    return [(by_id[a], by_id[b], dist) for (a, b), dist in sorted(found.items())]
+
+
 def check_photo_duplicates(
     photos: Sequence[PhotoFacts], cfg: MonitoringConfig, subject_ksms: set[int] | None = None
 ) -> list[Finding]:
     """`photo_duplicate`: one finding per newer photo (about its closest earlier match)."""
     best: dict[int, tuple[PhotoFacts, PhotoFacts, int]] = {}
-    for newer, older, dist in duplicate_pairs(photos, cfg.phash_distance):
+    for newer, older, dist in duplicate_pairs(photos, cfg.phash_distance, subject_ksms):
         if subject_ksms is not None and newer.ksm_id not in subject_ksms:
             continue
         seen = best.get(newer.id)

@@ -3,12 +3,15 @@
 the alert lifecycle.
 
 The number of queries does not grow with the number of activities: a national sweep and the incremental
-evaluation of one KSM after a report run the same statements, the latter filtered to that KSM.
+evaluation of one KSM after a report run the same statements, the latter filtered to that KSM (and the
+photo check reads only the photos that can pair with the KSM's own).
 Every "today" is the site's local date (its kelurahan's time zone).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import time as _time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,6 +32,7 @@ from kotaku.db import Database
 from kotaku.domain import figures
 from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.geo import METERS_PER_DEGREE_LAT
+from kotaku.domain.phash import PHASH_BITS, phash_int
 from kotaku.models import (
     Activity,
     AttendanceDay,
@@ -562,13 +566,73 @@ async def _double_presence(c: _Ctx) -> list[DoublePresence]:
     return list(latest.values())
 
 
-async def _photos(c: _Ctx) -> list[PhotoFacts]:
-    stmt = (
+# Up to this many photos of the subject KSMs, their possible partners are looked up by sha256 and hash
+# pieces (bound parameters: pieces × photos); beyond it, every photo is read as in a full sweep.
+_SUBJECT_PHOTOS_MAX = 1000
+_HEX_DIGITS = PHASH_BITS // 4
+_CANONICAL = re.compile(f"[0-9a-f]{{{_HEX_DIGITS}}}")  # a hash as `photo_phash` stores it
+
+
+def _photo_facts() -> Any:
+    return (
         select(Media.id, Media.ksm_id, Ksm.name, Media.report_date, Media.sha256, Media.phash)
         .join(Ksm, Ksm.id == Media.ksm_id)
         .where(Media.kind == MediaKind.PHOTO, or_(Media.sha256.is_not(None), Media.phash.is_not(None)))
     )
-    return [PhotoFacts(*r) for r in await c.session.execute(stmt)]
+
+
+async def _photos(c: _Ctx) -> list[PhotoFacts]:
+    """The photos `photo_duplicate` compares: every hashed photo in a full sweep; for subject KSMs, their
+    photos and only those that can pair with one (`checks.duplicate_pairs` then pairs them the same)."""
+    if c.ksm_ids is None:
+        return [PhotoFacts(*r) for r in await c.session.execute(_photo_facts())]
+    mine = [
+        PhotoFacts(*r) for r in await c.session.execute(_photo_facts().where(Media.ksm_id.in_(c.ksm_ids)))
+    ]
+    if not mine:
+        return []  # no photo of theirs: no pair to report
+    pieces = c.cfg.phash_distance + 1
+    digits = [p.phash for p in mine if p.phash and _CANONICAL.fullmatch(p.phash)]
+    odd = any(p.phash and not _CANONICAL.fullmatch(p.phash) and phash_int(p.phash) is not None for p in mine)
+    if len(mine) > _SUBJECT_PHOTOS_MAX or pieces > _HEX_DIGITS or odd:
+        return [PhotoFacts(*r) for r in await c.session.execute(_photo_facts())]
+    # Same file: the same sha256 (an index seek each).
+    shas = sorted({p.sha256 for p in mine if p.sha256})
+    # Near: a hash at most `phash_distance` bits away agrees on one of `phash_distance + 1` runs of hex
+    # digits (pigeonhole; the runs differ from the bit pieces duplicate_pairs cuts, any partition works).
+    # Stored hashes are 16 lowercase hex digits; a partner in any other spelling is read too and judged
+    # in Python (a subject photo in another spelling made every photo be read, above).
+    bounds = [(_HEX_DIGITS * i) // pieces for i in range(pieces + 1)]
+    near: list[ColumnElement[bool]] = []
+    if digits:
+        for lo, hi in itertools.pairwise(bounds):
+            near.append(func.substr(Media.phash, lo + 1, hi - lo).in_(sorted({d[lo:hi] for d in digits})))
+        if c.dialect == "sqlite":
+            near.append(Media.phash.op("NOT GLOB", is_comparison=True)("[0-9a-f]" * _HEX_DIGITS))
+        else:
+            near.append(~Media.phash.regexp_match(f"^[0-9a-f]{{{_HEX_DIGITS}}}$"))
+        near = [and_(Media.phash.is_not(None), or_(*near))]
+    if shas:
+        near.append(Media.sha256.in_(shas))
+    if not near:
+        return mine
+    # One pass over media alone (no join: the KSM names of the few candidates are read after).
+    seen = {p.id for p in mine}
+    others = [
+        r
+        for r in await c.session.execute(
+            select(Media.id, Media.ksm_id, Media.report_date, Media.sha256, Media.phash).where(
+                Media.kind == MediaKind.PHOTO, or_(*near)
+            )
+        )
+        if r[0] not in seen
+    ]
+    if not others:
+        return mine
+    names = dict(
+        (await c.session.execute(select(Ksm.id, Ksm.name).where(Ksm.id.in_({r[1] for r in others})))).all()
+    )
+    return mine + [PhotoFacts(i, k, names[k], day, sha, ph) for i, k, day, sha, ph in others if k in names]
 
 
 async def _placed_media(c: _Ctx) -> list[PlacedMedia]:

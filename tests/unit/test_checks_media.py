@@ -8,6 +8,8 @@ import math
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from kotaku.config import MonitoringConfig
@@ -65,6 +67,48 @@ def test_subject_filter_keeps_only_given_ksms() -> None:
     photos = [photo(1, 1, D1, "aa"), photo(2, 2, D2, "aa")]
     assert check_photo_duplicates(photos, CFG, subject_ksms={1}) == []
     assert [f.subject_id for f in check_photo_duplicates(photos, CFG, subject_ksms={2})] == [2]
+
+
+@st.composite
+def photo_sets(draw: st.DrawFn) -> tuple[list[PhotoFacts], int, set[int]]:
+    """Photos at a few KSMs and days, with shared files and hashes a few bits from each other (and some
+    other spellings), a distance setting and a subject set of KSMs."""
+    n = draw(st.integers(0, 14))
+    base = int(BASE, 16)
+    photos = []
+    for i in range(1, n + 1):
+        flips = draw(st.lists(st.integers(0, 63), max_size=5))
+        h = base
+        for bit in flips:
+            h ^= 1 << bit
+        spelling = draw(st.sampled_from([f"{h:016x}", f"{h:016X}", f"{h:x}", None, "zz"]))
+        photos.append(
+            photo(
+                i,
+                draw(st.integers(1, 4)),
+                draw(st.sampled_from([D1, D2])),
+                draw(st.sampled_from([None, "aa", "bb"])),
+                spelling,
+            )
+        )
+    return photos, draw(st.integers(0, 6)), draw(st.sets(st.integers(1, 4)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(photo_sets())
+def test_pairs_of_subject_ksms_are_the_full_pairs_that_have_one(
+    case: tuple[list[PhotoFacts], int, set[int]],
+) -> None:
+    photos, distance, subject = case
+    full = duplicate_pairs(photos, distance)
+    expected = [(a, b, d) for a, b, d in full if a.ksm_id in subject or b.ksm_id in subject]
+    assert duplicate_pairs(photos, distance, subject) == expected
+    findings = check_photo_duplicates(photos, MonitoringConfig(phash_distance=distance), subject)
+    assert findings == [
+        f
+        for f in check_photo_duplicates(photos, MonitoringConfig(phash_distance=distance))
+        if f.ksm_id in subject
+    ]
 
 
 def jpeg(draw_offset: int, quality: int = 90, size: int = 256) -> bytes:
