@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -91,6 +92,37 @@ def planned_percent(
     return round(pts[-1][1], 2)
 
 
+def planned_percents(
+    points: Sequence[tuple[date, float]], start: date, end: date, days: Sequence[date], shape: str = "s"
+) -> list[float]:
+    """`planned_percent` on each of `days` (same order), the points sorted once and each day found by
+    bisection: for an export that needs the plan of one activity on many dates."""
+    if not points:
+        return [default_planned(start, end, on, shape) for on in days]
+    pts = sorted(points)
+    if pts[0][0] > start:
+        pts.insert(0, (start, 0.0))
+    dates = [d for d, _ in pts]
+    first_day, first_pct = pts[0]
+    last = round(pts[-1][1], 2)
+    out: list[float] = []
+    for on in days:
+        if on <= first_day:
+            out.append(0.0 if on < first_day else round(first_pct, 2))
+            continue
+        # The first pair (d0, d1) with d0 <= on <= d1, as `planned_percent` walks them: d1 is the first
+        # point on or after `on`, d0 the one before it (before `on`).
+        j = bisect_left(dates, on)
+        if j == len(pts):
+            out.append(last)
+            continue
+        (d0, p0), (d1, p1) = pts[j - 1], pts[j]
+        span = (d1 - d0).days
+        frac = (on - d0).days / span if span else 1.0
+        out.append(round(p0 + (p1 - p0) * frac, 2))
+    return out
+
+
 # Percentage points per day below which a trend counts as flat.
 FLAT_SLOPE = 1e-9
 
@@ -159,6 +191,20 @@ def assess(
     if status != Status.CRITICAL and late and planned > cfg.critical_low_plan_max and deviation < 0:
         status, reason = Status.CRITICAL, "proyeksi melewati tanggal selesai"
     return Assessment(planned, actual, deviation, status, projected_finish, reason)
+
+
+def assess_without_trend(
+    *, planned: float, actual: float | None, cfg: DeviationLimits, end: date | None
+) -> Assessment | None:
+    """`assess` when the projected finish cannot change the status, else None (the trend decides). `assess`
+    itself decides: when the status and reason are the same with no projection and with the latest possible
+    one, no projection changes them (`projected_finish` is then None). A pure function of its arguments, so an
+    export that assesses every report can keep its answers by (planned, actual, end)."""
+    early = assess(planned=planned, actual=actual, cfg=cfg, end=end, projected_finish=None)
+    late = assess(planned=planned, actual=actual, cfg=cfg, end=end, projected_finish=date.max)
+    if early.status == late.status and early.reason == late.reason:
+        return early
+    return None
 
 
 def _status_for_gap(planned: float, deviation: float, cfg: DeviationLimits) -> Status:

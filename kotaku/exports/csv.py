@@ -37,6 +37,10 @@ ZIP_LEVEL = 1
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 # Workers whose upah.csv fields are kept quoted (emptied at this size).
 WORKERS_KEPT = 200_000
+# Floats written as text, by value: HOK, percents and volumes repeat (1, 0.5, 37.25), and formatting one is
+# most of the cost of a number field (emptied at this size). 0.0 and -0.0 share an entry: both are "0".
+FLOATS_KEPT = 100_000
+_FLOAT_TEXT: dict[float, str] = {}
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "hadir": (
@@ -211,9 +215,13 @@ def text_field(text: str | None) -> str:
 
 
 def _plain_float(value: float) -> str:
-    if value.is_integer():
-        return str(int(value))
-    return format(round(value, 6), "f").rstrip("0").rstrip(".")
+    text = _FLOAT_TEXT.get(value)
+    if text is None:
+        text = str(int(value)) if value.is_integer() else format(round(value, 6), "f").rstrip("0").rstrip(".")
+        if len(_FLOAT_TEXT) >= FLOATS_KEPT:
+            _FLOAT_TEXT.clear()
+        _FLOAT_TEXT[value] = text
+    return text
 
 
 class CsvFile:
@@ -295,33 +303,43 @@ class CsvWriter:
                 # One line per record: the KSM's and the worker's fields are quoted once each (by the
                 # csv module, as the whole row would be); the record's own (a date, numbers, true/false)
                 # never need quoting, so the line is joined here rather than by `writerow`.
-                ksm_fields: dict[int, str] = {}
                 worker_fields: dict[int, str] = {}
                 dates: dict[date, str] = {}
                 lines: list[str] = []
                 # hadir_harian.csv of the roster sheets, in the same pass: per KSM and day the heads,
-                # women, HOK and wages (added in the records' order, as the sums were).
+                # women, HOK and wages (added in the records' order, as the sums were); the records of
+                # one sheet follow each other, so its sums and fields are looked up once per sheet.
                 per_day: dict[tuple[int, date], list[Any]] = {}
                 women = Gender.P
-                for r in records:
-                    agg = per_day.get((r.ksm_id, r.work_date))
-                    if agg is None:
-                        agg = per_day[(r.ksm_id, r.work_date)] = [0, 0, 0, 0]
+                women_ids = {w.id for w in workers.values() if w.gender == women}
+                agg: list[Any] = []
+                last_ksm, last_day = None, None
+                kf = day = ""
+                for ksm_id, work_date, worker_id, hok, wage, paid in records:
+                    if ksm_id != last_ksm or work_date != last_day:
+                        # A new sheet (the records come by KSM and date): its sums, fields and date.
+                        if ksm_id != last_ksm:
+                            k = by_id[ksm_id]
+                            kf = records_csv.quoted(
+                                [k.code, k.name, k.bkm_code, k.kelurahan_code, k.kelurahan_name]
+                            )
+                        last_ksm, last_day = ksm_id, work_date
+                        on = self.data.day[work_date]  # read raw, parsed once per date
+                        agg = per_day.setdefault((ksm_id, on), [0, 0, 0, 0])
+                        shown = dates.get(on)
+                        if shown is None:
+                            shown = dates[on] = plain(on)
+                        day = shown
+                    wage = int(wage)
                     agg[0] += 1
-                    if workers[r.worker_id].gender == women:
+                    if worker_id in women_ids:
                         agg[1] += 1
-                    agg[2] += float(r.hok)
-                    agg[3] += int(r.wage)
-                    kf = ksm_fields.get(r.ksm_id)
-                    if kf is None:
-                        k = by_id[r.ksm_id]
-                        kf = ksm_fields[r.ksm_id] = records_csv.quoted(
-                            [k.code, k.name, k.bkm_code, k.kelurahan_code, k.kelurahan_name]
-                        )
-                    wf = worker_fields.get(r.worker_id)
+                    agg[2] += float(hok)
+                    agg[3] += wage
+                    wf = worker_fields.get(worker_id)
                     if wf is None:
-                        w = workers[r.worker_id]
-                        wf = worker_fields[r.worker_id] = records_csv.quoted(
+                        w = workers[worker_id]
+                        wf = worker_fields[worker_id] = records_csv.quoted(
                             [
                                 w.id,
                                 w.code,
@@ -332,19 +350,20 @@ class CsvWriter:
                                 w.is_phk,
                             ]
                         )
-                    day = dates.get(r.work_date)
-                    if day is None:
-                        day = dates[r.work_date] = plain(r.work_date)
-                    hok = r.hok
                     lines.append(
                         f"{kf},{day},{wf},{_plain_float(hok) if type(hok) is float else plain(float(hok))},"
-                        f"{int(r.wage)},{'true' if r.paid else 'false'}\n"
+                        f"{wage},{'true' if paid else 'false'}\n"
                     )
                 records_csv.add_lines(lines, 16)
                 none = (0, 0, 0, 0)
                 roster = AttendanceMode.ROSTER
+                day_ksm: dict[int, str] = {}
+                day_lines: list[str] = []
                 for d in days:
-                    k = by_id[d.ksm_id]
+                    df = day_ksm.get(d.ksm_id)
+                    if df is None:
+                        k = by_id[d.ksm_id]
+                        df = day_ksm[d.ksm_id] = days_csv.quoted([k.code, k.name, k.kelurahan_code])
                     if d.mode == roster:
                         heads, female, hok, wages = per_day.get((d.ksm_id, d.work_date), none)
                         male = heads - female
@@ -352,20 +371,15 @@ class CsvWriter:
                         male, female = int(d.count_male), int(d.count_female)
                         hok = count_hok(d.hok, d.count_male, d.count_female)
                         wages = int(d.total_wages)
-                    days_csv.add(
-                        [
-                            *_ksm(k)[:2],
-                            k.kelurahan_code,
-                            d.work_date,
-                            AttendanceMode(d.mode).value,
-                            male,
-                            female,
-                            male + female,
-                            hok,
-                            wages,
-                            bool(d.wages_paid),
-                        ]
+                    shown = dates.get(d.work_date)
+                    if shown is None:
+                        shown = dates[d.work_date] = plain(d.work_date)
+                    # The sheet's own fields: a date, a code, numbers and true/false (never quoted).
+                    day_lines.append(
+                        f"{df},{shown},{AttendanceMode(d.mode).value},{male},{female},{male + female},"
+                        f"{plain(hok)},{wages},{'true' if d.wages_paid else 'false'}\n"
                     )
+                days_csv.add_lines(day_lines, 11)
                 if batch:
                     self.progress("hadir", batch[-1].id)
                 if upah_csv is not None:
@@ -449,9 +463,9 @@ class CsvWriter:
         lines: list[str] = []
         try:
             async for r in self.data.progres_rows():
-                self.progress("progres", r.ksm.id)
                 a = r.activity
                 if a.id != activity_id:
+                    self.progress("progres", r.ksm.id)
                     activity_id = a.id
                     head = f.quoted([*_ksm(r.ksm), a.code, a.name, a.indicator, a.unit, a.target_volume])
                 day = dates.get(r.report_date)

@@ -9,7 +9,8 @@ Every figure follows the one definition of the services and domain:
 - HOK: the attendance records' `hok` (roster; `HOK_PER_DAY` each) or the day's HOK of a count-mode sheet
   (its head count when the sheet has none), as `kotaku.services.summary` counts them;
 - wages: the records' `wage` (roster) or the sheet's `total_wages` (count mode), paid or not as entered;
-- planned %, deviation and status: `kotaku.domain.plan` (`planned_percent`, `project_finish`, `assess`) with
+- planned %, deviation and status: `kotaku.domain.plan` (`planned_percents`, `project_finish`, `assess`;
+  `assess_without_trend`: the trend projected only when it can change the status) with
   the trend window of `/rekap` (`kotaku.services.summary.TREND_DAYS`);
 - distance of a photo to its site: `kotaku.domain.geo.distance_m` to the activity's point, else the KSM's
   (the rule of `kotaku.services.media.site_distance`);
@@ -32,7 +33,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, String, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import clock
@@ -40,7 +41,14 @@ from kotaku.config import Settings
 from kotaku.domain import figures
 from kotaku.domain.calendar import WorkCalendar
 from kotaku.domain.geo import distance_m
-from kotaku.domain.plan import Status, assess, planned_percent, project_finish
+from kotaku.domain.plan import (
+    Assessment,
+    Status,
+    assess,
+    assess_without_trend,
+    planned_percents,
+    project_finish,
+)
 from kotaku.domain.regions import path_codes, within
 from kotaku.exports import ExportRequest
 from kotaku.models import (
@@ -81,6 +89,12 @@ Ts = TypeVarTuple("Ts")
 
 # KSMs read per round of queries (each round: a handful of set-based queries for these KSMs).
 BATCH_KSMS = 200
+# Progres verdicts kept (emptied at this size), and the mark of one not made yet.
+VERDICTS_KEPT = 100_000
+MISSING: Any = object()
+# KSMs per round of the Ringkasan queries: its rows are small (figures per KSM and activity, all kept
+# for the ordering anyway), so bigger rounds, fewer queries.
+RINGKASAN_BATCH_KSMS = 2_000
 # NIKs decrypted once per export and kept (masked or whole, as shown); the cache is emptied at this size.
 NIK_CACHE = 200_000
 # How an export masks a NIK: the first 4 and last 4 digits (ASCII, so it survives any spreadsheet or CSV).
@@ -102,6 +116,22 @@ STATUS_RANK = {
 def export_mask(nik: str) -> str:
     """`3322********0001`: `kotaku.security.mask_nik` with ASCII stars."""
     return mask_nik(nik).replace("•", MASK_CHAR)
+
+
+class DayCache(dict[Any, date]):
+    """Dates of the big reads (attendance records, progress reports) as the driver gives them, parsed once
+    per distinct value: text on SQLite (where SQLAlchemy's date type parses every row with a regular
+    expression, about 1.6 s per million values), a date already on PostgreSQL. `cache[value]` is the date."""
+
+    def __missing__(self, value: Any) -> date:
+        day = value if isinstance(value, date) else date.fromisoformat(value)
+        self[value] = day
+        return day
+
+
+def raw_date(column: Any) -> Any:
+    """A date column read as the driver gives it (see `DayCache`)."""
+    return type_coerce(column, String).label(column.key)
 
 
 # --- the places -----------------------------------------------------------------------------------
@@ -465,6 +495,15 @@ class ExportData:
     _work_day_cache: dict[tuple[date, date], frozenset[date]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _workers_shown: dict[int, tuple[str | None, str, str, str, str]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    # Progres: `assess_without_trend` by (planned, actual, end date).
+    _verdicts: dict[tuple[float, float, date], Assessment | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    # The dates of the records and reports, by their raw value (`DayCache`).
+    day: DayCache = field(default_factory=DayCache, init=False, repr=False)
 
     @classmethod
     async def load(
@@ -518,6 +557,22 @@ class ExportData:
         self._niks[encrypted] = shown
         return shown
 
+    def shown_worker(self, w: Any) -> tuple[str | None, str, str, str, str]:
+        """A worker row's (code, name, NIK as shown, gender, skill) as the papers and files show them: made
+        once per worker, not once per block or line."""
+        shown = self._workers_shown.get(w.id)
+        if shown is None:
+            if len(self._workers_shown) >= NIK_CACHE:
+                self._workers_shown.clear()
+            shown = self._workers_shown[w.id] = (
+                w.code,
+                w.name,
+                self.nik(w.nik_encrypted),
+                Gender(w.gender).value,
+                Skill(w.skill).value,
+            )
+        return shown
+
     async def _rows(self, stmt: Select[*Ts]) -> list[Any]:
         """The rows of a column query, run on the session's connection (Core rows: the ORM's per-row
         loading is skipped; the values are the same)."""
@@ -531,6 +586,31 @@ class ExportData:
         out: dict[tuple[int, int], list[Any]] = defaultdict(list)
         for row in rows:
             out[(row.ksm_id, bisect_right(starts, row.work_date) - 1)].append(row)
+        return out
+
+    def record_spans(self, records: Sequence[Any]) -> dict[tuple[int, int], tuple[int, int]]:
+        """(KSM id, payment period) -> the slice `records[first:end]` of its roster records: the records
+        (`ksm_id, work_date, ...` tuples ordered by KSM and date, as `_attendance` reads them, the date raw:
+        `self.day[work_date]`) of a KSM and period follow each other, so one pass finds where each run
+        starts and ends."""
+        starts = [p[0] for p in self.periods]
+        out: dict[tuple[int, int], tuple[int, int]] = {}
+        key: tuple[int, int] | None = None
+        ksm_id: Any = None
+        raw: Any = None
+        first = 0
+        for i, r in enumerate(records):
+            if r[0] == ksm_id and r[1] == raw:
+                continue
+            # A new sheet: the same run unless the KSM or the payment period changes.
+            ksm_id, raw = r[0], r[1]
+            new_key = (ksm_id, bisect_right(starts, self.day[raw]) - 1)
+            if new_key != key:
+                if key is not None:
+                    out[key] = (first, i)
+                key, first = new_key, i
+        if key is not None:
+            out[key] = (first, len(records))
         return out
 
     def _local_date(self, at: datetime | None, tz: str) -> date | None:
@@ -577,7 +657,7 @@ class ExportData:
         records = await self._rows(
             select(
                 AttendanceDay.ksm_id,
-                AttendanceDay.work_date,
+                raw_date(AttendanceDay.work_date),  # `self.day[...]`: parsed once per distinct date
                 AttendanceRecord.worker_id,
                 AttendanceRecord.hok,
                 AttendanceRecord.wage,
@@ -592,7 +672,7 @@ class ExportData:
             )
             .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date, AttendanceRecord.id)
         )
-        worker_ids = sorted({r.worker_id for r in records})
+        worker_ids = sorted({r[2] for r in records})  # worker_id
         workers: dict[int, Any] = {}
         for chunk in _chunks(worker_ids, 500):
             for w in await self._rows(
@@ -613,7 +693,9 @@ class ExportData:
     async def attendance_batches(
         self,
     ) -> AsyncIterator[tuple[Sequence[KsmInfo], list[Any], list[Any], dict[int, Any]]]:
-        """(KSMs, sheets, roster records, workers by id) per batch of KSMs: the raw rows of the CSV files."""
+        """(KSMs, sheets, roster records, workers by id) per batch of KSMs: the raw rows of the CSV files.
+        A record is `(ksm_id, work_date, worker_id, hok, wage, paid)`, ordered by KSM and date, its date as
+        the driver gives it (`self.day[work_date]` is the date)."""
         for batch in self.batches():
             days, records, workers = await self._attendance([k.id for k in batch])
             yield batch, days, records, workers
@@ -630,7 +712,7 @@ class ExportData:
     ) -> Iterator[HadirBlock]:
         """The Daftar Hadir blocks of one batch of KSMs from its attendance rows (`attendance_batches`)."""
         days_by = self._by_ksm_period(days)
-        records_by = self._by_ksm_period(records)
+        spans = self.record_spans(records)
         for ksm in batch:
             for period, (p_start, p_end) in enumerate(self.periods):
                 sheets = days_by.get((ksm.id, period))
@@ -647,19 +729,17 @@ class ExportData:
                     today=clock.local_today(ksm.timezone, self.now),
                 )
                 by_worker: dict[int, HadirWorker] = {}
-                for r in records_by.get((ksm.id, period), []):
-                    hw = by_worker.get(r.worker_id)
+                first, end = spans.get((ksm.id, period), (0, 0))
+                day = self.day
+                for _ksm_id, raw, worker_id, hok, _wage, _paid in records[first:end]:
+                    on = day[raw]
+                    hw = by_worker.get(worker_id)
                     if hw is None:
-                        w = workers[r.worker_id]
-                        hw = by_worker[r.worker_id] = HadirWorker(
-                            worker_id=w.id,
-                            code=w.code,
-                            name=w.name,
-                            nik=self.nik(w.nik_encrypted),
-                            gender=Gender(w.gender).value,
-                            skill=Skill(w.skill).value,
+                        code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
+                        hw = by_worker[worker_id] = HadirWorker(
+                            worker_id=worker_id, code=code, name=name, nik=nik, gender=gender, skill=skill
                         )
-                    hw.present[r.work_date] = hw.present.get(r.work_date, 0.0) + float(r.hok)
+                    hw.present[on] = hw.present.get(on, 0.0) + float(hok)
                 block.workers = sorted(
                     by_worker.values(),
                     key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
@@ -693,7 +773,7 @@ class ExportData:
     ) -> Iterator[UpahBlock]:
         """The wage lists of one batch of KSMs from its attendance rows (`attendance_batches`)."""
         days_by = self._by_ksm_period(days)
-        records_by = self._by_ksm_period(records)
+        spans = self.record_spans(records)
         for ksm in batch:
             for period, (p_start, p_end) in enumerate(self.periods):
                 sheets = days_by.get((ksm.id, period))
@@ -703,29 +783,30 @@ class ExportData:
                 # Per worker, in one pass over the records (in their order, so the sums are the same):
                 # days, total wage, HOK, paid wage, the first wage and whether every wage equals it.
                 per_worker: dict[int, list[Any]] = {}
-                for r in records_by.get((ksm.id, period), []):
-                    wage = int(r.wage)
-                    acc = per_worker.get(r.worker_id)
+                first, end = spans.get((ksm.id, period), (0, 0))
+                for _ksm_id, _on, worker_id, hok, wage, paid in records[first:end]:
+                    wage = int(wage)
+                    acc = per_worker.get(worker_id)
                     if acc is None:
-                        acc = per_worker[r.worker_id] = [0, 0, 0, 0, wage, True]
+                        acc = per_worker[worker_id] = [0, 0, 0, 0, wage, True]
                     acc[0] += 1
                     acc[1] += wage
-                    acc[2] += float(r.hok)
-                    if r.paid:
+                    acc[2] += float(hok)
+                    if paid:
                         acc[3] += wage
                     if wage != acc[4]:
                         acc[5] = False
                 lines = []
                 for worker_id, (n, total, hok, paid, first_wage, one_rate) in per_worker.items():
-                    w = workers[worker_id]
+                    code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
                     lines.append(
                         UpahLine(
-                            worker_id=w.id,
-                            code=w.code,
-                            name=w.name,
-                            nik=self.nik(w.nik_encrypted),
-                            gender=Gender(w.gender).value,
-                            skill=Skill(w.skill).value,
+                            worker_id=worker_id,
+                            code=code,
+                            name=name,
+                            nik=nik,
+                            gender=gender,
+                            skill=skill,
                             days=n,
                             hok=hok,
                             rate=first_wage if one_rate else round(total / n),
@@ -765,13 +846,18 @@ class ExportData:
         for batch in batches:
             points, history, photos = await self._progres_inputs(batch)
             window = timedelta(days=TREND_DAYS)
+            day = self.day
+            verdicts = self._verdicts
             for ksm in batch:
                 for a in ksm.activities:
                     reports = history.get(a.id, [])
                     # The trend of each report: the reports of the TREND_DAYS before it, up to it (a
                     # window sliding over the reports, oldest first: linear, not quadratic, in them).
-                    pts = [(r.report_date, float(r.percent)) for r in reports]
-                    plan = points.get(a.id, [])
+                    pts = [(day[r.report_date], float(r.percent)) for r in reports]
+                    # The plan on every report date at once (`planned_percents`: the points sorted once).
+                    plans = planned_percents(
+                        points.get(a.id, []), a.start_date, a.end_date, [on for on, _ in pts], cfg.curve
+                    )
                     first = 0
                     for i, rep in enumerate(reports):
                         on, actual = pts[i]
@@ -780,15 +866,25 @@ class ExportData:
                         since = on - window
                         while pts[first][0] < since:
                             first += 1
-                        trend = pts[first : i + 1]
-                        planned = planned_percent(plan, a.start_date, a.end_date, on, cfg.curve)
-                        result = assess(
-                            planned=planned,
-                            actual=actual,
-                            cfg=cfg,
-                            end=a.end_date,
-                            projected_finish=project_finish(trend),
-                        )
+                        planned = plans[i]
+                        # The trend of the window projected only when it can change the status; the
+                        # verdicts that need no trend kept by (planned, actual, end): they repeat.
+                        key = (planned, actual, a.end_date)
+                        result = verdicts.get(key, MISSING)
+                        if result is MISSING:
+                            if len(verdicts) >= VERDICTS_KEPT:
+                                verdicts.clear()
+                            result = verdicts[key] = assess_without_trend(
+                                planned=planned, actual=actual, cfg=cfg, end=a.end_date
+                            )
+                        if result is None:
+                            result = assess(
+                                planned=planned,
+                                actual=actual,
+                                cfg=cfg,
+                                end=a.end_date,
+                                projected_finish=project_finish(pts[first : i + 1]),
+                            )
                         volume = (
                             float(rep.volume)
                             if rep.volume is not None
@@ -827,7 +923,7 @@ class ExportData:
         for row in await self._rows(
             select(
                 ProgressReport.activity_id,
-                ProgressReport.report_date,
+                raw_date(ProgressReport.report_date),  # `self.day[...]`: parsed once per distinct date
                 ProgressReport.percent,
                 ProgressReport.volume,
                 ProgressReport.note,
@@ -971,7 +1067,7 @@ class ExportData:
         at = self.as_of()
         out: list[RingkasanKsm] = []
         done = 0
-        for batch in self.batches():
+        for batch in _chunks(self.ksms, RINGKASAN_BATCH_KSMS):
             ids = [k.id for k in batch]
             obstacles_by_ksm: dict[int, int] = defaultdict(int)
             obstacles_by_act: dict[int, int] = defaultdict(int)
@@ -1164,9 +1260,25 @@ async def load_ksms(session: AsyncSession, scope: Scope) -> list[KsmInfo]:
     for chunk in _chunks(ksm_ids, 500):
         for a in (
             await session.execute(
-                select(Activity).where(Activity.ksm_id.in_(chunk)).order_by(Activity.ksm_id, Activity.code)
+                select(
+                    Activity.id,
+                    Activity.ksm_id,
+                    Activity.code,
+                    Activity.name,
+                    Activity.indicator,
+                    Activity.unit,
+                    Activity.target_volume,
+                    Activity.budget,
+                    Activity.wage_budget,
+                    Activity.start_date,
+                    Activity.end_date,
+                    Activity.latitude,
+                    Activity.longitude,
+                )
+                .where(Activity.ksm_id.in_(chunk))
+                .order_by(Activity.ksm_id, Activity.code)
             )
-        ).scalars():
+        ).all():
             activities[a.ksm_id].append(
                 ActivityInfo(
                     id=a.id,
@@ -1274,9 +1386,13 @@ async def _signers(
 # --- small rules ----------------------------------------------------------------------------------
 
 
+# Mandor, tukang, then pekerja: the order a paper form lists them.
+_SKILL_RANK = {Skill.MANDOR.value: 0, Skill.TUKANG.value: 1, Skill.PEKERJA.value: 2}
+
+
 def _skill_rank(skill: str) -> int:
     """Mandor, tukang, then pekerja: the order a paper form lists them."""
-    return {Skill.MANDOR.value: 0, Skill.TUKANG.value: 1, Skill.PEKERJA.value: 2}.get(skill, 3)
+    return _SKILL_RANK.get(skill, 3)
 
 
 def count_hok(hok: float | None, male: int, female: int) -> float:

@@ -1173,8 +1173,11 @@ class WorkbookWriter:
         activities: set[int] = set()
         critical = photos = 0
         first = table.first_data_row
+        ksm_id = None
         async for r in self.data.progres_rows():
-            self.progress(ExportKind.PROGRES, r.ksm.id)
+            if r.ksm.id != ksm_id:  # progress once per KSM, not per report
+                ksm_id = r.ksm.id
+                self.progress(ExportKind.PROGRES, ksm_id)
             table.add(self._progres_values(r), {8: self._status_fmt(r.status)})
             activities.add(r.activity.id)
             critical += r.status == Status.CRITICAL

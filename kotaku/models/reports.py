@@ -123,6 +123,7 @@ class Media(Base):
         CheckConstraint("size_bytes IS NULL OR size_bytes >= 0", name="size_non_negative"),
         Index("ix_media_sha256", "sha256"),
         Index("ix_media_ksm_date", "ksm_id", "report_date"),
+        Index("ix_media_activity_date", "activity_id", "report_date"),  # the photo counts of Progres
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
