@@ -702,69 +702,74 @@ class ExportData:
 
     async def hadir_blocks(self) -> AsyncIterator[HadirBlock]:
         """One block per KSM and payment period that has at least one sheet, KSM by KSM, oldest first."""
-        for batch in self.batches():
-            days, records, workers = await self._attendance([k.id for k in batch])
+        async for batch, days, records, workers in self.attendance_batches():
             for block in self.hadir_blocks_of(batch, days, records, workers):
                 yield block
 
-    def hadir_blocks_of(
-        self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any], workers: dict[int, Any]
-    ) -> Iterator[HadirBlock]:
-        """The Daftar Hadir blocks of one batch of KSMs from its attendance rows (`attendance_batches`)."""
+    def _periods_with_sheets(
+        self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any]
+    ) -> Iterator[tuple[KsmInfo, date, date, list[Any], list[Any]]]:
+        """(KSM, period start, period end, its sheets, its roster records) for each KSM of the batch and
+        payment period that has at least one sheet, in KSM then period order."""
         days_by = self._by_ksm_period(days)
         spans = self.record_spans(records)
         for ksm in batch:
             for period, (p_start, p_end) in enumerate(self.periods):
                 sheets = days_by.get((ksm.id, period))
-                if not sheets:
-                    continue
-                columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
-                work = self._work_days(p_start, p_end)
-                block = HadirBlock(
-                    ksm=ksm,
-                    start=p_start,
-                    end=p_end,
-                    days=columns,
-                    off_days=frozenset(d for d in columns if d not in work),
-                    today=clock.local_today(ksm.timezone, self.now),
-                )
-                by_worker: dict[int, HadirWorker] = {}
-                first, end = spans.get((ksm.id, period), (0, 0))
-                day = self.day
-                for _ksm_id, raw, worker_id, hok, _wage, _paid in records[first:end]:
-                    on = day[raw]
-                    hw = by_worker.get(worker_id)
-                    if hw is None:
-                        code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
-                        hw = by_worker[worker_id] = HadirWorker(
-                            worker_id=worker_id, code=code, name=name, nik=nik, gender=gender, skill=skill
-                        )
-                    hw.present[on] = hw.present.get(on, 0.0) + float(hok)
-                block.workers = sorted(
-                    by_worker.values(),
-                    key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
-                )
-                block.counts = [
-                    HadirCountDay(
-                        work_date=d.work_date,
-                        male=int(d.count_male),
-                        female=int(d.count_female),
-                        hok=count_hok(d.hok, d.count_male, d.count_female),
-                        wages=int(d.total_wages),
-                        paid=bool(d.wages_paid),
+                if sheets:
+                    first, end = spans.get((ksm.id, period), (0, 0))
+                    yield ksm, p_start, p_end, sheets, records[first:end]
+
+    def hadir_blocks_of(
+        self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any], workers: dict[int, Any]
+    ) -> Iterator[HadirBlock]:
+        """The Daftar Hadir blocks of one batch of KSMs from its attendance rows (`attendance_batches`)."""
+        for ksm, p_start, p_end, sheets, rows in self._periods_with_sheets(batch, days, records):
+            columns = [p_start + timedelta(days=i) for i in range((p_end - p_start).days + 1)]
+            work = self._work_days(p_start, p_end)
+            block = HadirBlock(
+                ksm=ksm,
+                start=p_start,
+                end=p_end,
+                days=columns,
+                off_days=frozenset(d for d in columns if d not in work),
+                today=clock.local_today(ksm.timezone, self.now),
+            )
+            by_worker: dict[int, HadirWorker] = {}
+            day = self.day
+            for _ksm_id, raw, worker_id, hok, _wage, _paid in rows:
+                on = day[raw]
+                hw = by_worker.get(worker_id)
+                if hw is None:
+                    code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
+                    hw = by_worker[worker_id] = HadirWorker(
+                        worker_id=worker_id, code=code, name=name, nik=nik, gender=gender, skill=skill
                     )
-                    for d in sheets
-                    if d.mode == AttendanceMode.COUNT
-                ]
-                yield block
+                hw.present[on] = hw.present.get(on, 0.0) + float(hok)
+            block.workers = sorted(
+                by_worker.values(),
+                key=lambda hw: (_skill_rank(hw.skill), hw.name.lower(), hw.worker_id),
+            )
+            block.counts = [
+                HadirCountDay(
+                    work_date=d.work_date,
+                    male=int(d.count_male),
+                    female=int(d.count_female),
+                    hok=count_hok(d.hok, d.count_male, d.count_female),
+                    wages=int(d.total_wages),
+                    paid=bool(d.wages_paid),
+                )
+                for d in sheets
+                if d.mode == AttendanceMode.COUNT
+            ]
+            yield block
 
     # --- Daftar Pembayaran Upah -------------------------------------------------------------------
 
     async def upah_blocks(self) -> AsyncIterator[UpahBlock]:
         """One wage list per KSM and payment period with sheets: a line per worker (roster) or per
         count-mode day."""
-        for batch in self.batches():
-            days, records, workers = await self._attendance([k.id for k in batch])
+        async for batch, days, records, workers in self.attendance_batches():
             for block in self.upah_blocks_of(batch, days, records, workers):
                 yield block
 
@@ -772,69 +777,62 @@ class ExportData:
         self, batch: Sequence[KsmInfo], days: list[Any], records: list[Any], workers: dict[int, Any]
     ) -> Iterator[UpahBlock]:
         """The wage lists of one batch of KSMs from its attendance rows (`attendance_batches`)."""
-        days_by = self._by_ksm_period(days)
-        spans = self.record_spans(records)
-        for ksm in batch:
-            for period, (p_start, p_end) in enumerate(self.periods):
-                sheets = days_by.get((ksm.id, period))
-                if not sheets:
+        for ksm, p_start, p_end, sheets, rows in self._periods_with_sheets(batch, days, records):
+            block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
+            # Per worker, in one pass over the records (in their order, so the sums are the same):
+            # days, total wage, HOK, paid wage, the first wage and whether every wage equals it.
+            per_worker: dict[int, list[Any]] = {}
+            for _ksm_id, _on, worker_id, hok, wage, paid in rows:
+                wage = int(wage)
+                acc = per_worker.get(worker_id)
+                if acc is None:
+                    acc = per_worker[worker_id] = [0, 0, 0, 0, wage, True]
+                acc[0] += 1
+                acc[1] += wage
+                acc[2] += float(hok)
+                if paid:
+                    acc[3] += wage
+                if wage != acc[4]:
+                    acc[5] = False
+            lines = []
+            for worker_id, (n, total, hok, paid, first_wage, one_rate) in per_worker.items():
+                code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
+                lines.append(
+                    UpahLine(
+                        worker_id=worker_id,
+                        code=code,
+                        name=name,
+                        nik=nik,
+                        gender=gender,
+                        skill=skill,
+                        days=n,
+                        hok=hok,
+                        rate=first_wage if one_rate else round(total / n),
+                        total=total,
+                        paid_amount=paid,
+                    )
+                )
+            lines.sort(key=lambda ln: (_skill_rank(ln.skill or ""), ln.name.lower(), ln.worker_id or 0))
+            for d in sheets:
+                if d.mode != AttendanceMode.COUNT:
                     continue
-                block = UpahBlock(ksm=ksm, start=p_start, end=p_end)
-                # Per worker, in one pass over the records (in their order, so the sums are the same):
-                # days, total wage, HOK, paid wage, the first wage and whether every wage equals it.
-                per_worker: dict[int, list[Any]] = {}
-                first, end = spans.get((ksm.id, period), (0, 0))
-                for _ksm_id, _on, worker_id, hok, wage, paid in records[first:end]:
-                    wage = int(wage)
-                    acc = per_worker.get(worker_id)
-                    if acc is None:
-                        acc = per_worker[worker_id] = [0, 0, 0, 0, wage, True]
-                    acc[0] += 1
-                    acc[1] += wage
-                    acc[2] += float(hok)
-                    if paid:
-                        acc[3] += wage
-                    if wage != acc[4]:
-                        acc[5] = False
-                lines = []
-                for worker_id, (n, total, hok, paid, first_wage, one_rate) in per_worker.items():
-                    code, name, nik, gender, skill = self.shown_worker(workers[worker_id])
-                    lines.append(
-                        UpahLine(
-                            worker_id=worker_id,
-                            code=code,
-                            name=name,
-                            nik=nik,
-                            gender=gender,
-                            skill=skill,
-                            days=n,
-                            hok=hok,
-                            rate=first_wage if one_rate else round(total / n),
-                            total=total,
-                            paid_amount=paid,
-                        )
+                heads = int(d.count_male) + int(d.count_female)
+                lines.append(
+                    UpahLine(
+                        name="",
+                        skill=None,
+                        days=1,
+                        hok=count_hok(d.hok, d.count_male, d.count_female),
+                        rate=round(int(d.total_wages) / heads) if heads else 0,
+                        total=int(d.total_wages),
+                        paid_amount=int(d.total_wages) if d.wages_paid else 0,
+                        work_date=d.work_date,
+                        male=int(d.count_male),
+                        female=int(d.count_female),
                     )
-                lines.sort(key=lambda ln: (_skill_rank(ln.skill or ""), ln.name.lower(), ln.worker_id or 0))
-                for d in sheets:
-                    if d.mode != AttendanceMode.COUNT:
-                        continue
-                    heads = int(d.count_male) + int(d.count_female)
-                    lines.append(
-                        UpahLine(
-                            name="",
-                            skill=None,
-                            days=1,
-                            hok=count_hok(d.hok, d.count_male, d.count_female),
-                            rate=round(int(d.total_wages) / heads) if heads else 0,
-                            total=int(d.total_wages),
-                            paid_amount=int(d.total_wages) if d.wages_paid else 0,
-                            work_date=d.work_date,
-                            male=int(d.count_male),
-                            female=int(d.count_female),
-                        )
-                    )
-                block.lines = lines
-                yield block
+                )
+            block.lines = lines
+            yield block
 
     # --- Progres ----------------------------------------------------------------------------------
 
