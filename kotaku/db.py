@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -83,8 +83,17 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, synchrono
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A read (`Database.read()`): a deferred BEGIN, a snapshot of the WAL that neither waits
+            # for the writer nor holds it up, however long the read takes (an export of the program).
+            conn.exec_driver_sql("BEGIN")
+            return
         # Taking the write lock up front avoids "database is locked" on read-then-write upgrades.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# The execution option of a read-only session (`Database.read`).
+READ_ONLY = "kotaku_read_only"
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -112,6 +121,20 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only, in one transaction seeing one state of the database. On SQLite a
+        deferred transaction (a WAL snapshot): it takes no write lock, so a long read (an export) never
+        holds up the bot's writes, and it never queues behind them (use `transaction()` to write). On
+        PostgreSQL a read-only transaction (a write in it is an error)."""
+        async with self.sessionmaker() as session:
+            if self.is_sqlite:
+                await session.connection(execution_options={READ_ONLY: True})
+            else:
+                await session.connection()
+                await session.execute(text("SET TRANSACTION READ ONLY"))
             yield session
 
     @asynccontextmanager

@@ -648,7 +648,7 @@ async def write_csv(
     final = out if out.suffix.lower() == ".zip" else out.with_suffix(".zip")
     part = final.with_name(f".{final.name}.part")
     with tempfile.TemporaryDirectory(prefix=".kotaku-export-", dir=final.parent) as tmp:
-        async with db.session() as session:
+        async with db.read() as session:
             data = await ExportData.load(session, settings, request)
             writer = CsvWriter(Path(tmp), data, request, on_progress)
             rows = await writer.write()

@@ -980,7 +980,7 @@ async def build_pdf(
 ) -> ExportResult:
     """The weekly report of `request.scope` for `request.start`..`request.end` in `request.lang`, written
     to the file `out`. Permissions are the caller's business (`kotaku.exports.check_export`)."""
-    async with db.session() as session:
+    async with db.read() as session:
         report = await gather(session, settings, request, now=clock.now(), on_progress=on_progress)
     path = Path(out)
     pages = await draw(report, path, on_progress=on_progress)

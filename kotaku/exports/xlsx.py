@@ -1569,7 +1569,7 @@ async def write_xlsx(
     part = out.with_name(f".{out.name}.part")
     photos = PhotoZip(settings, final) if request.with_photos else None
     try:
-        async with db.session() as session:
+        async with db.read() as session:
             data = await ExportData.load(session, settings, request)
             rows = await WorkbookWriter(part, data, settings, request, on_progress, photos).write()
         if photos is not None:

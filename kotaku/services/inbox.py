@@ -205,7 +205,7 @@ class InboxWorker:
         `concurrency` that run, no more (the others stay in the table)."""
         if len(self._busy) >= 4 * self.concurrency:
             return 0
-        async with self.db.session() as session:
+        async with self.db.read() as session:
             skip = self._retry_later | self._elsewhere | set(self._busy)
             batch = await pending(session, self.channel, skip=skip)
         by_conversation: dict[str, list[InboxMessage]] = {}
@@ -238,7 +238,7 @@ class InboxWorker:
                         self._elsewhere.add(conversation)
                         return
                     # Read again under the lease: the process that held it may have handled some.
-                    async with self.db.session() as session:
+                    async with self.db.read() as session:
                         rows = await pending(session, self.channel, conversation=conversation)
                 for row in rows:
                     if not await self._handle_one(row):
