@@ -1,5 +1,5 @@
 """Running channels: `serve_channels` runs one or more channels behind one web server (bot.web's routes)
-with one bootstrap and one background (reminder scheduler and outbox dispatcher)."""
+with one bootstrap and one background (monitoring worker, reminder scheduler and outbox dispatcher)."""
 
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ async def serve_channels(
 
     Then the graceful shutdown, within `server.shutdown_s`: the webhooks answer 503 (the platform
     retries, perhaps at another process), the channels stop taking updates and finish those in hand (half
-    of the time), the dispatcher finishes the sends in flight and gives the rest of its batch back, the
-    scheduler releases the leader lock, the web server closes."""
+    of the time), the monitoring worker evaluates the KSMs those updates marked (an eighth; what it cannot
+    finish stays marked for another process or the next start), the dispatcher finishes the sends in
+    flight and gives the rest of its batch back, the scheduler releases the leader lock, the web server
+    closes."""
     from bot.web import ServerState, create_app
     from kotaku.bootstrap import bootstrap
 

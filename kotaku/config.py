@@ -172,6 +172,13 @@ class MonitoringConfig(_Section):
     # The checks (kotaku.monitoring.checks, evaluate); see docs/monitoring.md.
     disabled_checks: list[str] = Field(default_factory=list)
     evaluate_after_report: bool = True
+    # After a report its KSM is evaluated by the background worker (kotaku.monitoring.worker), at most
+    # `batch_seconds` after the mark when the worker is idle, `batch_ksms` KSMs per transaction; 0: in the
+    # update's own task right after the commit. `alert_within_seconds` is the promise: no longer than this
+    # between a report and its alerts (so `batch_seconds` may not exceed it; the worker logs when late).
+    batch_seconds: float = Field(default=5.0, ge=0)
+    batch_ksms: int = Field(default=200, ge=1)
+    alert_within_seconds: float = Field(default=60.0, gt=0)
     sweep_minutes: int = Field(default=60, ge=5)
     alert_jobs_minutes: int = Field(default=15, ge=1)
     behind_reports: int = Field(default=3, ge=1)
@@ -221,6 +228,15 @@ class MonitoringConfig(_Section):
         for ranges in v.values():
             cls._check_wage_ranges(ranges)
         return v
+
+    @model_validator(mode="after")
+    def _batches_keep_the_alert_promise(self) -> MonitoringConfig:
+        if self.batch_seconds > self.alert_within_seconds:
+            raise ValueError(
+                f"batch_seconds ({self.batch_seconds:g}) must not exceed alert_within_seconds "
+                f"({self.alert_within_seconds:g}): a report's alerts would come later than promised"
+            )
+        return self
 
 
 class RemindersConfig(_Section):

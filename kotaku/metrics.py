@@ -2,16 +2,17 @@
 `Metrics` object, so two programs in one process (the tests) never share a counter.
 
 Counters and histograms move where things happen (the webhook routes, the update handlers, the outbox
-dispatcher through `on_send`); the figures that live in the database (inbox backlog, outbox depth, open
-alerts) are read when /metrics is scraped, with a timeout, and cached for `health.cache_s` seconds so a
-scrape storm reads the database once. docs/operations.md lists every metric.
+dispatcher through `on_send`, the monitoring worker through `monitoring_batch`); the figures that live in
+the database (inbox backlog, outbox depth, open alerts, KSMs marked for monitoring) are read when /metrics
+is scraped, with a timeout, and cached for `health.cache_s` seconds so a scrape storm reads the database
+once. docs/operations.md lists every metric.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,15 @@ from sqlalchemy import func, select
 
 from kotaku import clock
 from kotaku.db import Database
-from kotaku.models import Alert, AlertStatus, Channel, InboxMessage, OutboxMessage, OutboxStatus
+from kotaku.models import (
+    Alert,
+    AlertStatus,
+    Channel,
+    InboxMessage,
+    MonitoringMark,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -34,6 +43,11 @@ WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.HELD)
 CHANNELS = tuple(c.value for c in Channel if c != Channel.TEST)
 # One handled update: from a few milliseconds (a button) to seconds (a photo downloaded and checked).
 UPDATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# One monitoring batch (up to `monitoring.batch_ksms` KSMs): tens of milliseconds to seconds.
+BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# From a KSM's mark to its evaluation: about `monitoring.batch_seconds`; beyond
+# `monitoring.alert_within_seconds` (60 s by default) the promise is broken.
+LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 
 @dataclass
@@ -45,6 +59,7 @@ class DatabaseFigures:
     inbox: dict[str, tuple[int, float]] = field(default_factory=dict)  # channel -> (backlog, oldest age s)
     outbox: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)  # (channel, status)
     alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (kind, severity, status)
+    marks: tuple[int, float] = (0, 0.0)  # KSMs marked for monitoring, age s of the oldest mark
 
     @property
     def inbox_backlog(self) -> int:
@@ -60,7 +75,8 @@ def _age(now: datetime, oldest: datetime | None) -> float:
 
 
 async def read_figures(db: Database, now: datetime) -> DatabaseFigures:
-    """Inbox backlog, outbox depth and open alerts, in three grouped queries on the indexed columns."""
+    """Inbox backlog, outbox depth and open alerts in three grouped queries on the indexed columns, and
+    the monitoring marks in one more (a small table: one row per KSM waiting for its evaluation)."""
     figures = DatabaseFigures(ok=True, read_at=time.monotonic())
     inbox, outbox = InboxMessage, OutboxMessage
     async with db.session() as s:
@@ -86,6 +102,12 @@ async def read_figures(db: Database, now: datetime) -> DatabaseFigures:
         )
         for kind, severity, alert_status, count in alert_rows.all():
             figures.alerts[(str(kind), _label(severity), _label(alert_status))] = int(count)
+        marks, oldest_mark = (
+            await s.execute(
+                select(func.count(), func.min(MonitoringMark.marked_at)).select_from(MonitoringMark)
+            )
+        ).one()
+        figures.marks = (int(marks), _age(now, oldest_mark))
     return figures
 
 
@@ -158,6 +180,14 @@ class DatabaseGauges(Collector):
         alerts = GaugeMetricFamily(
             "kotaku_alerts_open", "Alerts not resolved", labels=["kind", "severity", "status"]
         )
+        marks = GaugeMetricFamily(
+            "kotaku_monitoring_marks_pending",
+            "KSMs marked by a report and not evaluated yet (every process's, from the database)",
+        )
+        mark_age = GaugeMetricFamily(
+            "kotaku_monitoring_oldest_mark_age_seconds",
+            "Age of the oldest monitoring mark not evaluated yet (0 when none)",
+        )
         if f.ok:
             for channel in sorted({Channel.TELEGRAM.value, Channel.WHATSAPP.value, *f.inbox}):
                 count, age = f.inbox.get(channel, (0, 0.0))
@@ -170,7 +200,9 @@ class DatabaseGauges(Collector):
                     outbox_age.add_metric([channel, status.value], age)
             for (kind, severity, alert_status), count in sorted(f.alerts.items()):
                 alerts.add_metric([kind, severity, alert_status], count)
-        yield from (backlog, inbox_age, depth, outbox_age, alerts)
+            marks.add_metric([], f.marks[0])
+            mark_age.add_metric([], f.marks[1])
+        yield from (backlog, inbox_age, depth, outbox_age, alerts, marks, mark_age)
         yield from self._pool()
 
     def _pool(self) -> Iterator[Metric]:
@@ -251,6 +283,20 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.monitoring_batches = Histogram(
+            "kotaku_monitoring_batch_duration_seconds",
+            "Time of one monitoring batch (claim, evaluate, apply the findings, clear the marks) by outcome "
+            "(ok, failed)",
+            ["outcome"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.monitoring_lag = Histogram(
+            "kotaku_monitoring_lag_seconds",
+            "From a KSM's mark (its report) to its evaluation by the monitoring worker",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
         self.database: DatabaseGauges | None = None
         self._leader: _Leader | None = None
 
@@ -273,6 +319,12 @@ class Metrics:
         self.sends.labels(_label(channel), outcome).inc()
         if outcome == "ok" and kind in REMINDER_KINDS:
             self.reminders_sent.labels(kind).inc()
+
+    def monitoring_batch(self, seconds: float, lags: Sequence[float], ok: bool) -> None:
+        """The monitoring worker's batch callback (kotaku.monitoring.worker.MonitoringWorker `on_batch`)."""
+        self.monitoring_batches.labels("ok" if ok else "failed").observe(seconds)
+        for lag in lags:
+            self.monitoring_lag.observe(lag)
 
     # --- what is read at scrape time ---------------------------------------------------------------
 

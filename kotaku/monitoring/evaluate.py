@@ -21,7 +21,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Date, Float, Integer, and_, case, cast, delete, func, literal, or_, select, text
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -858,23 +872,46 @@ class SweepResult:
         }
 
 
+async def evaluate_in(
+    session: AsyncSession, settings: Settings, at: datetime, ksm_ids: list[int] | None = None
+) -> tuple[list[Finding], Any]:
+    """Evaluate these KSMs (all when None) as of `at` and open, update or resolve their alerts (queueing
+    the deliveries) in `session`'s transaction: (findings, what the alert lifecycle did)."""
+    findings = await evaluate(session, settings, at, ksm_ids)
+    applied = await lifecycle.apply_findings(
+        session,
+        settings,
+        findings,
+        kinds=checks.enabled_kinds(settings.monitoring),
+        now=at,
+        ksm_ids=ksm_ids,
+    )
+    return findings, applied
+
+
 async def evaluate_and_apply(
     db: Database, settings: Settings, at: datetime, ksm_ids: list[int] | None = None
 ) -> SweepResult:
     """One sweep in one transaction: evaluate, then open/update/resolve alerts and queue their delivery."""
     started = _time.perf_counter()
     async with db.transaction() as session:
-        findings = await evaluate(session, settings, at, ksm_ids)
-        applied = await lifecycle.apply_findings(
-            session,
-            settings,
-            findings,
-            kinds=checks.enabled_kinds(settings.monitoring),
-            now=at,
-            ksm_ids=ksm_ids,
-        )
-        if ksm_ids is None:  # every KSM evaluated: marks older than this sweep are done
-            await session.execute(delete(MonitoringMark).where(MonitoringMark.marked_at <= at))
+        # The marks this sweep answers for, read before what it evaluates: a report committed while it
+        # runs (PostgreSQL reads committed rows statement by statement) marks anew or moves its mark, and
+        # that mark stays for the worker; deleting every mark older than `at` would lose it.
+        answered: list[tuple[int, datetime]] = []
+        if ksm_ids is None:
+            stmt = select(MonitoringMark.ksm_id, MonitoringMark.marked_at).where(
+                MonitoringMark.marked_at <= at
+            )
+            answered = [(ksm_id, marked_at) for ksm_id, marked_at in (await session.execute(stmt)).all()]
+        findings, applied = await evaluate_in(session, settings, at, ksm_ids)
+        for chunk in range(0, len(answered), 500):  # every KSM evaluated: the marks read above are done
+            pairs = answered[chunk : chunk + 500]
+            await session.execute(
+                delete(MonitoringMark).where(
+                    tuple_(MonitoringMark.ksm_id, MonitoringMark.marked_at).in_(pairs)
+                )
+            )
     by_kind: dict[str, int] = defaultdict(int)
     for f in findings:
         by_kind[f.kind] += 1

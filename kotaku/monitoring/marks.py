@@ -1,7 +1,9 @@
 """Monitoring after a report: the report's transaction marks its KSM (a `monitoring_mark` row, so the
-mark survives a crash), and once the report is committed the marked KSMs are evaluated, each in its own
-transaction. A monitoring failure is logged and never undoes or blocks a report; a KSM still marked is
-picked up at start and by the next full sweep."""
+mark survives a crash), and once the report is committed the process's monitoring worker is poked
+(kotaku.monitoring.worker: the KSM is evaluated within `batch_seconds`, in a batch); with
+`batch_seconds = 0`, or in a process that runs no worker, the marked KSMs are evaluated right away, each
+in its own transaction. A monitoring failure is logged and never undoes or blocks a report; a KSM still
+marked is picked up at start, by a worker, and by the next full sweep."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +19,7 @@ from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.events import Event, ObstacleClosed, ObstacleOpened, ReportSaved, WorkerAdded
 from kotaku.models import MonitoringMark
-from kotaku.monitoring import checks, lifecycle
-from kotaku.monitoring import evaluate as evaluation
+from kotaku.monitoring.worker import MonitoringWorker, evaluate_marked
 from kotaku.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -47,28 +47,23 @@ async def on_event(uow: UnitOfWork, event: Event) -> None:
 async def evaluate_ksm(db: Database, settings: Settings, ksm_id: int, at: datetime) -> None:
     """Evaluate one KSM and apply its findings, then clear its mark if no newer report came meanwhile."""
     async with db.transaction() as session:
-        findings = await evaluation.evaluate(session, settings, at, [ksm_id])
-        await lifecycle.apply_findings(
-            session,
-            settings,
-            findings,
-            kinds=checks.enabled_kinds(settings.monitoring),
-            now=at,
-            ksm_ids=[ksm_id],
-        )
-        await session.execute(
-            delete(MonitoringMark).where(MonitoringMark.ksm_id == ksm_id, MonitoringMark.marked_at <= at)
-        )
+        await evaluate_marked(session, settings, at, [ksm_id])
 
 
 class AfterReport:
-    """After-commit handler: evaluate the KSMs the committed events marked, each once."""
+    """After-commit handler: poke the worker, which evaluates the marked KSMs in its next batch; when no
+    worker takes pokes (`batch_seconds = 0`, a process without one, a worker stopping), evaluate the KSMs
+    the committed events marked, each once, in the update's task."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, worker: MonitoringWorker | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.worker = worker
 
     async def __call__(self, events: Sequence[Event]) -> None:
+        if self.worker is not None and self.worker.accepting:
+            self.worker.poke()
+            return
         latest: dict[int, datetime] = {}
         for event in events:
             ksm_id = getattr(event, "ksm_id", None)
@@ -82,12 +77,6 @@ class AfterReport:
 
 
 async def evaluate_pending(db: Database, settings: Settings, at: datetime) -> int:
-    """Evaluate every KSM still marked (after a crash or a failed evaluation); returns how many."""
-    async with db.session() as session:
-        ksm_ids = list((await session.execute(select(MonitoringMark.ksm_id))).scalars())
-    for ksm_id in ksm_ids:
-        try:
-            await evaluate_ksm(db, settings, ksm_id, at)
-        except Exception:
-            log.exception("monitoring_pending_failed", ksm_id=ksm_id)
-    return len(ksm_ids)
+    """Evaluate every KSM still marked (after a crash or a failed evaluation) as of `at`, in batches of
+    `batch_ksms` (a failed batch KSM by KSM, each failure logged); returns how many were evaluated."""
+    return await MonitoringWorker(db, settings, now=lambda: at).run_once()
