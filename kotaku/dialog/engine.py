@@ -163,16 +163,20 @@ class Engine:
             ctx = Context(
                 uow=uow, settings=self.settings, inbound=inbound, conv=conv, now=now, flows=self.flows
             )
-            ctx.identity = (
+            # The identity and its person in one statement (the person stays in the session's identity map).
+            found = (
                 await session.execute(
-                    select(ChannelIdentity).where(
+                    select(ChannelIdentity, Person)
+                    .outerjoin(Person, Person.id == ChannelIdentity.person_id)
+                    .where(
                         ChannelIdentity.channel == inbound.channel,
                         ChannelIdentity.external_id == inbound.user_id,
                     )
                 )
-            ).scalar_one_or_none()
+            ).one_or_none()
+            ctx.identity = found[0] if found is not None else None
             if ctx.identity is not None:
-                ctx.person = await session.get(Person, ctx.identity.person_id)
+                ctx.person = found[1] if found is not None else None
                 seen = ctx.identity.last_seen_at
                 if seen is None or now - seen >= LAST_SEEN_EVERY:  # one write a minute is enough
                     ctx.identity.last_seen_at = now

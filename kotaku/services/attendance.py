@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import MonitoringConfig
@@ -645,20 +645,24 @@ async def save_attendance(
         day.hok = HOK_PER_DAY * (sheet.count_male + sheet.count_female)
         day.total_wages = _count_wages(sheet)
     await session.flush()
-    for w in workers:
-        session.add(
-            AttendanceRecord(
-                attendance_day_id=day.id,
-                worker_id=w.id,
-                ksm_id=ksm_id,
-                work_date=sheet.work_date,
-                nik_hash=w.nik_hash,
-                hok=HOK_PER_DAY,
-                wage=int(w.daily_rate),
-                paid=sheet.wages_paid,
-            )
+    if workers:
+        # One statement for the whole roster (executemany), not one INSERT per worker.
+        await session.execute(
+            insert(AttendanceRecord),
+            [
+                {
+                    "attendance_day_id": day.id,
+                    "worker_id": w.id,
+                    "ksm_id": ksm_id,
+                    "work_date": sheet.work_date,
+                    "nik_hash": w.nik_hash,
+                    "hok": HOK_PER_DAY,
+                    "wage": int(w.daily_rate),
+                    "paid": sheet.wages_paid,
+                }
+                for w in workers
+            ],
         )
-    await session.flush()
     summary = await attendance_summary(session, ksm_id, sheet.work_date)
     assert summary is not None
     uow.record(

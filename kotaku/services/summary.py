@@ -8,6 +8,7 @@ WITA counts each site on its own calendar. Every figure comes from a handful of 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -91,6 +92,7 @@ class ActivityStatus:
     status: Status
     last_report: date | None
     budget: int = 0
+    wage_budget: int = 0
 
     @property
     def work_value(self) -> float:
@@ -221,17 +223,32 @@ async def scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> Scop
 # --- who reported today ---------------------------------------------------------------------------
 
 
-async def reporting_status(session: AsyncSession, scope: Scope, now: datetime) -> list[KsmStatus]:
-    """Every KSM in the scope with what it reported on its local today; not-reported first, then by name."""
-    sk = await scope_ksms(session, scope, now)
+async def reporting_status(
+    session: AsyncSession,
+    scope: Scope,
+    now: datetime,
+    *,
+    sk: ScopeKsms | None = None,
+    activities: Sequence[ActivityStatus] | None = None,
+) -> list[KsmStatus]:
+    """Every KSM in the scope with what it reported on its local today; not-reported first, then by name.
+    `sk` and `activities` (`scope_ksms`, `activity_statuses` of the same scope and moment), when the
+    caller has them, are not read again."""
+    if sk is None:
+        sk = await scope_ksms(session, scope, now)
     if not sk.rows:
         return []
     today = sk.today_expr
 
     in_scope = Activity.ksm_id.in_(sk.scope_ids)
-    acts = await _count_by_ksm(
-        session, select(Activity.ksm_id, func.count(Activity.id)).where(in_scope), Activity.ksm_id
-    )
+    if activities is None:
+        acts = await _count_by_ksm(
+            session, select(Activity.ksm_id, func.count(Activity.id)).where(in_scope), Activity.ksm_id
+        )
+    else:
+        acts = defaultdict(int)
+        for a in activities:
+            acts[a.ksm_id] += 1
     progress_stmt = join_kelurahan(
         select(Activity.ksm_id, func.count(func.distinct(ProgressReport.activity_id)))
         .select_from(ProgressReport)
@@ -322,21 +339,15 @@ async def scope_summary(
     )
     if not sk.rows:
         return summary
-    statuses = await reporting_status(session, scope, now)
-    summary.ksm_reported = sum(1 for s in statuses if s.reported)
-
     summary.activities = await activity_statuses(session, settings, sk)
+    statuses = await reporting_status(session, scope, now, sk=sk, activities=summary.activities)
+    summary.ksm_reported = sum(1 for s in statuses if s.reported)
     # Active: at least one activity under way (started on plan or reported, and not finished).
     active_ksms = {a.ksm_id for a in summary.activities if a.status not in (Status.NOT_STARTED, Status.DONE)}
     summary.ksm_active = len(active_ksms)
-    wage_budget, budget = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(Activity.wage_budget), 0), func.coalesce(func.sum(Activity.budget), 0)
-            ).where(Activity.ksm_id.in_(sk.scope_ids))
-        )
-    ).one()
-    summary.wage_budget, summary.budget = int(wage_budget), int(budget)
+    # The budgets of every activity of the scope's KSMs (`activity_statuses` has each of them).
+    summary.wage_budget = sum(a.wage_budget for a in summary.activities)
+    summary.budget = sum(a.budget for a in summary.activities)
     await _workforce(session, sk, summary)
     summary.open_obstacles = int(
         (
@@ -449,6 +460,7 @@ async def activity_statuses(session: AsyncSession, settings: Settings, sk: Scope
                 status=assessment.status,
                 last_report=last[0] if last else None,
                 budget=int(a.budget or 0),
+                wage_budget=int(a.wage_budget or 0),
             )
         )
     result.sort(key=lambda r: (r.ksm_name, r.code))
