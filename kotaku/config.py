@@ -332,6 +332,10 @@ class ExportsConfig(_Section):
     # "weekly" (7 days from `week_start`) or "monthly" (calendar months).
     period: Literal["weekly", "monthly"] = "weekly"
     week_start: int = Field(default=0, ge=0, le=6)  # 0 = Monday ... 6 = Sunday
+    # A CSV export of at least `parallel_min_ksms` KSMs is written by `processes` worker processes, each
+    # for a run of the KSMs (0: one per CPU, at most 4; 1: in the process asking for it).
+    processes: int = Field(default=0, ge=0, le=32)
+    parallel_min_ksms: int = Field(default=1_000, ge=1)
 
 
 def _check_tz(v: str) -> str:

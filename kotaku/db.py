@@ -110,6 +110,9 @@ class Database:
         self, settings: Settings, url: str | None = None, connect_args: dict[str, Any] | None = None
     ) -> None:
         self.settings = settings
+        # What another process needs to open the same database (a parallel export's workers).
+        self.url = url or settings.database.url
+        self.connect_args = connect_args
         self.engine = create_engine(settings, url, connect_args)
         self.sessionmaker = session_factory(self.engine)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None

@@ -13,13 +13,19 @@ beside the target as the rows are read, then zipped, so memory stays flat.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import multiprocessing
 import os
 import re
+import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +33,7 @@ from typing import IO, Any
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.exports import MIME_TYPES, ExportKind, ExportRequest, ExportResult, ProgressCallback
-from kotaku.exports.data import ExportData, FotoRow, KsmInfo, UpahBlock, count_hok
+from kotaku.exports.data import BATCH_KSMS, ExportData, FotoRow, KsmInfo, UpahBlock, count_hok
 from kotaku.exports.photos import add_photo
 from kotaku.exports.xlsx import kinds_for
 from kotaku.models import AttendanceMode, Gender, Skill
@@ -279,6 +285,7 @@ class CsvWriter:
         self.request = request
         self.on_progress = on_progress
         self.position = {k.id: i for i, k in enumerate(data.ksms)}
+        self.total = data.ksm_count  # what the progress counts to (a parallel part: its own KSMs)
         self.files: list[CsvFile] = []
         self._upah_workers: dict[int | None, str] = {}  # a worker's fields of upah.csv, quoted
         self.photos: list[FotoRow] = []
@@ -290,7 +297,7 @@ class CsvWriter:
 
     def progress(self, table: str, ksm_id: int) -> None:
         if self.on_progress is not None:
-            self.on_progress(table, self.position.get(ksm_id, 0) + 1, self.data.ksm_count)
+            self.on_progress(table, self.position.get(ksm_id, 0) + 1, self.total)
 
     async def hadir(self, with_upah: bool = False) -> dict[str, int]:
         """hadir.csv and hadir_harian.csv; `with_upah`: upah.csv too, from the same attendance rows (read
@@ -602,8 +609,9 @@ class CsvWriter:
             f.close()
         return {"ringkasan": f.rows}
 
-    async def write(self) -> dict[str, int]:
-        kinds = kinds_for(self.request)
+    async def write(self, kinds: Sequence[ExportKind] | None = None) -> dict[str, int]:
+        """Write the request's tables (or `kinds` of them), in the request's order."""
+        kinds = kinds_for(self.request) if kinds is None else kinds
         both = ExportKind.HADIR in kinds and ExportKind.UPAH in kinds
         writers = {
             ExportKind.HADIR: (lambda: self.hadir(with_upah=True)) if both else self.hadir,
@@ -621,15 +629,30 @@ class CsvWriter:
         return rows
 
 
-def _zip(target: Path, files: Iterable[Path], photos: Sequence[FotoRow], media_dir: Path) -> int:
-    """Zip the CSV files (and the photo files under foto/) to `target`; the number of photos added."""
+def _zip(target: Path, tables: Iterable[Sequence[Path]], photos: Sequence[FotoRow], media_dir: Path) -> int:
+    """Zip the CSV files (and the photo files under foto/) to `target`; the number of photos added. Each
+    table is one file, or the parts of one written in parallel: the first part's header, then every
+    part's rows in order."""
     added = 0
     # Level 1: a fraction of the time of the default level for some more bytes (the files are the same).
     with zipfile.ZipFile(
         target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL, allowZip64=True
     ) as zf:
-        for path in files:
-            zf.write(path, path.name)
+        for paths in tables:
+            if len(paths) == 1:
+                zf.write(paths[0], paths[0].name)
+                continue
+            # Dated now, and compressed as `zf.write` compresses (the level has no public name before 3.13).
+            info = zipfile.ZipInfo(paths[0].name, date_time=time.localtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
+            with zf.open(info, "w", force_zip64=True) as entry:
+                for i, path in enumerate(paths):
+                    with path.open("rb") as fh:
+                        header = fh.readline()
+                        if i == 0:
+                            entry.write(header)
+                        shutil.copyfileobj(fh, entry, 1 << 20)
         for row in photos:
             added += add_photo(zf, media_dir, row)
     return added
@@ -643,7 +666,9 @@ async def write_csv(
     *,
     on_progress: ProgressCallback | None = None,
 ) -> ExportResult:
-    """Write one CSV per table into a zip at `out` (`.zip` is added when `out` has another suffix)."""
+    """Write one CSV per table into a zip at `out` (`.zip` is added when `out` has another suffix). A
+    large scope is written by worker processes, each for a run of its KSMs (`parallel_processes`); the
+    files are the same."""
     out = Path(out)
     final = out if out.suffix.lower() == ".zip" else out.with_suffix(".zip")
     part = final.with_name(f".{final.name}.part")
@@ -651,9 +676,13 @@ async def write_csv(
         async with db.read() as session:
             data = await ExportData.load(session, settings, request)
             writer = CsvWriter(Path(tmp), data, request, on_progress)
-            rows = await writer.write()
+            processes = parallel_processes(settings, db, data.ksm_count, data.batch_size)
+            if processes > 1:
+                rows, parts = await _write_parallel(db, writer, processes)
+            else:
+                rows, parts = await writer.write(), [[f.path] for f in writer.files]
         try:
-            photos = _zip(part, [f.path for f in writer.files], writer.photos, Path(settings.media.dir))
+            photos = _zip(part, parts, writer.photos, Path(settings.media.dir))
             os.replace(part, final)
         except BaseException:
             part.unlink(missing_ok=True)
@@ -661,3 +690,163 @@ async def write_csv(
     if request.with_photos:
         rows["foto_files"] = photos
     return ExportResult(path=final, mime_type=MIME_TYPES["zip"], rows=rows)
+
+
+# --- in parallel ------------------------------------------------------------------------------------
+
+# The tables written by the workers, each for its own KSMs; the others (Ringkasan, sorted worst first over
+# every KSM, and Foto when its photo files go into the zip) by the process asking, meanwhile.
+_SPLIT_KINDS = (ExportKind.HADIR, ExportKind.UPAH, ExportKind.PROGRES, ExportKind.KENDALA, ExportKind.FOTO)
+# A file's kind, when its name is not the kind's.
+_KIND_OF: dict[str, str] = {"hadir_harian": ExportKind.HADIR.value}
+_PROGRESS_EVERY = 0.2  # seconds between reading the workers' progress
+
+_progress_queue: Any = None  # a worker process's queue to the process asking (set by `_worker_init`)
+
+
+def parallel_processes(settings: Settings, db: Database, ksms: int, batch: int = BATCH_KSMS) -> int:
+    """How many worker processes write a CSV export of `ksms` KSMs: 1 (this process) below
+    `exports.parallel_min_ksms` or for a database other processes cannot open (SQLite in memory)."""
+    cfg = settings.exports
+    if ksms < cfg.parallel_min_ksms or ":memory:" in db.url or "mode=memory" in db.url:
+        return 1
+    wanted = cfg.processes or min(os.cpu_count() or 1, 4)
+    return max(1, min(wanted, -(-ksms // batch)))  # at least a batch of the reading each
+
+
+def _worker_init(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+    # Progress is a hint: a worker ending never waits for the asking process to read what is left.
+    queue.cancel_join_thread()
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What a worker process needs for its part of a parallel CSV export (pickled to it)."""
+
+    settings: Settings
+    url: str
+    connect_args: dict[str, Any] | None
+    request: ExportRequest
+    ksms: list[KsmInfo]
+    now: datetime  # the export's moment: every part computes "today" alike
+    batch: int
+    kinds: list[ExportKind]
+    folder: str
+    number: int
+
+
+def _write_part(part: _Part) -> tuple[dict[str, int], list[str]]:
+    """In a worker process: the tables `part.kinds` of its KSMs into its folder; (rows, files in order)."""
+    return asyncio.run(_write_part_async(part))
+
+
+async def _write_part_async(part: _Part) -> tuple[dict[str, int], list[str]]:
+    queue = _progress_queue
+    last: dict[str, float] = {}
+
+    def report(table: str, done: int, total: int) -> None:
+        # A few times a second, and the last KSM of each table.
+        now = time.monotonic()
+        if queue is not None and (done >= total or now - last.get(table, 0.0) >= _PROGRESS_EVERY):
+            last[table] = now
+            queue.put((part.number, table, done))
+
+    settings = part.settings
+    db = Database(settings, url=part.url, connect_args=part.connect_args)
+    try:
+        async with db.read() as session:
+            data = await ExportData.load(
+                session, settings, part.request, now=part.now, batch_size=part.batch, ksms=part.ksms
+            )
+            writer = CsvWriter(Path(part.folder), data, part.request, report)
+            rows = await writer.write(part.kinds)
+    finally:
+        await db.dispose()
+    return rows, [str(f.path) for f in writer.files]
+
+
+async def _write_parallel(
+    db: Database, writer: CsvWriter, processes: int
+) -> tuple[dict[str, int], list[list[Path]]]:
+    """Write `writer`'s tables with `processes` workers, each for a run of the KSMs in order (so the
+    parts joined in order are the files one process writes), and Ringkasan (and Foto with photos) here
+    meanwhile; (rows per table, the files of each table in order)."""
+    data, request = writer.data, writer.request
+    here = {ExportKind.RINGKASAN} | ({ExportKind.FOTO} if request.with_photos else set())
+    kinds = kinds_for(request)
+    split = [k for k in kinds if k in _SPLIT_KINDS and k not in here]
+    mine = [k for k in kinds if k not in split]
+    ksms = data.ksms
+    # Cut at whole batches of the reading (rows come by KSM id within a batch): the parts joined are then
+    # exactly the files one process writes.
+    size = data.batch_size
+    batches = -(-len(ksms) // size)
+    bounds = [min(len(ksms), round(i * batches / processes) * size) for i in range(processes + 1)]
+    context = multiprocessing.get_context("spawn")  # never fork a process with an event loop and connections
+    queue = context.Queue()
+    done: dict[tuple[int, str], int] = {}
+    loop = asyncio.get_running_loop()
+
+    def drain() -> None:
+        while True:
+            try:
+                part, table, n = queue.get_nowait()
+            except Exception:  # queue.Empty, or the queue closed
+                return
+            done[(part, table)] = n
+            if writer.on_progress is not None:
+                writer.on_progress(table, sum(v for (_, t), v in done.items() if t == table), len(ksms))
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(_PROGRESS_EVERY)
+            drain()
+
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_worker_init, initargs=(queue,)
+    ) as pool:
+        futures = []
+        for i in range(processes):
+            folder = writer.folder / f"part{i}"
+            folder.mkdir()
+            job = _Part(
+                settings=data.settings,
+                url=db.url,
+                connect_args=db.connect_args,
+                request=request,
+                ksms=ksms[bounds[i] : bounds[i + 1]],
+                now=data.now,
+                batch=data.batch_size,
+                kinds=split,
+                folder=str(folder),
+                number=i,
+            )
+            futures.append(loop.run_in_executor(pool, _write_part, job))
+        follower = asyncio.create_task(follow())
+        try:
+            own = await writer.write(mine) if mine else {}
+            results = await asyncio.gather(*futures)
+        finally:
+            follower.cancel()
+            for f in futures:
+                f.cancel()
+        drain()
+    queue.close()
+    rows: dict[str, int] = {}
+    for part_rows, _files in results:
+        for table, n in part_rows.items():
+            rows[table] = rows.get(table, 0) + n
+    rows.update(own)
+    # The tables in the order one process writes them: the workers' (part by part), then this one's.
+    by_table: dict[str, list[Path]] = {}
+    for _rows, names in results:
+        for name in names:
+            by_table.setdefault(Path(name).stem, []).append(Path(name))
+    for own_file in writer.files:
+        by_table[own_file.table] = [own_file.path]
+    position = {kind.value: i for i, kind in enumerate(kinds)}
+    tables = list(COLUMNS)
+    order = sorted(by_table, key=lambda t: (position[_KIND_OF.get(t) or t], tables.index(t)))
+    return rows, [by_table[t] for t in order]

@@ -513,11 +513,13 @@ class ExportData:
         request: ExportRequest,
         *,
         now: datetime | None = None,
-        batch_size: int = BATCH_KSMS,
+        batch_size: int | None = None,
+        ksms: list[KsmInfo] | None = None,
     ) -> ExportData:
         from kotaku.exports import payment_periods
 
-        ksms = await load_ksms(session, request.scope)
+        if ksms is None:
+            ksms = await load_ksms(session, request.scope)
         return cls(
             session=session,
             settings=settings,
@@ -525,7 +527,7 @@ class ExportData:
             ksms=ksms,
             periods=payment_periods(request.start, request.end, settings),
             now=now or clock.now(),
-            batch_size=batch_size,
+            batch_size=batch_size or BATCH_KSMS,
         )
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -278,6 +278,11 @@ def _leftovers(folder: Path) -> list[Path]:
     return list(folder.glob(".*part"))
 
 
+def _work_dirs(folder: Path) -> list[Path]:
+    """Temporary folders of an export (the CSV files, a parallel export's parts) left behind."""
+    return list(folder.glob(".kotaku-export-*"))
+
+
 async def _scope(db: Database, text: str) -> Scope:
     async with db.session() as s:
         return await resolve_scope(s, text)
@@ -944,3 +949,37 @@ def test_payment_period_setting(settings: Settings) -> None:
         update={"exports": settings.exports.model_copy(update={"period": "monthly"})}
     )
     assert payment_period(date(2026, 2, 10), monthly) == (date(2026, 2, 1), date(2026, 2, 28))
+
+
+async def test_csv_written_in_parallel_is_the_same_as_in_one_process(
+    db: Database, settings: Settings, tmp_path: Path, at_noon: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large scope's CSV is written by worker processes, each for a run of the KSMs, the parts joined in
+    order: the files are the ones one process writes, byte for byte, and the progress counts every KSM."""
+    from kotaku.exports import csv as csv_export
+    from kotaku.exports import data as export_data
+
+    await seed_demo(db, settings, at=AT)
+    monkeypatch.setattr(export_data, "BATCH_KSMS", 1)  # a batch per KSM: the parts are cut between KSMs
+    start, end = date(2026, 11, 16), SUNDAY
+    one = await _export(db, settings, tmp_path, NATIONAL, ExportFormat.CSV, start=start, end=end)
+    parallel = settings.model_copy(
+        update={"exports": settings.exports.model_copy(update={"processes": 2, "parallel_min_ksms": 1})}
+    )
+    ksms = len(await _all_ksm_ids(db))
+    assert csv_export.parallel_processes(parallel, db, ksms, 1) == 2
+    assert csv_export.parallel_processes(settings, db, ksms, 1) == 1  # below parallel_min_ksms
+    seen: list[tuple[str, int, int]] = []
+    request = ExportRequest(scope=NATIONAL, start=start, end=end, fmt=ExportFormat.CSV)
+    two = await build_export(
+        db, parallel, request, tmp_path / "two.zip", on_progress=lambda *a: seen.append(a)
+    )
+    assert two.rows == one.rows and one.rows["hadir"] > 0
+    with zipfile.ZipFile(one.path) as a, zipfile.ZipFile(two.path) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            assert a.read(name) == b.read(name), name
+    last = {table: done for table, done, _total in seen}
+    assert all(total == ksms for _t, _d, total in seen)
+    assert last["hadir"] == last["progres"] == ksms
+    assert not _leftovers(tmp_path) and not _work_dirs(tmp_path)  # the parts are gone
