@@ -291,21 +291,89 @@ def bench_delivery(
 
 @bench_app.command("telegram")
 def bench_telegram(
-    updates: Annotated[int, typer.Option(help="Updates sent through the PTB Application.")] = 20_000,
-    ksms: Annotated[int, typer.Option(help="KSMs (one coordinator each) in the synthetic program.")] = 500,
+    scale: Annotated[
+        str, typer.Option(help="pilot (100 KSMs) or national (11,000 KSMs, 33,000 activities).")
+    ] = "pilot",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A new SQLite file (removed after) or PostgreSQL (postgresql+asyncpg://...; a schema, "
+            "dropped after). Default: a temporary SQLite file; database.url is never used."
+        ),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Bot processes, the chats sharded by chat id (>1: PostgreSQL only).")
+    ] = 1,
+    updates: Annotated[
+        int, typer.Option(min=1, help="Updates in each measured run (all processes).")
+    ] = 3_000,
+    repeat: Annotated[int, typer.Option(min=1, help="Measured runs (min and median).")] = 3,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Conversations in flight at a time in each process.")
+    ] = 32,
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
-    """N updates (quick commands and button presses) through the real PTB Application with an in-memory
-    Bot API: updates/s and the ratio to PTB's own floor (benchmarks/bench_telegram.py)."""
-    _source_checkout("benchmarks/bench_telegram.py")
+    """KSM coordinators report through the real PTB Application (in-memory Bot API): attendance, progress,
+    obstacles, /rekap, 3% redelivered. Updates/s, p50/p95/p99 latency and SQL statements per step type,
+    the PTB and minimal-step floors, the targets (benchmarks/bench_telegram.py)."""
+    _source_checkout(
+        "benchmarks/bench_telegram.py", "benchmarks/bench_monitoring.py", "tests/catalogue_keys.py"
+    )
     from benchmarks.bench_telegram import render as render_tg
-    from benchmarks.bench_telegram import run_bench as run_tg
+    from benchmarks.bench_telegram import run as run_tg
 
-    result = run_async(run_tg(updates, ksms))
+    try:
+        result = run_tg(scale, database_url, processes, updates, repeat, concurrency, quiet=as_json)
+    except ValueError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(result))
         return
-    out.print(render_tg(result))
+    out.print(render_tg(result), markup=False, highlight=False, soft_wrap=True)
+
+
+@bench_app.command("load")
+def bench_load(
+    rates: Annotated[
+        str, typer.Option(help="Request rates to try in turn, per second, separated by commas.")
+    ] = "50,100,200,400",
+    seconds: Annotated[
+        float, typer.Option(min=0.5, max=120.0, help="Seconds of sending at each rate.")
+    ] = 10.0,
+    chats: Annotated[
+        int, typer.Option(min=1, max=5000, help="KSM coordinators (one chat each) who send.")
+    ] = 500,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="On PostgreSQL instead of a temporary SQLite file (postgresql+asyncpg://...; "
+            "a temporary database, dropped after)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
+) -> None:
+    """The Telegram webhook of a real `kotaku run` on 127.0.0.1 under an open-loop client at fixed rates:
+    ack latency p50/p95/p99, errors, achieved rate, time until each update is handled, and the highest
+    sustained rate (benchmarks/bench_load.py)."""
+    _source_checkout("benchmarks/bench_load.py", "tests/fake_botapi.py", "tests/webhook_bot.py")
+    from benchmarks.bench_load import check_database_url, parse_rates
+    from benchmarks.bench_load import render as render_load
+    from benchmarks.bench_load import run as run_load
+
+    try:
+        wanted = parse_rates(rates)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rates") from None
+    try:
+        check_database_url(database_url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--database-url") from None
+    result = run_load(wanted, seconds, chats, database_url, quiet=as_json)
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(render_load(result), markup=False, highlight=False, soft_wrap=True)
 
 
 @bench_app.command("monitoring")
@@ -322,14 +390,16 @@ def bench_monitoring(
     as_json: Annotated[bool, typer.Option("--json", help="Satu dokumen JSON di stdout.")] = False,
 ) -> None:
     """A full monitoring sweep of a synthetic national program on SQLite (and PostgreSQL): time, peak
-    memory, ratio to one plain aggregate query, scaling table (benchmarks/bench_monitoring.py)."""
+    memory, ratio to one plain aggregate query, scaling table (benchmarks/bench_monitoring.py). `--json`:
+    the largest size's `sweep_s`, `floor_s`, `peak_mb`, `incremental_ms` at the top, every size in `runs`."""
     _source_checkout("benchmarks/bench_monitoring.py")
     from benchmarks.bench_monitoring import run as run_monitoring
+    from benchmarks.bench_monitoring import summary as monitoring_summary
 
     url = database_url or os.environ.get("KOTAKU_TEST_DATABASE_URL")
     results = run_monitoring(activities, kelurahan, days, workers_per_day, url, scaling, quiet=as_json)
     if as_json:
-        print(json.dumps(results, default=str))
+        print(json.dumps(monitoring_summary(results), default=str))
 
 
 @bench_app.command("export")
