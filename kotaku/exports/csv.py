@@ -24,7 +24,6 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -33,7 +32,8 @@ from typing import IO, Any
 from kotaku.config import Settings
 from kotaku.db import Database
 from kotaku.exports import MIME_TYPES, ExportKind, ExportRequest, ExportResult, ProgressCallback
-from kotaku.exports.data import BATCH_KSMS, ExportData, FotoRow, KsmInfo, UpahBlock, count_hok
+from kotaku.exports.data import ExportData, FotoRow, KsmInfo, UpahBlock, count_hok
+from kotaku.exports.parallel import PartJob, parallel_processes, part_data, spawned_pool
 from kotaku.exports.photos import add_photo
 from kotaku.exports.xlsx import kinds_for
 from kotaku.models import AttendanceMode, Gender, Skill
@@ -704,16 +704,6 @@ _PROGRESS_EVERY = 0.2  # seconds between reading the workers' progress
 _progress_queue: Any = None  # a worker process's queue to the process asking (set by `_worker_init`)
 
 
-def parallel_processes(settings: Settings, db: Database, ksms: int, batch: int = BATCH_KSMS) -> int:
-    """How many worker processes write a CSV export of `ksms` KSMs: 1 (this process) below
-    `exports.parallel_min_ksms` or for a database other processes cannot open (SQLite in memory)."""
-    cfg = settings.exports
-    if ksms < cfg.parallel_min_ksms or ":memory:" in db.url or "mode=memory" in db.url:
-        return 1
-    wanted = cfg.processes or min(os.cpu_count() or 1, 4)
-    return max(1, min(wanted, -(-ksms // batch)))  # at least a batch of the reading each
-
-
 def _worker_init(queue: Any) -> None:
     global _progress_queue
     _progress_queue = queue
@@ -723,22 +713,16 @@ def _worker_init(queue: Any) -> None:
 
 @dataclass(frozen=True)
 class _Part:
-    """What a worker process needs for its part of a parallel CSV export (pickled to it)."""
+    """A worker's part of a parallel CSV export: the tables `kinds` of `job`'s KSMs into `folder`."""
 
-    settings: Settings
-    url: str
-    connect_args: dict[str, Any] | None
-    request: ExportRequest
-    ksms: list[KsmInfo]
-    now: datetime  # the export's moment: every part computes "today" alike
-    batch: int
+    job: PartJob
     kinds: list[ExportKind]
     folder: str
     number: int
 
 
 def _write_part(part: _Part) -> tuple[dict[str, int], list[str]]:
-    """In a worker process: the tables `part.kinds` of its KSMs into its folder; (rows, files in order)."""
+    """In a worker process: the part's tables into its folder; (rows, files in order)."""
     return asyncio.run(_write_part_async(part))
 
 
@@ -753,17 +737,9 @@ async def _write_part_async(part: _Part) -> tuple[dict[str, int], list[str]]:
             last[table] = now
             queue.put((part.number, table, done))
 
-    settings = part.settings
-    db = Database(settings, url=part.url, connect_args=part.connect_args)
-    try:
-        async with db.read() as session:
-            data = await ExportData.load(
-                session, settings, part.request, now=part.now, batch_size=part.batch, ksms=part.ksms
-            )
-            writer = CsvWriter(Path(part.folder), data, part.request, report)
-            rows = await writer.write(part.kinds)
-    finally:
-        await db.dispose()
+    async with part_data(part.job) as data:
+        writer = CsvWriter(Path(part.folder), data, part.job.request, report)
+        rows = await writer.write(part.kinds)
     return rows, [str(f.path) for f in writer.files]
 
 
@@ -784,8 +760,8 @@ async def _write_parallel(
     size = data.batch_size
     batches = -(-len(ksms) // size)
     bounds = [min(len(ksms), round(i * batches / processes) * size) for i in range(processes + 1)]
-    context = multiprocessing.get_context("spawn")  # never fork a process with an event loop and connections
-    queue = context.Queue()
+    queue = multiprocessing.get_context("spawn").Queue()
+    whole = PartJob.of(db, data, request)
     done: dict[tuple[int, str], int] = {}
     loop = asyncio.get_running_loop()
 
@@ -804,21 +780,13 @@ async def _write_parallel(
             await asyncio.sleep(_PROGRESS_EVERY)
             drain()
 
-    with ProcessPoolExecutor(
-        processes, mp_context=context, initializer=_worker_init, initargs=(queue,)
-    ) as pool:
+    with spawned_pool(processes, initializer=_worker_init, initargs=(queue,)) as pool:
         futures = []
         for i in range(processes):
             folder = writer.folder / f"part{i}"
             folder.mkdir()
             job = _Part(
-                settings=data.settings,
-                url=db.url,
-                connect_args=db.connect_args,
-                request=request,
-                ksms=ksms[bounds[i] : bounds[i + 1]],
-                now=data.now,
-                batch=data.batch_size,
+                job=whole.with_ksms(ksms[bounds[i] : bounds[i + 1]]),
                 kinds=split,
                 folder=str(folder),
                 number=i,

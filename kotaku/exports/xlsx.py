@@ -19,6 +19,7 @@ large the scope; only Ringkasan, sorted worst first, is held whole (one small en
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import os
@@ -65,6 +66,7 @@ from kotaku.exports.data import (
     RingkasanKsm,
     UpahBlock,
 )
+from kotaku.exports.parallel import PartJob, parallel_processes, ringkasan_in_worker, spawned_pool
 from kotaku.exports.photos import PhotoZip
 from kotaku.exports.words import terbilang
 from kotaku.i18n import fmt_date, fmt_number, fmt_rupiah, locale
@@ -781,6 +783,10 @@ class WorkbookWriter:
             f"&R&7{_footer_safe(self.t('export.footer.page'))}"
         )
         self.position = {k.id: i for i, k in enumerate(data.ksms)}
+        # Ringkasan's entries being computed by a worker process (`write_xlsx`, a large scope), and its
+        # sheet waiting for them.
+        self.ringkasan_elsewhere: asyncio.Future[list[RingkasanKsm]] | None = None
+        self._ringkasan_waiting: TableSheet | None = None
         self.book.set_properties(
             {
                 "title": f"KOTAKU {self.scope_label()} {self.request.start.isoformat()}..{self.request.end.isoformat()}",
@@ -1354,12 +1360,37 @@ class WorkbookWriter:
     # --- Ringkasan --------------------------------------------------------------------------------
 
     async def ringkasan(self) -> int:
+        if self.ringkasan_elsewhere is not None:
+            # Computed by a worker process meanwhile: the sheet comes first in the workbook now, its rows
+            # once the other sheets are written (`write`).
+            self._ringkasan_waiting = self._ringkasan_table(self._ringkasan_as_of())
+            return 0
         report = self.on_progress
         entries = await self.data.ringkasan(
             on_ksm=(lambda done, total: report("ringkasan", done, total)) if report is not None else None
         )
-        as_of = max((e.as_of for e in entries), default=self.request.end)
-        table = TableSheet(
+        return self._ringkasan_rows(self._ringkasan_table(self._ringkasan_as_of()), entries)
+
+    def _ringkasan_as_of(self) -> date:
+        """The latest local date of the summary's moment over the scope's time zones (each KSM's row is
+        as of its own)."""
+        at = self.data.as_of()
+        return max(
+            (clock.local_today(tz, at) for tz in {k.timezone for k in self.data.ksms}),
+            default=self.request.end,
+        )
+
+    def _ringkasan_rows(self, table: TableSheet, entries: list[RingkasanKsm]) -> int:
+        for e in entries:
+            self._ringkasan_ksm(table, e)
+        table.close_data()
+        if entries:
+            self._ringkasan_total(table, entries)
+        table.finish()
+        return table.count
+
+    def _ringkasan_table(self, as_of: date) -> TableSheet:
+        return TableSheet(
             self,
             ExportKind.RINGKASAN,
             "export.ringkasan.title",
@@ -1388,13 +1419,6 @@ class WorkbookWriter:
             freeze_cols=2,
             note_line=self.t("export.ringkasan.as_of", date=self.fdate(as_of)),
         )
-        for e in entries:
-            self._ringkasan_ksm(table, e)
-        table.close_data()
-        if entries:
-            self._ringkasan_total(table, entries)
-        table.finish()
-        return table.count
 
     def _ringkasan_ksm(self, table: TableSheet, e: RingkasanKsm) -> None:
         f = self.fmt
@@ -1508,6 +1532,11 @@ class WorkbookWriter:
         try:
             for kind in kinds_for(self.request):
                 rows[kind.value] = await writers[kind]()
+            if self._ringkasan_waiting is not None and self.ringkasan_elsewhere is not None:
+                entries = await self.ringkasan_elsewhere
+                if self.on_progress is not None:
+                    self.on_progress("ringkasan", self.data.ksm_count, self.data.ksm_count)
+                rows[ExportKind.RINGKASAN.value] = self._ringkasan_rows(self._ringkasan_waiting, entries)
         finally:
             if self.upah_spool is not None:
                 self.upah_spool.close()
@@ -1571,7 +1600,19 @@ async def write_xlsx(
     try:
         async with db.read() as session:
             data = await ExportData.load(session, settings, request)
-            rows = await WorkbookWriter(part, data, settings, request, on_progress, photos).write()
+            writer = WorkbookWriter(part, data, settings, request, on_progress, photos)
+            wanted = ExportKind.RINGKASAN in kinds_for(request)
+            if wanted and parallel_processes(settings, db, data.ksm_count, data.batch_size) > 1:
+                # Ringkasan (a few queries and the plan rule per batch of KSMs) in a worker process, while
+                # this one writes the other sheets.
+                with spawned_pool(1) as pool:
+                    job = PartJob.of(db, data, request)
+                    writer.ringkasan_elsewhere = asyncio.get_running_loop().run_in_executor(
+                        pool, ringkasan_in_worker, job
+                    )
+                    rows = await writer.write()
+            else:
+                rows = await writer.write()
         if photos is not None:
             rows["foto_files"] = photos.finish(part, arcname=out.with_suffix(".xlsx").name)
             part.unlink()

@@ -956,8 +956,8 @@ async def test_csv_written_in_parallel_is_the_same_as_in_one_process(
 ) -> None:
     """A large scope's CSV is written by worker processes, each for a run of the KSMs, the parts joined in
     order: the files are the ones one process writes, byte for byte, and the progress counts every KSM."""
-    from kotaku.exports import csv as csv_export
     from kotaku.exports import data as export_data
+    from kotaku.exports.parallel import parallel_processes
 
     await seed_demo(db, settings, at=AT)
     monkeypatch.setattr(export_data, "BATCH_KSMS", 1)  # a batch per KSM: the parts are cut between KSMs
@@ -967,8 +967,8 @@ async def test_csv_written_in_parallel_is_the_same_as_in_one_process(
         update={"exports": settings.exports.model_copy(update={"processes": 2, "parallel_min_ksms": 1})}
     )
     ksms = len(await _all_ksm_ids(db))
-    assert csv_export.parallel_processes(parallel, db, ksms, 1) == 2
-    assert csv_export.parallel_processes(settings, db, ksms, 1) == 1  # below parallel_min_ksms
+    assert parallel_processes(parallel, db, ksms, 1) == 2
+    assert parallel_processes(settings, db, ksms, 1) == 1  # below parallel_min_ksms
     seen: list[tuple[str, int, int]] = []
     request = ExportRequest(scope=NATIONAL, start=start, end=end, fmt=ExportFormat.CSV)
     two = await build_export(
@@ -983,3 +983,42 @@ async def test_csv_written_in_parallel_is_the_same_as_in_one_process(
     assert all(total == ksms for _t, _d, total in seen)
     assert last["hadir"] == last["progres"] == ksms
     assert not _leftovers(tmp_path) and not _work_dirs(tmp_path)  # the parts are gone
+
+
+async def test_xlsx_ringkasan_from_a_worker_process_is_the_same(
+    db: Database, settings: Settings, tmp_path: Path, at_noon: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large scope's Ringkasan is computed by a worker process while the other sheets are written: the
+    sheet is still the first, with the same rows and values as one process writes."""
+    from kotaku.exports import data as export_data
+    from kotaku.exports import parallel as export_parallel
+
+    await seed_demo(db, settings, at=AT)
+    monkeypatch.setattr(export_data, "BATCH_KSMS", 1)  # the demo's few KSMs count as a large scope
+    used: list[int] = []
+    pool = export_parallel.spawned_pool
+
+    def spawned(processes: int, *args: Any, **kw: Any) -> Any:
+        used.append(processes)
+        return pool(processes, *args, **kw)
+
+    monkeypatch.setattr("kotaku.exports.xlsx.spawned_pool", spawned)
+    start, end = date(2026, 11, 16), SUNDAY
+    one = await _export(db, settings, tmp_path, NATIONAL, start=start, end=end)
+    parallel = settings.model_copy(
+        update={"exports": settings.exports.model_copy(update={"processes": 2, "parallel_min_ksms": 1})}
+    )
+    request = ExportRequest(scope=NATIONAL, start=start, end=end, fmt=ExportFormat.XLSX)
+    seen: list[tuple[str, int, int]] = []
+    two = await build_export(
+        db, parallel, request, tmp_path / "two.xlsx", on_progress=lambda *a: seen.append(a)
+    )
+    assert two.rows == one.rows and one.rows["ringkasan"] > 0
+    a, b = load_workbook(one.path), load_workbook(two.path)
+    assert a.sheetnames == b.sheetnames and a.sheetnames[0] == "Ringkasan"
+    for name in a.sheetnames:
+        assert _rows(a[name]) == _rows(b[name]), name
+    assert used == [1]  # one worker process computed it
+    ksms = len(await _all_ksm_ids(db))
+    assert ("ringkasan", ksms, ksms) in seen
+    assert not _leftovers(tmp_path)
