@@ -57,6 +57,9 @@ class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///var/kotaku.db"
     echo: bool = False
     pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL: a pooled connection older than this is replaced (a server or proxy closing idle
+    # connections); no ping before each use: an update that meets a dropped connection is handled again.
+    pool_recycle_s: int = Field(default=1_800, ge=30)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     # SQLite durability: FULL syncs the write-ahead log at each commit (an acknowledged report survives a
     # power cut; about 0.25 ms a commit on an SSD), NORMAL leaves the last commits to the OS cache.

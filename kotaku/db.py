@@ -61,7 +61,11 @@ def create_engine(
         )
         return engine
     kwargs["pool_size"] = settings.database.pool_size
-    kwargs["pool_pre_ping"] = True
+    # No ping round trip before each transaction: connections are recycled, the most recently used one is
+    # taken first (the others may be closed by the server when idle), and a connection found dropped is
+    # invalidated by SQLAlchemy; the engine handles the update again (`Engine.handle`).
+    kwargs["pool_recycle"] = settings.database.pool_recycle_s
+    kwargs["pool_use_lifo"] = True
     return create_async_engine(url, **kwargs)
 
 

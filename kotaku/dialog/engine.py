@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku import catalogue, clock
@@ -111,7 +111,15 @@ class Engine:
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         async with self._locks.hold((inbound.channel.value, inbound.chat_id, inbound.user_id)):
             try:
-                return await self._handle_once(inbound)
+                try:
+                    return await self._handle_once(inbound)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # The pooled connection was dropped (server restart, idle timeout): the transaction
+                    # never happened, so the update is handled once more on a fresh connection.
+                    log.warning("database_connection_lost", channel=inbound.channel.value)
+                    return await self._handle_once(inbound)
             except IntegrityError:
                 # Another process marked this message id first: a redelivery.
                 if await self._already_processed(inbound):

@@ -58,3 +58,28 @@ async def test_statements_per_step_stay_under_their_ceilings(world: World) -> No
     statements = {"tap": tap, "command": command, "save": save, "rekap": rekap}
     over = {k: statements[k] for k in counts if counts[k] > CEILINGS[k]}
     assert not over, (counts, over)
+
+
+async def test_a_dropped_connection_costs_no_ping_and_loses_no_update(world: World) -> None:
+    """PostgreSQL: no ping round trip before each transaction (the statements above are the step's own);
+    when the server has dropped the pooled connection, the update is handled again on a new one."""
+    if world.db.is_sqlite:
+        return
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ch = world.channel("ketua-a")
+    await ch.text("/bantuan")
+    answer = ch.last_text()
+    async with world.db.session() as s:  # the pooled connection the next update takes (LIFO)
+        pid = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    outside = create_async_engine(world.db.url)  # another client ends that connection, as a restart would
+    try:
+        async with outside.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await outside.dispose()
+    with counted(world) as seen:
+        await ch.text("/bantuan")
+    assert ch.last_text() == answer  # answered as before, not with the error sentence
+    assert not any(s.upper().startswith("SELECT 1") for s in seen), seen  # no pre-ping
