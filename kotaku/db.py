@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -56,9 +57,10 @@ def create_engine(
     if url.startswith("sqlite"):
         _ensure_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
-        _install_sqlite_pragmas(
-            engine, settings.database.sqlite_busy_timeout_ms, settings.database.sqlite_synchronous
-        )
+        synchronous = settings.database.sqlite_synchronous
+        if wal_path(url, settings) is not None:
+            synchronous = "NORMAL"  # the WAL is synced by `WalSync`, once for many commits
+        _install_sqlite_pragmas(engine, settings.database.sqlite_busy_timeout_ms, synchronous)
         return engine
     kwargs["pool_size"] = settings.database.pool_size
     # No ping round trip before each transaction: connections are recycled, the most recently used one is
@@ -67,6 +69,61 @@ def create_engine(
     kwargs["pool_recycle"] = settings.database.pool_recycle_s
     kwargs["pool_use_lifo"] = True
     return create_async_engine(url, **kwargs)
+
+
+def wal_path(url: str, settings: Settings) -> Path | None:
+    """The write-ahead log a group commit syncs (`database.sqlite_group_commit` with FULL, a database
+    file), else None."""
+    cfg = settings.database
+    if not (cfg.sqlite_group_commit and cfg.sqlite_synchronous == "FULL" and url.startswith("sqlite")):
+        return None
+    db = make_url(url).database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(f"{db}-wal")
+
+
+class WalSync:
+    """Group commit on SQLite: one sync of the write-ahead log for every commit made before it started.
+
+    A committed transaction's frames are in the WAL (written, not yet synced: `synchronous=NORMAL`); once
+    the WAL file is synced they survive a power cut, as with FULL. `durable()` returns after a sync that
+    began after the caller's commit; callers that commit while a sync runs share the next one. Checkpoints
+    sync the WAL and the database themselves (SQLite, NORMAL), so a missing WAL file needs no sync."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.syncs = 0  # how many syncs ran (for tests and figures)
+        self._asked = 0  # commits that asked for durability
+        self._done = 0  # commits covered by a finished sync
+        self._task: asyncio.Task[None] | None = None
+
+    async def durable(self) -> None:
+        self._asked += 1
+        wanted = self._asked
+        while self._done < wanted:
+            if self._task is None:
+                self._task = asyncio.create_task(self._sync(), name="sqlite-wal-sync")
+            await asyncio.shield(self._task)
+
+    async def _sync(self) -> None:
+        upto = self._asked  # the commits made before this sync starts
+        try:
+            await asyncio.to_thread(self._fsync)
+            self._done = max(self._done, upto)
+        finally:
+            self._task = None
+
+    def _fsync(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)  # the file's data, whichever connection wrote it
+        finally:
+            os.close(fd)
+        self.syncs += 1
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, synchronous: str = "FULL") -> None:
@@ -118,6 +175,8 @@ class Database:
         self.url = url or settings.database.url
         self.connect_args = connect_args
         self.engine = create_engine(settings, url, connect_args)
+        wal = wal_path(self.url, settings)
+        self.wal_sync: WalSync | None = WalSync(wal) if wal is not None else None
         self.sessionmaker = session_factory(self.engine)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
@@ -161,6 +220,9 @@ class Database:
                     yield session
             finally:
                 _HOLDS_WRITE_LOCK.reset(token)
+        if self.wal_sync is not None:
+            # Committed, the write lock free for the next writer: return once the commit is on disk.
+            await self.wal_sync.durable()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

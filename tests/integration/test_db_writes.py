@@ -48,25 +48,70 @@ async def test_nested_transaction_in_one_task_does_not_wait_for_itself(settings:
 
 
 async def test_sqlite_commits_are_durable_by_default_and_configurable(settings: Settings) -> None:
-    """synchronous=FULL: a commit returns once the write-ahead log is on disk, so what the bot acknowledged
-    survives a power cut; NORMAL only when configured."""
+    """FULL durability by default, by group commit: the connections write the WAL without syncing it
+    (NORMAL) and `WalSync` syncs it before a transaction returns; FULL syncing each commit itself with
+    group commit off; NORMAL only when configured (no sync at all)."""
     from sqlalchemy import text
 
-    for configured, expected in ((None, 2), ("NORMAL", 1)):
-        cfg = (
-            settings
-            if configured is None
-            else settings.model_copy(
-                update={"database": settings.database.model_copy(update={"sqlite_synchronous": configured})}
-            )
-        )
+    def with_db(**kw: object) -> Settings:
+        return settings.model_copy(update={"database": settings.database.model_copy(update=kw)})
+
+    for cfg, pragma, grouped in (
+        (settings, 1, True),
+        (with_db(sqlite_group_commit=False), 2, False),
+        (with_db(sqlite_synchronous="NORMAL"), 1, False),
+    ):
         db = Database(cfg)
         try:
+            assert (db.wal_sync is not None) is grouped
             async with db.session() as s:
-                assert (await s.execute(text("PRAGMA synchronous"))).scalar_one() == expected
+                assert (await s.execute(text("PRAGMA synchronous"))).scalar_one() == pragma
                 assert (await s.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         finally:
             await db.dispose()
+
+
+async def test_group_commit_returns_each_transaction_after_a_sync_that_began_after_its_commit(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 writers at once: every transaction returns only after a sync of the WAL that started once its
+    commit was made, and the syncs are shared (fewer syncs than commits)."""
+    import os as os_module
+
+    db = await _db(settings)
+    assert db.wal_sync is not None
+    commits = 0
+    sync_starts: list[int] = []  # the commits made when each sync started
+    real_fsync = os_module.fsync
+
+    def fsync(fd: int) -> None:
+        sync_starts.append(commits)
+        real_fsync(fd)
+
+    monkeypatch.setattr("kotaku.db.os.fsync", fsync)
+    covered: list[bool] = []
+    real_durable = db.wal_sync.durable
+
+    async def durable() -> None:  # called by `transaction()` once committed, with the write lock free
+        nonlocal commits
+        commits += 1
+        mine = commits
+        await real_durable()
+        covered.append(any(start >= mine for start in sync_starts))  # a sync began after this commit
+
+    async def write(i: int) -> None:
+        async with db.transaction() as s:
+            s.add(AuditLog(action="t", entity="x", entity_id=i))
+            await s.flush()
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(db.wal_sync, "durable", durable)
+    await asyncio.gather(*(write(i) for i in range(50)))
+    assert all(covered) and len(covered) == 50
+    assert 1 <= db.wal_sync.syncs < 50  # shared
+    async with db.session() as s:
+        assert await s.scalar(select(func.count(AuditLog.id))) == 50
+    await db.dispose()
 
 
 async def test_a_long_read_neither_holds_up_nor_waits_for_writes(settings: Settings) -> None:
