@@ -8,10 +8,12 @@ Two runs on a temporary SQLite outbox:
    delivered): every message must still arrive exactly once.
 
 The fake is the tests' `tests/fake_botapi.py` (Starlette + uvicorn in a thread with its own event loop);
-the sender is a minimal keep-alive HTTP/1.1 client (`RawBotSender`).
+the sender is a minimal keep-alive HTTP/1.1 client (`RawBotSender`, `--sender raw`: the dispatcher's
+floor) or the production `TelegramSender` on python-telegram-bot (`--sender telegram`) over the HTTP client
+`telegram.http` names (`KOTAKU_TELEGRAM__HTTP=httpx`, or `--http` below, for PTB's own).
 
-    .venv/bin/kotaku bench delivery [--rate 1000] [--messages 10000] [--failures 0.1] [--json]
-    .venv/bin/python -m benchmarks.delivery --rate 1000 --messages 10000
+    .venv/bin/kotaku bench delivery [--rate 1000] [--messages 10000] [--failures 0.1] [--sender raw|telegram]
+    .venv/bin/python -m benchmarks.delivery --rate 1000 --messages 10000 --sender telegram --http aiohttp
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import func, insert, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kotaku.config import load_settings
+from kotaku.config import Settings, load_settings
 from kotaku.db import Database
 from kotaku.models import Base, Channel, OutboxMessage, OutboxStatus
 from kotaku.notify.dispatcher import Dispatcher
@@ -187,35 +190,49 @@ async def _queue(db: Database, n: int) -> None:
 
 
 async def _telegram_sender(
-    server: FakeBotApi, connections: int
+    server: FakeBotApi, settings: Settings
 ) -> tuple[Sender, Callable[[], Awaitable[None]]]:
-    """The channel's own TelegramSender (python-telegram-bot over httpx) pointed at the fake."""
-    from telegram import Bot
-    from telegram.request import HTTPXRequest
-
+    """The channel's own TelegramSender on the production Bot (`delivery_bot`, the HTTP client that
+    `telegram.http` names, one connection per send in flight) pointed at the fake."""
+    from bot.telegram.app import delivery_bot, delivery_request
     from bot.telegram.sender import TelegramSender
 
-    request = HTTPXRequest(
-        connection_pool_size=connections,
+    settings = settings.model_copy(
+        update={
+            "telegram": settings.telegram.model_copy(
+                update={
+                    "token": SecretStr(TOKEN),
+                    "base_url": server.base_url,
+                    "base_file_url": server.base_file_url,
+                }
+            )
+        }
+    )
+    request = delivery_request(
+        settings,
         read_timeout=CLIENT_TIMEOUT,
         write_timeout=CLIENT_TIMEOUT,
         connect_timeout=CLIENT_TIMEOUT,
         pool_timeout=CLIENT_TIMEOUT * 5,
     )
-    bot = Bot(TOKEN, base_url=server.base_url, base_file_url=server.base_file_url, request=request)
+    bot = delivery_bot(settings, request)
     await bot.initialize()
     return TelegramSender(bot), bot.shutdown
 
 
-async def _raw_sender(server: FakeBotApi, connections: int) -> tuple[Sender, Callable[[], Awaitable[None]]]:
-    sender = RawBotSender(server.root, connections)
+async def _raw_sender(server: FakeBotApi, settings: Settings) -> tuple[Sender, Callable[[], Awaitable[None]]]:
+    sender = RawBotSender(server.root, settings.delivery.concurrency)
     return sender, sender.close
 
 
-async def _run_once(rate: float, n: int, failures: float, seed: int, sender_kind: str) -> dict[str, Any]:
+async def _run_once(
+    rate: float, n: int, failures: float, seed: int, sender_kind: str, http: str | None
+) -> dict[str, Any]:
     server = FlakyBotApi(rate, failures, seed).start()
+    telegram: dict[str, Any] = {"http": http} if http else {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
+            telegram=telegram,
             database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"},
             delivery={
                 "telegram_per_second": rate,
@@ -235,7 +252,7 @@ async def _run_once(rate: float, n: int, failures: float, seed: int, sender_kind
                 await conn.run_sync(Base.metadata.create_all)
             await _queue(db, n)
             make = _telegram_sender if sender_kind == "telegram" else _raw_sender
-            sender, close = await make(server, CONNECTIONS)
+            sender, close = await make(server, settings)
             dispatcher = Dispatcher(
                 db, {Channel.TELEGRAM: sender}, settings.delivery, rng=random.Random(seed)
             )
@@ -276,6 +293,7 @@ async def _run_once(rate: float, n: int, failures: float, seed: int, sender_kind
     return {
         "messages": n,
         "sender": sender_kind,
+        "http": settings.telegram.http if sender_kind == "telegram" else "raw",
         "rate_limit": rate,
         "failures_injected": failures,
         "drain_seconds": round(drained, 3),
@@ -293,17 +311,23 @@ async def _run_once(rate: float, n: int, failures: float, seed: int, sender_kind
 
 
 async def run_bench(
-    rate: float = 1000.0, messages: int = 10_000, failures: float = 0.1, seed: int = 7, sender: str = "raw"
+    rate: float = 1000.0,
+    messages: int = 10_000,
+    failures: float = 0.1,
+    seed: int = 7,
+    sender: str = "raw",
+    http: str | None = None,
 ) -> dict[str, Any]:
-    clean = await _run_once(rate, messages, 0.0, seed, sender)
-    faulty = await _run_once(rate, messages, failures, seed, sender) if failures > 0 else None
+    clean = await _run_once(rate, messages, 0.0, seed, sender, http)
+    faulty = await _run_once(rate, messages, failures, seed, sender, http) if failures > 0 else None
     return {"clean": clean, "with_failures": faulty}
 
 
 def render(result: dict[str, Any]) -> str:
     c = result["clean"]
     lines = [
-        f"clean run: {c['messages']:,} reminders, limit R = {c['rate_limit']:g}/s, sender {c['sender']}",
+        f"clean run: {c['messages']:,} reminders, limit R = {c['rate_limit']:g}/s, sender {c['sender']}"
+        + (f" over {c['http']}" if c["sender"] == "telegram" else ""),
         f"  achieved {c['achieved_per_second']:,.1f}/s = {c['ratio']:.3f} × R (target ≥ 0.95)",
         f"  429s: {c['http_429']} (target 0); drain time {c['drain_seconds']:.2f} s",
         f"  delivered once: {c['unique_delivered']:,}, duplicates {c['duplicates']}",
@@ -326,9 +350,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--failures", type=float, default=0.1)
     parser.add_argument("--sender", choices=["raw", "telegram"], default="raw")
+    parser.add_argument("--http", choices=["aiohttp", "httpx"], default=None, help="default: telegram.http")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = asyncio.run(run_bench(args.rate, args.messages, args.failures, sender=args.sender))
+    result = asyncio.run(
+        run_bench(args.rate, args.messages, args.failures, sender=args.sender, http=args.http)
+    )
     print(json.dumps(result) if args.json else render(result))
 
 

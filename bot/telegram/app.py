@@ -13,10 +13,11 @@ from typing import Any
 from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.telegram.convert import FileTooLarge, to_inbound
 from bot.telegram.render import Renderer
+from bot.telegram.request import build_request
 from kotaku import catalogue
 from kotaku.config import Settings
 from kotaku.dialog.engine import Engine
@@ -175,7 +176,8 @@ def build_application(
 ) -> Application:
     """The PTB Application for `settings.telegram` (token, base_url, base_file_url), with our handler.
 
-    `request` replaces the HTTP client (the bench answers API calls in memory); `rate_limiter` adds
+    `request` replaces the HTTP client (the bench answers API calls in memory; otherwise the one
+    `telegram.http` names, bot.telegram.request.build_request); `rate_limiter` adds
     PTB's AIORateLimiter (30/s overall, 20/min per group, retries on RetryAfter); `polling=False` builds
     it without an Updater (webhook mode: bot/web.py stores updates in the inbox, `inbox_handler` runs them).
     """
@@ -190,9 +192,12 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     else:
+        http = settings.telegram.http
         builder = builder.request(
-            HTTPXRequest(connection_pool_size=64, read_timeout=30, write_timeout=60, connect_timeout=10)
-        ).get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=40))
+            build_request(
+                http, connection_pool_size=64, read_timeout=30, write_timeout=60, connect_timeout=10
+            )
+        ).get_updates_request(build_request(http, connection_pool_size=2, read_timeout=40))
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if not polling:
@@ -216,6 +221,26 @@ def inbox_handler(application: Application) -> Callable[[InboxMessage], Awaitabl
     return handle
 
 
+def delivery_request(
+    settings: Settings,
+    *,
+    read_timeout: float | None = 30.0,
+    write_timeout: float | None = 60.0,
+    connect_timeout: float | None = 10.0,
+    pool_timeout: float | None = 1.0,
+) -> BaseRequest:
+    """The outbox sender's HTTP client (`telegram.http`): one connection per send in flight
+    (`delivery.concurrency`), so a send never waits for a connection."""
+    return build_request(
+        settings.telegram.http,
+        connection_pool_size=settings.delivery.concurrency,
+        read_timeout=read_timeout,
+        write_timeout=write_timeout,
+        connect_timeout=connect_timeout,
+        pool_timeout=pool_timeout,
+    )
+
+
 def delivery_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
     """A Bot without PTB's rate limiter for the outbox sender: the dispatcher paces under the same limits
     and retries itself, so a 429 must come back at once as RATE_LIMITED instead of sleeping in PTB."""
@@ -224,7 +249,7 @@ def delivery_bot(settings: Settings, request: BaseRequest | None = None) -> Bot:
         settings.telegram.token.get_secret_value(),
         base_url=settings.telegram.base_url,
         base_file_url=settings.telegram.base_file_url,
-        request=request or HTTPXRequest(connection_pool_size=64, read_timeout=30, write_timeout=60),
+        request=request or delivery_request(settings),
     )
 
 
