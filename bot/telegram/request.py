@@ -11,6 +11,7 @@ each chunk of the request body; read: each wait for the answer; pool: waiting fo
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.request
 import uuid
 from typing import IO
@@ -24,6 +25,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+_log = logging.getLogger(__name__)
 WRITE_CHUNK = 64 * 1024  # as httpx: the write timeout bounds each chunk, not the whole upload
 _FORM = "application/x-www-form-urlencoded"
 
@@ -214,7 +216,10 @@ class AiohttpRequest(BaseRequest):
                 timeout=aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout),
                 allow_redirects=False,  # as httpx: a redirect is an answer, not followed
             ) as response:
-                return response.status, await response.read()
+                payload = await response.read()
+                # As httpx logs each request (the token in the URL is masked by the log pipeline).
+                _log.info('HTTP Request: %s %s "%s %s"', method, url, response.status, response.reason)
+                return response.status, payload
         except TimeoutError as err:  # aiohttp's ServerTimeoutError is one, and so is a write timeout
             raise TimedOut from err
         except aiohttp.ClientError as err:
