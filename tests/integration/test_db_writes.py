@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -86,6 +87,7 @@ async def test_group_commit_returns_each_transaction_after_a_sync_that_began_aft
 
     def fsync(fd: int) -> None:
         sync_starts.append(commits)
+        time.sleep(0.02)  # a slow disk: the commits made meanwhile share the next sync
         real_fsync(fd)
 
     monkeypatch.setattr("kotaku.db.os.fsync", fsync)
@@ -108,7 +110,7 @@ async def test_group_commit_returns_each_transaction_after_a_sync_that_began_aft
     monkeypatch.setattr(db.wal_sync, "durable", durable)
     await asyncio.gather(*(write(i) for i in range(50)))
     assert all(covered) and len(covered) == 50
-    assert 1 <= db.wal_sync.syncs < 50  # shared
+    assert 1 <= db.wal_sync.syncs < 25  # shared
     async with db.session() as s:
         assert await s.scalar(select(func.count(AuditLog.id))) == 50
     await db.dispose()
