@@ -383,7 +383,7 @@ class CsvWriter:
                         shown = dates[d.work_date] = plain(d.work_date)
                     # The sheet's own fields: a date, a code, numbers and true/false (never quoted).
                     day_lines.append(
-                        f"{df},{shown},{AttendanceMode(d.mode).value},{male},{female},{male + female},"
+                        f"{df},{shown},{d.mode},{male},{female},{male + female},"
                         f"{plain(hok)},{wages},{'true' if d.wages_paid else 'false'}\n"
                     )
                 days_csv.add_lines(day_lines, 11)
@@ -435,9 +435,10 @@ class CsvWriter:
                     if len(self._upah_workers) >= WORKERS_KEPT:
                         self._upah_workers.clear()
                     self._upah_workers[ln.worker_id] = who
+                # The amounts are whole Rupiah (ints, written as they are); HOK a float.
                 lines.append(
-                    f"{head},{who},,,,{ln.days},{plain(ln.hok)},{plain(ln.rate)},{plain(ln.total)},"
-                    f"{plain(ln.paid_amount)},{ln.status}\n"
+                    f"{head},{who},,,,{ln.days},{_FLOAT_TEXT.get(ln.hok) or plain(ln.hok)},{ln.rate},"
+                    f"{ln.total},{ln.paid_amount},{ln.status}\n"
                 )
                 continue
             values = (
@@ -468,6 +469,7 @@ class CsvWriter:
         activity_id, head = None, ""
         dates: dict[date, str] = {}
         lines: list[str] = []
+        known: dict[Any, str] = _FLOAT_TEXT  # looked up with None too (no entry: `plain` writes "")
         try:
             async for r in self.data.progres_rows():
                 a = r.activity
@@ -479,9 +481,12 @@ class CsvWriter:
                 if day is None:
                     day = dates[r.report_date] = plain(r.report_date)
                 note = text_field(r.note)
+                # Numbers as `plain` writes them, the texts already made looked up first (percents and
+                # volumes repeat); a status is a StrEnum, written as its code.
                 lines.append(
-                    f"{head},{day},{plain(r.planned)},{plain(r.actual)},{plain(r.deviation)},"
-                    f"{r.status.value},{plain(r.volume)},{plain(r.photos)},{note}\n"
+                    f"{head},{day},{known.get(r.planned) or plain(r.planned)},"
+                    f"{known.get(r.actual) or plain(r.actual)},{known.get(r.deviation) or plain(r.deviation)},"
+                    f"{r.status},{known.get(r.volume) or plain(r.volume)},{r.photos},{note}\n"
                 )
                 if len(lines) >= 5_000:
                     f.add_lines(lines, 16)

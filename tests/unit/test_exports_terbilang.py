@@ -4,8 +4,11 @@ photo file names, the payment periods."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kotaku.config import load_settings
 from kotaku.exports import payment_periods
@@ -81,6 +84,26 @@ def test_photo_file_names() -> None:
         "20261125_KSM-BJL-01_KEG-BJL-01_42.jpg"
     )
     assert photo_file_name(day, "KSM/X 1", None, 7, None, "image/png") == "20261125_KSM-X-1_umum_7.png"
+    assert photo_file_name(day, "KSM_A", None, 8, "x/y.tar.gz", None) == "20261125_KSM-A_umum_8.gz"
+    assert photo_file_name(day, "K", None, 9, "x/.hidden", None) == "20261125_K_umum_9.jpg"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    code=st.text(max_size=12),
+    path=st.text(alphabet=st.sampled_from("ab./_"), max_size=10),
+)
+def test_photo_file_name_parts_as_a_character_walk(code: str, path: str) -> None:
+    """The name's parts are made safe character by character (letters and digits of any script, "-" and
+    "." kept, anything else a "-") and the suffix is the stored path's, as `PurePosixPath` says."""
+
+    def walk(text: str) -> str:
+        return "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in text)
+
+    day = date(2026, 11, 25)
+    suffix = PurePosixPath(path).suffix if path else ""
+    expected = f"20261125_{walk(code)}_umum_3{suffix or '.jpg'}"
+    assert photo_file_name(day, code, None, 3, path or None, None) == expected
 
 
 def test_payment_status_of_a_wage_line() -> None:
