@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from kotaku.config import Settings
 from kotaku.security import create_private_file
@@ -157,8 +159,103 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, synchrono
 READ_ONLY = "kotaku_read_only"
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+# --- program structure kept across transactions -------------------------------------------------------
+
+# The `session.info` key of the database's `StructureCache` (every session of a `Database` has it).
+STRUCTURE_CACHE = "kotaku_structure_cache"
+# The tables the cache holds facts of: a write to one of them in this process empties it.
+STRUCTURE_TABLES = frozenset({"ksm", "bkm", "region"})
+# How long a cached fact is trusted: what another process changes (an import) shows after at most this.
+STRUCTURE_TTL_S = 60.0
+_STRUCTURE_WRITTEN = "kotaku_structure_written"
+
+
+class StructureCache:
+    """Facts of the program's structure (where a KSM lies: its name, code, kelurahan, time zone) kept by
+    the process across transactions, so an ordinary update does not read them again each time.
+
+    An entry lives `ttl_s` seconds: a change made by another process (an import, another bot process)
+    is seen after at most that. A write in this process to a KSM, BKM or region (`STRUCTURE_TABLES`,
+    through the ORM or an ORM-enabled INSERT/UPDATE/DELETE) empties the cache when it is flushed and again
+    when its transaction ends, so neither the new value nor a value read meanwhile outlives it."""
+
+    def __init__(self, ttl_s: float = STRUCTURE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+
+    def get(self, key: Hashable) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self.clock() - entry[0] > self.ttl_s:
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._entries[key] = (self.clock(), value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def structure_cache(session: AsyncSession | Session) -> StructureCache | None:
+    """The process cache of program structure of the session's database (None for a session made
+    elsewhere)."""
+    cache = session.info.get(STRUCTURE_CACHE)
+    return cache if isinstance(cache, StructureCache) else None
+
+
+def _structure_written(session: Session) -> None:
+    session.info[_STRUCTURE_WRITTEN] = True
+    cache = structure_cache(session)
+    if cache is not None:
+        cache.clear()
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    if STRUCTURE_CACHE not in session.info:
+        return
+    for objects in (session.new, session.dirty, session.deleted):
+        for obj in objects:
+            table = getattr(obj, "__table__", None)
+            if table is not None and table.name in STRUCTURE_TABLES:
+                _structure_written(session)
+                return
+
+
+def _on_orm_execute(state: ORMExecuteState) -> None:
+    if STRUCTURE_CACHE not in state.session.info:
+        return
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in STRUCTURE_TABLES:
+            _structure_written(state.session)
+
+
+def _transaction_ended(session: Session, *_args: Any) -> None:
+    if session.info.pop(_STRUCTURE_WRITTEN, False):
+        cache = structure_cache(session)
+        if cache is not None:
+            cache.clear()
+
+
+event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "do_orm_execute", _on_orm_execute)
+event.listen(Session, "after_commit", _transaction_ended)
+event.listen(Session, "after_rollback", _transaction_ended)
+
+
+def session_factory(
+    engine: AsyncEngine, cache: StructureCache | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; with `cache`, each session finds it in its `info` (`structure_cache`)."""
+    info = {STRUCTURE_CACHE: cache} if cache is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 _HOLDS_WRITE_LOCK: ContextVar[bool] = ContextVar("kotaku_holds_sqlite_write_lock", default=False)
@@ -177,7 +274,8 @@ class Database:
         self.engine = create_engine(settings, url, connect_args)
         wal = wal_path(self.url, settings)
         self.wal_sync: WalSync | None = WalSync(wal) if wal is not None else None
-        self.sessionmaker = session_factory(self.engine)
+        self.structure = StructureCache()
+        self.sessionmaker = session_factory(self.engine, self.structure)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @property

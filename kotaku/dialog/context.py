@@ -61,6 +61,7 @@ class Context:
     _data: dict[str, Any] = field(init=False, default_factory=dict)  # the saved draft, until typed
     _draft: Draft | None = field(init=False, default=None)
     _touched: bool = field(init=False, default=False)
+    _ksms: dict[int, Ksm] = field(init=False, default_factory=dict)  # read in this message
 
     def __post_init__(self) -> None:
         self._flow, self._state = self.conv.flow, self.conv.state
@@ -182,8 +183,12 @@ class Context:
     # --- where and when --------------------------------------------------------------------------
 
     async def ksm(self, ksm_id: int) -> Ksm:
-        ksm = await self.session.get(Ksm, ksm_id)
-        assert ksm is not None
+        """The KSM, read once per message (the session's identity map holds it only while referenced)."""
+        ksm = self._ksms.get(ksm_id)
+        if ksm is None:
+            ksm = await self.session.get(Ksm, ksm_id)
+            assert ksm is not None
+            self._ksms[ksm_id] = ksm
         return ksm
 
     async def timezone_of_ksm(self, ksm_id: int) -> str:

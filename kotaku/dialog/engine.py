@@ -15,7 +15,7 @@ from difflib import get_close_matches
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -75,17 +75,39 @@ QUICK_REPORT_COMMANDS = {
 LAST_SEEN_EVERY = timedelta(seconds=60)
 
 
+# The statements every update runs, built once (not per update): values come as bound parameters.
+_MARK_PROCESSED = {
+    name: insert(ProcessedInbound)
+    .values(channel=bindparam("channel"), message_id=bindparam("message_id"), processed_at=bindparam("at"))
+    .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+    .returning(ProcessedInbound.message_id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_CONVERSATION = (
+    select(ConversationState)
+    .where(
+        ConversationState.channel == bindparam("channel"),
+        ConversationState.chat_id == bindparam("chat_id"),
+        ConversationState.user_id == bindparam("user_id"),
+    )
+    .with_for_update()
+)
+# The identity and its person in one statement (the person stays in the session's identity map).
+_IDENTITY = (
+    select(ChannelIdentity, Person)
+    .outerjoin(Person, Person.id == ChannelIdentity.person_id)
+    .where(
+        ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("user_id")
+    )
+)
+
+
 async def _mark_processed(session: AsyncSession, inbound: Inbound, now: datetime) -> bool:
     """Record this inbound message as handled in one statement; False when it was already (a redelivery,
     or a concurrent handling of the same update that committed first)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(ProcessedInbound)
-        .values(channel=inbound.channel, message_id=inbound.message_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        .returning(ProcessedInbound.message_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    stmt = _MARK_PROCESSED["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    params = {"channel": inbound.channel, "message_id": inbound.message_id, "at": now}
+    return (await session.execute(stmt, params)).scalar_one_or_none() is not None
 
 
 class Engine:
@@ -171,16 +193,8 @@ class Engine:
             ctx = Context(
                 uow=uow, settings=self.settings, inbound=inbound, conv=conv, now=now, flows=self.flows
             )
-            # The identity and its person in one statement (the person stays in the session's identity map).
             found = (
-                await session.execute(
-                    select(ChannelIdentity, Person)
-                    .outerjoin(Person, Person.id == ChannelIdentity.person_id)
-                    .where(
-                        ChannelIdentity.channel == inbound.channel,
-                        ChannelIdentity.external_id == inbound.user_id,
-                    )
-                )
+                await session.execute(_IDENTITY, {"channel": inbound.channel, "user_id": inbound.user_id})
             ).one_or_none()
             ctx.identity = found[0] if found is not None else None
             if ctx.identity is not None:
@@ -214,16 +228,8 @@ class Engine:
     async def _conversation(
         self, session: AsyncSession, inbound: Inbound, now: datetime
     ) -> ConversationState:
-        stmt = (
-            select(ConversationState)
-            .where(
-                ConversationState.channel == inbound.channel,
-                ConversationState.chat_id == inbound.chat_id,
-                ConversationState.user_id == inbound.user_id,
-            )
-            .with_for_update()
-        )
-        conv = (await session.execute(stmt)).scalar_one_or_none()
+        params = {"channel": inbound.channel, "chat_id": inbound.chat_id, "user_id": inbound.user_id}
+        conv = (await session.execute(_CONVERSATION, params)).scalar_one_or_none()
         if conv is None:
             conv = ConversationState(
                 channel=inbound.channel,

@@ -28,10 +28,11 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import MonitoringConfig
-from kotaku.db import insert_if_absent
 from kotaku.events import ReportKind, ReportSaved, WorkerAdded
 from kotaku.models import (
     AttendanceDay,
@@ -487,8 +488,9 @@ def _check_counts(sheet: Sheet) -> None:
         raise AttendanceError("negative")
 
 
-async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> AttendanceSummary:
-    """The figures `sheet` would save, checked against the rules, without writing anything."""
+def _figures(ksm_id: int, sheet: Sheet, present: Iterable[tuple[Gender, Skill, int]]) -> AttendanceSummary:
+    """The one definition of a sheet's figures (workers, HOK, wages, paid), as `attendance_summary` reads
+    them back: by roster from the workers `present` (gender, skill, daily rate), else from the counts."""
     out = AttendanceSummary(
         ksm_id=ksm_id,
         start=sheet.work_date,
@@ -499,23 +501,33 @@ async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> Attendanc
         late_reason=sheet.late_reason,
     )
     if sheet.mode == AttendanceMode.ROSTER:
-        pending = _pending(sheet)
-        for w in await _roster_workers(session, ksm_id, _listed_ids(sheet, pending)):
-            _count_worker(out, w.gender, w.skill)
-            out.hok += HOK_PER_DAY
-            out.total_wages += int(w.daily_rate)
-        for p in (pending[i] for i in dict.fromkeys(sheet.worker_ids) if i in pending):
-            _count_worker(out, p.gender, p.skill)
-            out.hok += HOK_PER_DAY
-            out.total_wages += p.daily_rate
+        for gender, skill, rate in present:
+            _count_worker(out, gender, skill)
+            out.total_wages += rate
+        out.hok = HOK_PER_DAY * out.workers
     else:
-        _check_counts(sheet)
         out.male, out.female = sheet.count_male, sheet.count_female
         out.workers = sheet.count_male + sheet.count_female
-        out.hok = out.workers * HOK_PER_DAY
+        out.hok = HOK_PER_DAY * out.workers
         out.total_wages = _count_wages(sheet)
     out.paid_wages = out.total_wages if sheet.wages_paid else 0
     return out
+
+
+async def preview(session: AsyncSession, ksm_id: int, sheet: Sheet) -> AttendanceSummary:
+    """The figures `sheet` would save, checked against the rules, without writing anything."""
+    if sheet.mode != AttendanceMode.ROSTER:
+        _check_counts(sheet)
+        return _figures(ksm_id, sheet, ())
+    pending = _pending(sheet)
+    listed = await _roster_workers(session, ksm_id, _listed_ids(sheet, pending))
+    new = [pending[i] for i in dict.fromkeys(sheet.worker_ids) if i in pending]
+    return _figures(
+        ksm_id,
+        sheet,
+        [(w.gender, w.skill, int(w.daily_rate)) for w in listed]
+        + [(p.gender, p.skill, p.daily_rate) for p in new],
+    )
 
 
 def _pending(sheet: Sheet) -> dict[int, PendingWorker]:
@@ -585,27 +597,42 @@ async def save_attendance(
         workers = await _roster_workers(session, ksm_id, sheet.worker_ids)
     else:
         _check_counts(sheet)
-    # The first save of the day inserts the sheet's row and concurrent ones queue on it (no unique-key
-    # error on PostgreSQL): each then finds the row, locked, and replaces what the one before saved.
-    created = await insert_if_absent(
-        session,
-        AttendanceDay,
-        ("ksm_id", "work_date"),
-        ksm_id=ksm_id,
-        work_date=sheet.work_date,
-        mode=sheet.mode,
-        revision=1,
-        entered_at=now,
+    summary = _figures(ksm_id, sheet, ((w.gender, w.skill, int(w.daily_rate)) for w in workers))
+    summary.late_reason = hide_personal_numbers(sheet.late_reason, session.info)
+    summary.entered_by_id = entered_by_id
+    figures = {
+        "mode": sheet.mode,
+        "count_male": summary.male,
+        "count_female": summary.female,
+        "hok": summary.hok,
+        "total_wages": summary.total_wages,
+        "wages_paid": sheet.wages_paid,
+        "late_reason": summary.late_reason,
+        "entered_by_id": entered_by_id,
+        "entered_at": now,
+        "channel": channel,
+    }
+    # The first save of the day inserts the whole sheet in one statement; concurrent ones queue on it (no
+    # unique-key error on PostgreSQL): each then finds the row, locked, and replaces what the one before
+    # saved.
+    insert_day = (
+        (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(AttendanceDay)
+        .values(ksm_id=ksm_id, work_date=sheet.work_date, revision=1, **figures)
+        .on_conflict_do_nothing(index_elements=["ksm_id", "work_date"])
+        .returning(AttendanceDay.id)
     )
-    day = (
-        await session.execute(
-            select(AttendanceDay)
-            .where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date == sheet.work_date)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
-    if not created:
+    day_id = (await session.execute(insert_day)).scalar_one_or_none()
+    created = day_id is not None
+    revision = 1
+    if day_id is None:
+        day = (
+            await session.execute(
+                select(AttendanceDay)
+                .where(AttendanceDay.ksm_id == ksm_id, AttendanceDay.work_date == sheet.work_date)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
         old = await attendance_summary(session, ksm_id, sheet.work_date)
         assert old is not None
         old_ids = await attendance_worker_ids(session, day.id)
@@ -629,29 +656,17 @@ async def save_attendance(
         )
         await session.execute(delete(AttendanceRecord).where(AttendanceRecord.attendance_day_id == day.id))
         day.revision += 1
-    day.mode = sheet.mode
-    day.wages_paid = sheet.wages_paid
-    day.late_reason = hide_personal_numbers(sheet.late_reason, session.info)
-    day.entered_by_id = entered_by_id
-    day.entered_at = now
-    day.channel = channel
-    if sheet.mode == AttendanceMode.ROSTER:
-        day.count_male = sum(1 for w in workers if w.gender != Gender.P)
-        day.count_female = sum(1 for w in workers if w.gender == Gender.P)
-        day.hok = HOK_PER_DAY * len(workers)
-        day.total_wages = sum(int(w.daily_rate) for w in workers)
-    else:
-        day.count_male, day.count_female = sheet.count_male, sheet.count_female
-        day.hok = HOK_PER_DAY * (sheet.count_male + sheet.count_female)
-        day.total_wages = _count_wages(sheet)
-    await session.flush()
+        for name, value in figures.items():
+            setattr(day, name, value)
+        await session.flush()
+        day_id, revision = day.id, day.revision
     if workers:
         # One statement for the whole roster (executemany), not one INSERT per worker.
         await session.execute(
             insert(AttendanceRecord),
             [
                 {
-                    "attendance_day_id": day.id,
+                    "attendance_day_id": day_id,
                     "worker_id": w.id,
                     "ksm_id": ksm_id,
                     "work_date": sheet.work_date,
@@ -663,8 +678,7 @@ async def save_attendance(
                 for w in workers
             ],
         )
-    summary = await attendance_summary(session, ksm_id, sheet.work_date)
-    assert summary is not None
+    summary.revision = revision  # what `attendance_summary` would read back now, without reading it
     uow.record(
         ReportSaved(
             at=now,
@@ -674,4 +688,4 @@ async def save_attendance(
             corrected=not created,
         )
     )
-    return SaveResult(day_id=day.id, created=created, revision=day.revision, summary=summary)
+    return SaveResult(day_id=day_id, created=created, revision=revision, summary=summary)

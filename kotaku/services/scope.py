@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Date, Select, and_, case, literal, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from kotaku.db import structure_cache
 from kotaku.domain.regions import PATH_SEP, path_codes
 from kotaku.models import Bkm, Ksm, Person, Region, Role
 
@@ -120,10 +121,47 @@ async def scope_contains_ksm(session: AsyncSession, scope: Scope, ksm_id: int) -
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 
 
+@dataclass(frozen=True)
+class KsmPlace:
+    """Where a KSM lies: its code and name, its BKM, and its kelurahan's time zone and region path."""
+
+    id: int
+    code: str
+    name: str
+    bkm_id: int
+    timezone: str
+    path: str
+
+
+# Built once (no statement construction per call): `join_kelurahan` spelled out, as it is defined below.
+_KSM_PLACE = (
+    select(Ksm.id, Ksm.code, Ksm.name, Ksm.bkm_id, Region.timezone, Region.path)
+    .join(Bkm, Bkm.id == Ksm.bkm_id)
+    .join(Region, Region.id == Bkm.kelurahan_id)
+    .where(Ksm.id == bindparam("ksm_id"))
+)
+
+
+async def ksm_place(session: AsyncSession, ksm_id: int) -> KsmPlace | None:
+    """The KSM's place (None when there is no such KSM), from the process's structure cache when it has it
+    (`kotaku.db.StructureCache`), else one query (then cached)."""
+    cache = structure_cache(session)
+    key = ("ksm_place", ksm_id)
+    if cache is not None and (found := cache.get(key)) is not None:
+        return found  # type: ignore[no-any-return]
+    row = (await session.execute(_KSM_PLACE, {"ksm_id": ksm_id})).one_or_none()
+    if row is None:
+        return None
+    place = KsmPlace(*row)
+    if cache is not None:
+        cache.put(key, place)
+    return place
+
+
 async def ksm_timezone(session: AsyncSession, ksm_id: int, default: str = DEFAULT_TIMEZONE) -> str:
     """The time zone of a KSM's kelurahan (WIB, WITA or WIT): where "today" and reminder times are read."""
-    stmt = join_kelurahan(select(Region.timezone).select_from(Ksm)).where(Ksm.id == ksm_id)
-    return (await session.execute(stmt)).scalar_one_or_none() or default
+    place = await ksm_place(session, ksm_id)
+    return (place.timezone if place is not None else None) or default
 
 
 async def person_timezone(session: AsyncSession, person: Person, default: str = DEFAULT_TIMEZONE) -> str:

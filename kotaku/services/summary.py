@@ -45,6 +45,7 @@ from kotaku.services.scope import (
     Scope,
     join_kelurahan,
     ksm_ids_in_scope,
+    ksm_place,
     local_today_sql,
     region_path_within,
     resolve_scope,
@@ -209,6 +210,17 @@ class ScopeKsms:
 
 async def scope_ksms(session: AsyncSession, scope: Scope, now: datetime) -> ScopeKsms:
     """The KSMs of a scope (by name and code) and the local today of each of their time zones."""
+    if scope.ksm_id is not None:
+        # One KSM: its place (the process's structure cache, else one query), its id as the list.
+        place = await ksm_place(session, scope.ksm_id)
+        if place is None:
+            return ScopeKsms(rows=[], today_by_tz={}, scope_ids=[])
+        return ScopeKsms(
+            rows=[(place.id, place.code, place.name, place.timezone)],
+            today_by_tz={place.timezone: clock.local_today(place.timezone, now)},
+            scope_ids=[place.id],
+            paths={place.id: place.path},
+        )
     path = await _scope_path(session, scope)
     if scope.region_id is not None and path is None:
         raise LookupError(f"region {scope.region_id} not found")
@@ -790,10 +802,11 @@ async def labelled_scope(session: AsyncSession, scope: Scope) -> Scope:
     """The same scope with a human label: the KSM's or BKM's name, or the region's level and name."""
     if scope.is_national:
         return Scope(label="nasional")
+    if scope.ksm_id is not None:  # the KSM's name from the process's structure cache (`ksm_place`)
+        ksm = await ksm_place(session, scope.ksm_id)
+        return Scope(ksm_id=scope.ksm_id, label=ksm.name if ksm is not None else "-")
     place = await scope_place(session, scope)
     label = "-" if place is None else region_label(place) if isinstance(place, Region) else place.name
-    if scope.ksm_id is not None:
-        return Scope(ksm_id=scope.ksm_id, label=label)
     if scope.bkm_id is not None:
         return Scope(bkm_id=scope.bkm_id, label=label)
     return Scope(region_id=scope.region_id, label=label)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from kotaku import catalogue
@@ -90,6 +91,7 @@ from kotaku.services.attendance import (
     NAME_MAX_CHARS,
     NAME_MIN_CHARS,
     AttendanceError,
+    AttendanceSummary,
     DateCheck,
     DuplicateNik,
     PendingWorker,
@@ -391,12 +393,15 @@ class AttendanceFlow(Flow[AttendanceDraft]):
 
     # --- roster checklist ------------------------------------------------------------------------
 
-    async def _checklist(self, ctx: Context, note: str | None = None) -> None:
+    async def _checklist(
+        self, ctx: Context, note: str | None = None, pairs: list[tuple[int, str]] | None = None
+    ) -> None:
+        """The checklist page; `pairs`: the roster as `_roster_pairs` gave it in this step, when read."""
         draft = self.draft(ctx)
         ksm = await ctx.ksm(draft.ksm)
-        workers = [
-            (wid, f"{name} {NEW_MARK}" if wid < 0 else name) for wid, name in await self._roster_pairs(ctx)
-        ]
+        if pairs is None:
+            pairs = await self._roster_pairs(ctx)
+        workers = [(wid, f"{name} {NEW_MARK}" if wid < 0 else name) for wid, name in pairs]
         size = ctx.settings.dialog.roster_page_size
         pages = max(1, -(-len(workers) // size))
         draft.page = min(max(draft.page, 0), pages - 1)
@@ -471,7 +476,7 @@ class AttendanceFlow(Flow[AttendanceDraft]):
             present, note = self._typed_selection(ctx, pairs, present)
         draft.present = present
         ctx.touch()
-        await self._checklist(ctx, note)
+        await self._checklist(ctx, note, pairs)
 
     def _typed_selection(
         self, ctx: Context, pairs: list[tuple[int, str]], present: list[int]
@@ -545,9 +550,10 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         except AttendanceError as exc:
             await self._refused(ctx, exc)
             return
-        if summary.total_wages == 0:
+        if summary.total_wages == 0 and self.draft(ctx).paid:
             self.draft(ctx).paid = False
-        await self._confirm(ctx)
+            summary = replace(summary, wages_paid=False)  # as `preview` of the sheet now: nothing paid
+        await self._confirm(ctx, summary=summary)
 
     # --- names from a quick form -----------------------------------------------------------------
 
@@ -901,13 +907,17 @@ class AttendanceFlow(Flow[AttendanceDraft]):
         ctx.touch()
         await self._confirm(ctx)
 
-    async def _confirm(self, ctx: Context, note: str | None = None) -> None:
+    async def _confirm(
+        self, ctx: Context, note: str | None = None, *, summary: AttendanceSummary | None = None
+    ) -> None:
+        """The sheet to confirm; `summary`: its `preview`, when this step has it already."""
         draft = self.draft(ctx)
-        try:
-            summary = await preview(ctx.session, draft.ksm, self._sheet(ctx))
-        except AttendanceError as exc:
-            await self._refused(ctx, exc)
-            return
+        if summary is None:
+            try:
+                summary = await preview(ctx.session, draft.ksm, self._sheet(ctx))
+            except AttendanceError as exc:
+                await self._refused(ctx, exc)
+                return
         ksm = await ctx.ksm(draft.ksm)
         ctx.goto(NAME, State.CONFIRM)
         lines = [note] if note else []
