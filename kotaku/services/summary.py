@@ -379,14 +379,25 @@ async def activity_statuses(session: AsyncSession, settings: Settings, sk: Scope
     today = sk.today_expr
     ksm_names = {r[0]: r[2] for r in sk.rows}
     ksm_today = {r[0]: sk.today_by_tz[r[3]] for r in sk.rows}
+    # The columns used, not ORM objects (a national /rekap or export reads 33,000 of them).
     activities = list(
         (
             await session.execute(
-                select(Activity)
+                select(
+                    Activity.id,
+                    Activity.code,
+                    Activity.name,
+                    Activity.ksm_id,
+                    Activity.unit,
+                    Activity.start_date,
+                    Activity.end_date,
+                    Activity.budget,
+                    Activity.wage_budget,
+                )
                 .where(Activity.ksm_id.in_(sk.scope_ids))
                 .order_by(Activity.ksm_id, Activity.code)
             )
-        ).scalars()
+        ).all()
     )
     if not activities:
         return []
