@@ -66,6 +66,8 @@ class AttendanceDay(Base):
         UniqueConstraint("ksm_id", "work_date"),
         CheckConstraint("count_male >= 0 AND count_female >= 0", name="counts_non_negative"),
         CheckConstraint("total_wages >= 0", name="wages_non_negative"),
+        # The monitoring sweep's wages to date per KSM, from the index alone.
+        Index("ix_attendance_day_ksm_wages", "ksm_id", "work_date", "total_wages"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +100,8 @@ class AttendanceRecord(Base):
         CheckConstraint("hok > 0 AND hok <= 2", name="hok_range"),
         CheckConstraint("wage >= 0", name="wage_non_negative"),
         Index("ix_attendance_record_nik_date", "nik_hash", "work_date"),
+        # The monitoring sweep's `nik_double`: the recent days' NIK hashes and KSMs, from the index alone.
+        Index("ix_attendance_record_date_nik", "work_date", "nik_hash", "ksm_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

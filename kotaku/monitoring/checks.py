@@ -636,21 +636,22 @@ def duplicate_pairs(
                 consider(p, q, 0)
 
     hashed = [(p, h) for p in photos if (h := phash_int(p.phash)) is not None]
+    hashes = [h for _, h in hashed]
     for lo, mask in _pieces(max_distance):
-        # Sorted by the piece, photos sharing it are neighbours: compare within each run only.
-        keyed = sorted(((h >> lo) & mask, j) for j, (_, h) in enumerate(hashed))
-        run_start = 0
-        for end in range(1, len(keyed) + 1):
-            if end < len(keyed) and keyed[end][0] == keyed[run_start][0]:
+        # Bucketed by the piece (one dict pass), photos sharing it are compared within their bucket only.
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for j, h in enumerate(hashes):
+            buckets[(h >> lo) & mask].append(j)
+        for bucket in buckets.values():
+            if len(bucket) < 2:
                 continue
-            if end - run_start > 1:
-                run = [hashed[j] for _, j in keyed[run_start:end]]
-                for x, (p, hp) in enumerate(run):
-                    for q, hq in run[:x]:
-                        dist = hamming_distance(hp, hq)
-                        if dist <= max_distance:
-                            consider(p, q, dist)
-            run_start = end
+            for x, j in enumerate(bucket):
+                p, hp = hashed[j]
+                for k in bucket[:x]:
+                    q, hq = hashed[k]
+                    dist = hamming_distance(hp, hq)
+                    if dist <= max_distance:
+                        consider(p, q, dist)
     index = {p.id: p for p in photos}
     return [(index[a], index[b], dist) for (a, b), dist in sorted(found.items())]
 

@@ -10,11 +10,14 @@ Every "today" is the site's local date (its kelurahan's time zone).
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import itertools
 import re
 import time as _time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,6 +26,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import (
     Date,
+    DateTime,
     Float,
     Integer,
     and_,
@@ -30,14 +34,16 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    literal,
     or_,
     select,
     text,
+    true,
     tuple_,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 from kotaku import clock
@@ -80,6 +86,8 @@ from kotaku.services.scope import by_timezone, join_kelurahan, local_today_sql
 
 log = structlog.get_logger(__name__)
 
+_Rows = Sequence[Row[*tuple[Any, ...]]]  # rows of any columns
+
 
 @dataclass
 class _Ctx:
@@ -91,6 +99,7 @@ class _Ctx:
     today_by_tz: dict[str, date]
     kinds: set[str]
     last_rise: dict[int, date] = field(default_factory=dict)  # per activity, filled with its facts
+    budgets: dict[int, int] = field(default_factory=dict)  # per activity, filled with its facts
 
     @property
     def cfg(self) -> Any:
@@ -117,6 +126,14 @@ class _Ctx:
         """The site's local date, as SQL: a CASE over its kelurahan's time zone (a constant when uniform)."""
         return local_today_sql(self.today_by_tz)
 
+    async def rows(self, stmt: Executable) -> _Rows:
+        """The statement's rows as Core rows, on the session's connection (its transaction).
+
+        The gathering reads hundreds of thousands of plain column tuples; the ORM's result machinery
+        (`Session.execute`) costs about a microsecond more per row for nothing here (no entities)."""
+        conn = await self.session.connection()
+        return (await conn.execute(stmt)).all()
+
     def ksm_filter(self, col: Any) -> list[ColumnElement[bool]]:
         return [col.in_(self.ksm_ids)] if self.ksm_ids is not None else []
 
@@ -125,6 +142,16 @@ class _Ctx:
         if self.dialect == "sqlite":
             return cast(func.julianday(later) - func.julianday(earlier), Integer)
         return later - earlier
+
+    def midnight_after(self, day: Any, days: int) -> ColumnElement[Any]:
+        """Midnight (a UTC timestamp as stored) `days` days after the date column `day`.
+
+        A cheap bound on a timestamp that a local date's condition implies whatever the zone (an
+        offset is under a day either way), so that the rows the condition cannot hold for are left
+        before their site is joined and their local date computed."""
+        if self.dialect == "sqlite":
+            return func.datetime(day, f"{days:+d} days")
+        return func.timezone("UTC", cast(day + days, DateTime()))  # not the session's time zone
 
     def local_date_of(self, ts: Any) -> ColumnElement[Any]:
         """The local date (of the row's site) of a UTC timestamp column."""
@@ -147,7 +174,7 @@ async def _ksms(c: _Ctx) -> dict[int, KsmRef]:
     stmt = join_kelurahan(select(Ksm.id, Ksm.code, Ksm.name, Region.code, c.today_expr())).where(
         *c.ksm_filter(Ksm.id)
     )
-    return {r[0]: KsmRef(r[0], r[1], r[2], r[4], r[3]) for r in await c.session.execute(stmt)}
+    return {r[0]: KsmRef(r[0], r[1], r[2], r[4], r[3]) for r in await c.rows(stmt)}
 
 
 def _keep_reports(cfg: Any) -> int:
@@ -157,91 +184,35 @@ def _keep_reports(cfg: Any) -> int:
 
 async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
     cfg = c.cfg
-    today = c.today_expr()
-    rows = (
-        await c.session.execute(
-            c.place(
-                select(
-                    Activity.id,
-                    Activity.ksm_id,
-                    Activity.code,
-                    Activity.name,
-                    Activity.start_date,
-                    Activity.end_date,
-                ),
-                Activity.ksm_id,
-            ).where(*c.ksm_filter(Activity.ksm_id))
-        )
-    ).all()
-    if not rows:
-        return []
-
-    points: dict[int, list[tuple[date, float]]] = defaultdict(list)
-    pp_stmt = select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent)
-    if c.ksm_ids is not None:
-        pp_stmt = pp_stmt.join(Activity, Activity.id == PlanPoint.activity_id).where(
-            Activity.ksm_id.in_(c.ksm_ids)
-        )
-    for activity_id, plan_date, pct in await c.session.execute(pp_stmt):
-        points[activity_id].append((plan_date, float(pct)))
-
-    # The latest `keep` reports of each activity on or before its site's today: per activity, one index
-    # seek finds the keep-th latest date, then one index range scan reads the reports from there on.
-    # (A window function over every recent report sorts them all; this reads only the rows needed.)
     keep = _keep_reports(cfg)
-    older = aliased(ProgressReport)
-    kth_date = (
-        select(older.report_date)
-        .where(older.activity_id == Activity.id, older.report_date <= today)
-        .order_by(older.report_date.desc())
-        .limit(1)
-        .offset(keep - 1)
-        .correlate(Activity, Region)
-        .scalar_subquery()
-    )
-    # The k-th latest date is computed once per activity in a derived table; OFFSET 0 keeps PostgreSQL
-    # from flattening it into the join (it would then run the subquery once per report row).
-    since = (
-        c.place(select(Activity.id.label("activity_id"), kth_date.label("since")), Activity.ksm_id)
-        .where(*c.ksm_filter(Activity.ksm_id))
-        .offset(0)
-        .subquery()
-    )
-    latest_stmt = (
-        select(ProgressReport.activity_id, ProgressReport.report_date, ProgressReport.percent)
-        .select_from(since)
-        .join(ProgressReport, ProgressReport.activity_id == since.c.activity_id)
-        .where(
-            ProgressReport.report_date <= c.hi_today,
-            ProgressReport.report_date >= func.coalesce(since.c.since, literal(date(1, 1, 1), Date)),
-        )
-    )
-    recent: dict[int, list[tuple[date, float]]] = defaultdict(list)
-    for activity_id, report_date, pct in await c.session.execute(latest_stmt):
-        recent[activity_id].append((report_date, float(pct)))
+    if c.dialect == "sqlite":
+        rows, points, recent = await _activity_series_sqlite(c, keep)
+    else:
+        rows, points, recent = await _activity_series(c, keep)
 
     out = []
     for r in rows:
-        k = ksms.get(r.ksm_id)
+        k = ksms.get(r[1])
         if k is None:
             continue
-        reports = tuple(sorted(x for x in recent.get(r.id, ()) if x[0] <= k.today))
+        reports = tuple(sorted(x for x in recent.get(r[0], ()) if x[0] <= k.today))
         rise = next(
             (d1 for (_, p0), (d1, p1) in zip(reports[-2::-1], reports[::-1], strict=False) if p1 > p0),
             reports[0][0] if reports else None,
         )
         if rise is not None:
-            c.last_rise[r.id] = rise
+            c.last_rise[r[0]] = rise
+        c.budgets[r[0]] = int(r[6])
         out.append(
             ActivityFacts(
-                id=r.id,
-                ksm_id=r.ksm_id,
-                code=r.code,
-                name=r.name,
-                start=r.start_date,
-                end=r.end_date,
+                id=r[0],
+                ksm_id=r[1],
+                code=r[2],
+                name=r[3],
+                start=r[4],
+                end=r[5],
                 today=k.today,
-                plan_points=tuple(points.get(r.id, ())),
+                plan_points=tuple(points.get(r[0], ())),
                 reports=reports,
                 last_report=reports[-1] if reports else None,
             )
@@ -249,9 +220,108 @@ async def _activities(c: _Ctx, ksms: dict[int, KsmRef]) -> list[ActivityFacts]:
     return out
 
 
-async def _budgets(c: _Ctx) -> dict[int, int]:
-    stmt = select(Activity.id, Activity.budget).where(*c.ksm_filter(Activity.ksm_id))
-    return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
+_Series = dict[int, list[tuple[date, float]]]
+
+
+def _activity_columns(c: _Ctx, *extra: Any) -> Any:
+    """The activities of the evaluated KSMs (id, KSM, code, name, start, end, budget, then `extra`)."""
+    return c.place(
+        select(
+            Activity.id,
+            Activity.ksm_id,
+            Activity.code,
+            Activity.name,
+            Activity.start_date,
+            Activity.end_date,
+            Activity.budget,
+            *extra,
+        ),
+        Activity.ksm_id,
+    ).where(*c.ksm_filter(Activity.ksm_id))
+
+
+def _latest_reports(c: _Ctx, keep: int) -> Any:
+    """The latest `keep` reports of the activity of the enclosing query on or before its site's today:
+    one index seek on (activity_id, report_date) and `keep` steps back along it."""
+    return (
+        select(ProgressReport.report_date, ProgressReport.percent)
+        .where(ProgressReport.activity_id == Activity.id, ProgressReport.report_date <= c.today_expr())
+        .order_by(ProgressReport.report_date.desc())
+        .limit(keep)
+    )
+
+
+async def _activity_series(c: _Ctx, keep: int) -> tuple[_Rows, _Series, _Series]:
+    """PostgreSQL: the activities, their plan points, and their latest `keep` reports through a LATERAL
+    join (per activity an index scan backwards that stops after `keep` rows; rows decode fast in asyncpg)."""
+    rows = await c.rows(_activity_columns(c))
+    if not rows:
+        return rows, {}, {}
+    points: _Series = defaultdict(list)
+    pp_stmt = select(PlanPoint.activity_id, PlanPoint.plan_date, PlanPoint.planned_percent)
+    if c.ksm_ids is not None:
+        pp_stmt = pp_stmt.join(Activity, Activity.id == PlanPoint.activity_id).where(
+            Activity.ksm_id.in_(c.ksm_ids)
+        )
+    for activity_id, plan_date, pct in await c.rows(pp_stmt):
+        points[activity_id].append((plan_date, float(pct)))
+    latest = _latest_reports(c, keep).correlate(Activity, Region).lateral("latest")
+    stmt = (
+        c.place(select(Activity.id, latest.c.report_date, latest.c.percent), Activity.ksm_id)
+        .join(latest, true())
+        .where(*c.ksm_filter(Activity.ksm_id))
+    )
+    recent: _Series = defaultdict(list)
+    for activity_id, report_date, pct in await c.rows(stmt):
+        recent[activity_id].append((report_date, float(pct)))
+    return rows, points, recent
+
+
+# A float as text that reads back as the very same float (17 significant digits; SQLite's own REAL to
+# TEXT conversion keeps 15).
+_EXACT_FLOAT = "%!.17g"
+
+
+async def _activity_series_sqlite(c: _Ctx, keep: int) -> tuple[_Rows, _Series, _Series]:
+    """SQLite: one row per activity with its plan points and its latest `keep` reports packed into a
+    text each by correlated subqueries (an index seek per activity on (activity_id, date)).
+
+    33,000 rows instead of some 250,000: on SQLite every row costs Python work (sqlite3 builds it,
+    aiosqlite hands it over, SQLAlchemy converts its date), and the packed series are split with plain
+    string methods. Dates are stored as ISO text; percents are written with 17 digits, so they read back
+    exactly."""
+    latest = _latest_reports(c, keep).correlate(Activity, Region).subquery("latest")
+    reports = (
+        select(
+            func.group_concat(func.printf("%s=" + _EXACT_FLOAT, latest.c.report_date, latest.c.percent), ",")
+        )
+        .correlate(Activity, Region)
+        .scalar_subquery()
+    )
+    plan = (
+        select(
+            func.group_concat(
+                func.printf("%s=" + _EXACT_FLOAT, PlanPoint.plan_date, PlanPoint.planned_percent), ","
+            )
+        )
+        .where(PlanPoint.activity_id == Activity.id)
+        .correlate(Activity)
+        .scalar_subquery()
+    )
+    rows = await c.rows(_activity_columns(c, plan, reports))
+    points: _Series = {}
+    recent: _Series = {}
+    for r in rows:
+        if r[7]:
+            points[r[0]] = sorted(_unpack_series(r[7]))
+        if r[8]:
+            recent[r[0]] = _unpack_series(r[8])
+    return rows, points, recent
+
+
+def _unpack_series(packed: str) -> list[tuple[date, float]]:
+    """`date=percent,...` (as `_activity_series_sqlite` packs them) as (date, percent) pairs."""
+    return [(date.fromisoformat(d), float(p)) for d, p in (item.split("=") for item in packed.split(","))]
 
 
 async def _wages_to_date(c: _Ctx) -> dict[int, tuple[int, int]]:
@@ -260,11 +330,11 @@ async def _wages_to_date(c: _Ctx) -> dict[int, tuple[int, int]]:
         select(
             AttendanceDay.ksm_id,
             func.sum(AttendanceDay.total_wages),
-            func.count(func.distinct(AttendanceDay.work_date)),
+            func.count(),  # one sheet a date per KSM (unique): the days with a sheet
         ),
         AttendanceDay.ksm_id,
     ).where(AttendanceDay.work_date <= c.today_expr(), *c.ksm_filter(AttendanceDay.ksm_id))
-    rows = await c.session.execute(stmt.group_by(AttendanceDay.ksm_id))
+    rows = await c.rows(stmt.group_by(AttendanceDay.ksm_id))
     return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
 
 
@@ -274,7 +344,7 @@ async def _rosters(c: _Ctx) -> dict[int, int]:
         .where(Worker.active.is_(True), *c.ksm_filter(Worker.ksm_id))
         .group_by(Worker.ksm_id)
     )
-    return {r[0]: int(r[1]) for r in await c.session.execute(stmt)}
+    return {r[0]: int(r[1]) for r in await c.rows(stmt)}
 
 
 def _present() -> ColumnElement[Any]:
@@ -315,7 +385,7 @@ async def _busiest_days(c: _Ctx) -> dict[int, tuple[date, int]]:
     """Per KSM, the recent day with the most workers present (the latest of equals)."""
     ranked = _busiest_ranked(c)
     stmt = select(ranked.c.ksm_id, ranked.c.work_date, ranked.c.present).where(ranked.c.rn == 1)
-    return {r[0]: (r[1], int(r[2])) for r in await c.session.execute(stmt)}
+    return {r[0]: (r[1], int(r[2])) for r in await c.rows(stmt)}
 
 
 async def _crew_days(c: _Ctx, busiest: dict[int, tuple[date, int]]) -> list[tuple[int, CrewDay]]:
@@ -350,12 +420,12 @@ async def _crew_days(c: _Ctx, busiest: dict[int, tuple[date, int]]) -> list[tupl
     )
     judged = [
         ksm_id
-        for ksm_id, n, n_low in await c.session.execute(stmt)
+        for ksm_id, n, n_low in await c.rows(stmt)
         if int(n) >= cfg.crew_min_days and 2 * int(n_low or 0) >= int(n)
     ]
     history: dict[int, list[int]] = defaultdict(list)
     for chunk in _chunks(sorted(judged), 5000):
-        rows = await c.session.execute(
+        rows = await c.rows(
             select(AttendanceDay.ksm_id, AttendanceDay.work_date, _present())
             .where(AttendanceDay.ksm_id.in_(chunk), AttendanceDay.work_date >= since, _present() > 0)
             .order_by(AttendanceDay.ksm_id, AttendanceDay.work_date)
@@ -374,13 +444,11 @@ async def _crew_days(c: _Ctx, busiest: dict[int, tuple[date, int]]) -> list[tupl
 async def _planned_crews(c: _Ctx, days: dict[int, date]) -> dict[int, float]:
     """Per KSM, the workers a day its activities running on `days[ksm]` planned: each one's wage budget ÷
     (`crew_plan_daily_wage` × its work days)."""
-    rows = (
-        await c.session.execute(
-            select(Activity.ksm_id, Activity.wage_budget, Activity.start_date, Activity.end_date).where(
-                *c.ksm_filter(Activity.ksm_id)
-            )
+    rows = await c.rows(
+        select(Activity.ksm_id, Activity.wage_budget, Activity.start_date, Activity.end_date).where(
+            *c.ksm_filter(Activity.ksm_id)
         )
-    ).all()
+    )
     running = [r for r in rows if r[0] in days and r[2] <= days[r[0]] <= r[3] and r[1] > 0]
     if not running:
         return {}
@@ -419,7 +487,7 @@ async def _idle_attendance(c: _Ctx, activities: list[ActivityFacts]) -> dict[int
             AttendanceDay.work_date <= today,
             AttendanceDay.count_male + AttendanceDay.count_female > 0,
         )
-        for ksm_id, work_date in await c.session.execute(stmt):
+        for ksm_id, work_date in await c.rows(stmt):
             if work_date > since[ksm_id]:
                 n, _ = out.get(ksm_id, (0, since[ksm_id]))
                 out[ksm_id] = (n + 1, since[ksm_id])
@@ -451,7 +519,7 @@ async def _wage_stats(c: _Ctx) -> dict[int, dict[str, tuple[int, int, int]]]:
         .group_by(AttendanceRecord.ksm_id, Worker.skill)
     )
     out: dict[int, dict[str, tuple[int, int, int]]] = defaultdict(dict)
-    for ksm_id, skill, lo, hi, n in await c.session.execute(stmt):
+    for ksm_id, skill, lo, hi, n in await c.rows(stmt):
         out[ksm_id][str(skill.value if hasattr(skill, "value") else skill)] = (int(lo), int(hi), int(n))
     # Days counted without a roster have no wage per worker: the wage per person of each day stands in.
     per_person = cast(AttendanceDay.total_wages, Float) / _present()
@@ -471,7 +539,7 @@ async def _wage_stats(c: _Ctx) -> dict[int, dict[str, tuple[int, int, int]]]:
         )
         .group_by(AttendanceDay.ksm_id)
     )
-    for ksm_id, lo, hi, n in await c.session.execute(counted):
+    for ksm_id, lo, hi, n in await c.rows(counted):
         out[ksm_id][checks.COUNT_WAGES] = (round(lo), round(hi), int(n))
     return out
 
@@ -495,6 +563,8 @@ async def _late_entries(c: _Ctx) -> dict[int, tuple[int, int]]:
         .where(
             ProgressReport.report_date > lo,
             ProgressReport.report_date <= today,
+            # Entered more than `limit` local days late: at least `limit` UTC days after (see midnight_after).
+            ProgressReport.entered_at >= c.midnight_after(ProgressReport.report_date, limit),
             pr_delay > limit,
             *c.ksm_filter(Activity.ksm_id),
         )
@@ -503,31 +573,31 @@ async def _late_entries(c: _Ctx) -> dict[int, tuple[int, int]]:
         .where(
             AttendanceDay.work_date > lo,
             AttendanceDay.work_date <= today,
+            AttendanceDay.entered_at >= c.midnight_after(AttendanceDay.work_date, limit),
             ad_delay > limit,
             *c.ksm_filter(AttendanceDay.ksm_id),
         )
         .group_by(AttendanceDay.ksm_id),
     ]
     for stmt in statements:
-        for ksm_id, n, worst in await c.session.execute(stmt):
+        for ksm_id, n, worst in await c.rows(stmt):
             prev = out.get(ksm_id, [0, 0])
             out[ksm_id] = [prev[0] + int(n), max(prev[1], int(worst))]
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 async def _double_presence(c: _Ctx) -> list[DoublePresence]:
-    """Workers present on a recent day when their NIK hash was also present at another KSM (anywhere)."""
+    """Workers present on a recent day when their NIK hash was also present at another KSM (anywhere).
+
+    The records' own copies of the date and KSM are grouped (`ix_attendance_record_date_nik`: the recent
+    dates' NIK hashes and KSMs, read from the index alone in (date, NIK) order); joining each record to
+    its sheet for the sheet's date read the whole table."""
     lo = c.lo_today - timedelta(days=c.cfg.recent_days - 1)
     hi = c.hi_today
-    base = (
-        select(AttendanceRecord.nik_hash, AttendanceRecord.work_date)
-        .select_from(AttendanceDay)
-        .join(AttendanceRecord, AttendanceRecord.attendance_day_id == AttendanceDay.id)
-        .where(
-            AttendanceDay.work_date >= lo,
-            AttendanceDay.work_date <= hi,
-            AttendanceRecord.nik_hash.is_not(None),
-        )
+    base = select(AttendanceRecord.nik_hash, AttendanceRecord.work_date).where(
+        AttendanceRecord.work_date >= lo,
+        AttendanceRecord.work_date <= hi,
+        AttendanceRecord.nik_hash.is_not(None),
     )
     if c.ksm_ids is not None:
         mine = (
@@ -541,29 +611,34 @@ async def _double_presence(c: _Ctx) -> list[DoublePresence]:
             )
         )
         base = base.where(AttendanceRecord.nik_hash.in_(mine))
-    dup = (
-        base.group_by(AttendanceRecord.nik_hash, AttendanceRecord.work_date)
-        .having(func.min(AttendanceRecord.ksm_id) != func.max(AttendanceRecord.ksm_id))  # 2+ KSMs, hashable
-        .subquery()
+    # Two statements: the (date, NIK) pairs present at 2+ KSMs (few), then those NIKs' recent records by
+    # index seeks on (nik_hash, work_date), kept for the pairs. In one statement PostgreSQL cannot tell
+    # how few the pairs are and hashes every recent record to join them; a row-value IN is not an index
+    # seek on SQLite.
+    dup = base.group_by(AttendanceRecord.work_date, AttendanceRecord.nik_hash).having(
+        func.min(AttendanceRecord.ksm_id) != func.max(AttendanceRecord.ksm_id)  # 2+ KSMs
     )
-    stmt = (
-        select(
-            AttendanceRecord.worker_id,
-            Worker.name,
-            AttendanceRecord.ksm_id,
-            Ksm.name,
-            AttendanceRecord.work_date,
-            AttendanceRecord.nik_hash,
+    pairs = {(nik, day) for nik, day in await c.rows(dup)}
+    rows: list[Row[*tuple[Any, ...]]] = []
+    for chunk in _chunks(sorted({nik for nik, _ in pairs}), 500):
+        stmt = (
+            select(
+                AttendanceRecord.worker_id,
+                Worker.name,
+                AttendanceRecord.ksm_id,
+                Ksm.name,
+                AttendanceRecord.work_date,
+                AttendanceRecord.nik_hash,
+            )
+            .join(Worker, Worker.id == AttendanceRecord.worker_id)
+            .join(Ksm, Ksm.id == AttendanceRecord.ksm_id)
+            .where(
+                AttendanceRecord.nik_hash.in_(chunk),
+                AttendanceRecord.work_date >= lo,
+                AttendanceRecord.work_date <= hi,
+            )
         )
-        .join(
-            dup,
-            and_(dup.c.nik_hash == AttendanceRecord.nik_hash, dup.c.work_date == AttendanceRecord.work_date),
-        )
-        .join(Worker, Worker.id == AttendanceRecord.worker_id)
-        .join(Ksm, Ksm.id == AttendanceRecord.ksm_id)
-        .where(AttendanceRecord.work_date >= lo, AttendanceRecord.work_date <= hi)
-    )
-    rows = (await c.session.execute(stmt)).all()
+        rows += [r for r in await c.rows(stmt) if (r[5], r[4]) in pairs]
     ksm_names: dict[tuple[str | None, date], set[str]] = defaultdict(set)
     for _, _, _, ksm_name, work_date, nik in rows:
         ksm_names[(nik, work_date)].add(ksm_name)
@@ -599,17 +674,15 @@ async def _photos(c: _Ctx) -> list[PhotoFacts]:
     """The photos `photo_duplicate` compares: every hashed photo in a full sweep; for subject KSMs, their
     photos and only those that can pair with one (`checks.duplicate_pairs` then pairs them the same)."""
     if c.ksm_ids is None:
-        return [PhotoFacts(*r) for r in await c.session.execute(_photo_facts())]
-    mine = [
-        PhotoFacts(*r) for r in await c.session.execute(_photo_facts().where(Media.ksm_id.in_(c.ksm_ids)))
-    ]
+        return [PhotoFacts(*r) for r in await c.rows(_photo_facts())]
+    mine = [PhotoFacts(*r) for r in await c.rows(_photo_facts().where(Media.ksm_id.in_(c.ksm_ids)))]
     if not mine:
         return []  # no photo of theirs: no pair to report
     pieces = c.cfg.phash_distance + 1
     digits = [p.phash for p in mine if p.phash and _CANONICAL.fullmatch(p.phash)]
     odd = any(p.phash and not _CANONICAL.fullmatch(p.phash) and phash_int(p.phash) is not None for p in mine)
     if len(mine) > _SUBJECT_PHOTOS_MAX or pieces > _HEX_DIGITS or odd:
-        return [PhotoFacts(*r) for r in await c.session.execute(_photo_facts())]
+        return [PhotoFacts(*r) for r in await c.rows(_photo_facts())]
     # Same file: the same sha256 (an index seek each).
     shas = sorted({p.sha256 for p in mine if p.sha256})
     # Near: a hash at most `phash_distance` bits away agrees on one of `phash_distance + 1` runs of hex
@@ -634,7 +707,7 @@ async def _photos(c: _Ctx) -> list[PhotoFacts]:
     seen = {p.id for p in mine}
     others = [
         r
-        for r in await c.session.execute(
+        for r in await c.rows(
             select(Media.id, Media.ksm_id, Media.report_date, Media.sha256, Media.phash).where(
                 Media.kind == MediaKind.PHOTO, or_(*near)
             )
@@ -643,9 +716,9 @@ async def _photos(c: _Ctx) -> list[PhotoFacts]:
     ]
     if not others:
         return mine
-    names = dict(
-        (await c.session.execute(select(Ksm.id, Ksm.name).where(Ksm.id.in_({r[1] for r in others})))).all()
-    )
+    names = {
+        r[0]: r[1] for r in await c.rows(select(Ksm.id, Ksm.name).where(Ksm.id.in_({r[1] for r in others})))
+    }
     return mine + [PhotoFacts(i, k, names[k], day, sha, ph) for i, k, day, sha, ph in others if k in names]
 
 
@@ -685,7 +758,7 @@ async def _placed_media(c: _Ctx) -> list[PlacedMedia]:
     )
     return [
         PlacedMedia(r[0], r[1], r[2], r[3], r[4] == MediaKind.LOCATION, lat, lon, r[7], r[8])
-        for r in await c.session.execute(stmt)
+        for r in await c.rows(stmt)
         if (lat := r[5]) is not None and (lon := r[6]) is not None  # the query keeps only placed ones
     ]
 
@@ -702,10 +775,12 @@ async def _dated_photos(c: _Ctx) -> list[DatedPhoto]:
         Media.kind == MediaKind.PHOTO,
         Media.taken_at.is_not(None),
         Media.report_date >= since,
+        # Taken on a local date before the report's: before midnight UTC after it (see midnight_after).
+        Media.taken_at < c.midnight_after(Media.report_date, 1),
         *c.ksm_filter(Media.ksm_id),
     )
     out = []
-    for media_id, ksm_id, name, day, taken_at, tz in await c.session.execute(stmt):
+    for media_id, ksm_id, name, day, taken_at, tz in await c.rows(stmt):
         if taken_at is None:  # (the query keeps only dated photos)
             continue
         aware = taken_at if taken_at.tzinfo is not None else taken_at.replace(tzinfo=UTC)
@@ -732,7 +807,7 @@ async def _open_obstacles(c: _Ctx) -> list[OpenObstacle]:
     ).where(Obstacle.status == ObstacleStatus.OPEN, *c.ksm_filter(Obstacle.ksm_id))
     return [
         OpenObstacle(r[0], r[1], r[2], r[3], r[4], r[5], _value(r[6]), _value(r[7]), r[8])
-        for r in await c.session.execute(stmt)
+        for r in await c.rows(stmt)
     ]
 
 
@@ -759,6 +834,34 @@ async def evaluate(
 ) -> list[Finding]:
     """Every finding of every enabled check, as of `at`, for the whole program or the given KSMs
     (cross-site checks still compare with every KSM, but only report subjects of these KSMs)."""
+    if ksm_ids is not None:
+        return await _evaluate(session, settings, at, ksm_ids)
+    with _gc_paused():
+        return await _evaluate(session, settings, at, ksm_ids)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a full sweep runs.
+
+    The sweep allocates about a million small objects (rows, tuples, dates, findings) and frees few;
+    each allocation threshold crossed starts a collection, and the oldest generation's walk them all
+    again, for no garbage (the gathering makes no cycles): 1.4-2.5 s of a national sweep on SQLite,
+    measured. Collection resumes as it was when the sweep ends (a concurrent sweep that paused first
+    resumes it; an overlap only collects earlier)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _evaluate(
+    session: AsyncSession, settings: Settings, at: datetime, ksm_ids: list[int] | None
+) -> list[Finding]:
     cfg = settings.monitoring
     kinds = checks.enabled_kinds(cfg)
     tzs = await _time_zones(session, ksm_ids)
@@ -776,33 +879,31 @@ async def evaluate(
     if c.dialect == "postgresql":
         # The grouping of a week of attendance by NIK and date spills to disk with the default 4 MB.
         await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # The national statements cost enough for PostgreSQL to JIT-compile them: 0.1-0.2 s of compiling
+        # each, more than the little they then save on a few hundred thousand rows.
+        await session.execute(text("SET LOCAL jit = off"))
     ksms = await _ksms(c)
-    findings: list[Finding] = []
-
     needs_activities = set(checks.ACTIVITY_KINDS) | {"wage_share", "idle_attendance"}
     activities = await _activities(c, ksms) if kinds & needs_activities else []
-    if activities:
-        first = min(min(a.start for a in activities), c.lo_today - timedelta(days=cfg.history_days))
-        calendar = WorkCalendar(settings.reminders)
-        work_days = WorkDays(first - timedelta(days=1), c.hi_today, calendar.is_work_day)
-        activity_kinds = kinds & set(checks.ACTIVITY_KINDS)
-        for a in activities:
-            findings += checks.check_activity(a, cfg, work_days, activity_kinds)
+    since_recent = {k.id: k.today - timedelta(days=cfg.recent_days - 1) for k in ksms.values()}
+    subjects = set(c.ksm_ids) if c.ksm_ids is not None else None
+    obstacle_kinds = kinds & set(checks.OBSTACLE_KINDS)
+    facts: dict[str, Any] = {}
 
-    if "wage_share" in kinds:
+    def wage_share() -> list[Finding]:
         # Perkiraan nilai pekerjaan and the budget-weighted progress per KSM (`kotaku.domain.figures`).
-        budgets = await _budgets(c)
+        budgets, wages = c.budgets, facts["wage_share"]
         value: dict[int, float] = defaultdict(float)
         budget: dict[int, int] = defaultdict(int)
         for a in activities:
             budget[a.ksm_id] += budgets.get(a.id, 0)
             if a.latest is not None:
                 value[a.ksm_id] += figures.work_value(budgets.get(a.id, 0), a.latest[1])
-        wages = await _wages_to_date(c)
+        out: list[Finding] = []
         for ksm_id, work_value in value.items():
             if ksm_id in ksms:
                 recorded, days = wages.get(ksm_id, (0, 0))
-                findings += checks.check_wage_share(
+                out += checks.check_wage_share(
                     ksms[ksm_id],
                     recorded,
                     work_value,
@@ -810,45 +911,200 @@ async def evaluate(
                     days=days,
                     progress=figures.progress_of_budget(work_value, budget[ksm_id]) or 0.0,
                 )
+        return out
 
-    since_recent = {k.id: k.today - timedelta(days=cfg.recent_days - 1) for k in ksms.values()}
-    busiest = await _busiest_days(c) if kinds & {"over_roster", "crew_spike"} else {}
-    if "over_roster" in kinds:
-        rosters = await _rosters(c)
-        for ksm_id, (day, present) in busiest.items():
+    def over_roster() -> list[Finding]:
+        rosters = facts["over_roster"]
+        out: list[Finding] = []
+        for ksm_id, (day, present) in facts["busiest"].items():
             if ksm_id in ksms:
-                findings += checks.check_over_roster(ksms[ksm_id], rosters.get(ksm_id, 0), day, present, cfg)
-    if "crew_spike" in kinds:
-        for ksm_id, crew in await _crew_days(c, busiest):
-            if ksm_id in ksms:
-                findings += checks.check_crew_spike(ksms[ksm_id], crew, cfg)
-    if "wage_range" in kinds:
-        for ksm_id, stats in (await _wage_stats(c)).items():
-            if ksm_id in ksms:
-                findings += checks.check_wage_range(ksms[ksm_id], stats, since_recent[ksm_id], cfg)
-    if "idle_attendance" in kinds:
-        for ksm_id, (days, since) in (await _idle_attendance(c, activities)).items():
-            if ksm_id in ksms:
-                findings += checks.check_idle_attendance(ksms[ksm_id], days, since, cfg)
-    if "late_entry" in kinds:
-        for ksm_id, (n, worst) in (await _late_entries(c)).items():
-            if ksm_id in ksms:
-                findings += checks.check_late_entry(ksms[ksm_id], n, worst, since_recent[ksm_id], cfg)
-    if "nik_double" in kinds:
-        for d in await _double_presence(c):
-            findings += checks.check_nik_double(d)
+                out += checks.check_over_roster(ksms[ksm_id], rosters.get(ksm_id, 0), day, present, cfg)
+        return out
+
+    def per_ksm(name: str, check: Callable[..., list[Finding]]) -> Callable[[], list[Finding]]:
+        """The check of each evaluated KSM with facts, its facts as arguments after the KSM."""
+
+        def run() -> list[Finding]:
+            out: list[Finding] = []
+            for ksm_id, args in facts[name]:
+                if ksm_id in ksms:
+                    out += check(ksms[ksm_id], *args)
+            return out
+
+        return run
+
+    # The facts of the other checks, each with what turns them into findings, in the order they are
+    # gathered (photos first: their pairing is the longest work after the activities').
+    Job = tuple[str, Callable[[], Awaitable[Any]], Callable[[], list[Finding]]]
+    jobs: list[Job] = []
     if "photo_duplicate" in kinds:
-        subjects = set(c.ksm_ids) if c.ksm_ids is not None else None
-        findings += checks.check_photo_duplicates(await _photos(c), cfg, subjects)
+        jobs.append(
+            (
+                "photo_duplicate",
+                lambda: _photos(c),
+                lambda: checks.check_photo_duplicates(facts["photo_duplicate"], cfg, subjects),
+            )
+        )
+    if "wage_share" in kinds:
+        jobs.append(("wage_share", lambda: _wages_to_date(c), wage_share))
+    if kinds & {"over_roster", "crew_spike"}:
+        jobs.append(("busiest", lambda: _busiest_days(c), lambda: []))  # for the two below
+    if "over_roster" in kinds:
+        jobs.append(("over_roster", lambda: _rosters(c), over_roster))
+    if "crew_spike" in kinds:
+
+        async def crew() -> list[tuple[int, tuple[CrewDay]]]:
+            busiest = arrived["busiest"].result()  # gathered just before (the rules may not have it yet)
+            return [(k, (day,)) for k, day in await _crew_days(c, busiest)]
+
+        jobs.append(
+            ("crew_spike", crew, per_ksm("crew_spike", lambda k, d: checks.check_crew_spike(k, d, cfg)))
+        )
+    if "wage_range" in kinds:
+
+        async def wage_stats() -> list[tuple[int, tuple[Any, ...]]]:
+            return [(k, (v, since_recent[k])) for k, v in (await _wage_stats(c)).items() if k in ksms]
+
+        jobs.append(
+            (
+                "wage_range",
+                wage_stats,
+                per_ksm("wage_range", lambda k, v, since: checks.check_wage_range(k, v, since, cfg)),
+            )
+        )
+    if "idle_attendance" in kinds:
+
+        async def idle() -> list[tuple[int, tuple[int, date]]]:
+            return list((await _idle_attendance(c, activities)).items())
+
+        jobs.append(
+            (
+                "idle_attendance",
+                idle,
+                per_ksm(
+                    "idle_attendance", lambda k, n, since: checks.check_idle_attendance(k, n, since, cfg)
+                ),
+            )
+        )
+    if "late_entry" in kinds:
+
+        async def late() -> list[tuple[int, tuple[Any, ...]]]:
+            return [(k, (*v, since_recent[k])) for k, v in (await _late_entries(c)).items() if k in ksms]
+
+        jobs.append(
+            (
+                "late_entry",
+                late,
+                per_ksm("late_entry", lambda k, n, w, since: checks.check_late_entry(k, n, w, since, cfg)),
+            )
+        )
+    if "nik_double" in kinds:
+        jobs.append(
+            (
+                "nik_double",
+                lambda: _double_presence(c),
+                lambda: [f for d in facts["nik_double"] for f in checks.check_nik_double(d)],
+            )
+        )
     if "photo_far" in kinds:
-        for p in await _placed_media(c):
-            findings += checks.check_photo_far(p, cfg)
+        jobs.append(
+            (
+                "photo_far",
+                lambda: _placed_media(c),
+                lambda: [f for p in facts["photo_far"] for f in checks.check_photo_far(p, cfg)],
+            )
+        )
     if "photo_stale" in kinds:
-        for photo in await _dated_photos(c):
-            findings += checks.check_photo_stale(photo, c.settings.dialog.photo_max_age_days)
-    if kinds & set(checks.OBSTACLE_KINDS):
-        for o in await _open_obstacles(c):
-            findings += checks.check_obstacle(o, cfg, kinds & set(checks.OBSTACLE_KINDS))
+        max_age = c.settings.dialog.photo_max_age_days
+        jobs.append(
+            (
+                "photo_stale",
+                lambda: _dated_photos(c),
+                lambda: [f for p in facts["photo_stale"] for f in checks.check_photo_stale(p, max_age)],
+            )
+        )
+    if obstacle_kinds:
+        jobs.append(
+            (
+                "obstacles",
+                lambda: _open_obstacles(c),
+                lambda: [
+                    f for o in facts["obstacles"] for f in checks.check_obstacle(o, cfg, obstacle_kinds)
+                ],
+            )
+        )
+
+    # On PostgreSQL one task runs the statements one after another (one connection, one transaction)
+    # while this coroutine applies the rules to what has arrived: the server works in its own process,
+    # so the statements' time and the rules' Python time overlap instead of adding up.
+    loop = asyncio.get_running_loop()
+    arrived: dict[str, asyncio.Future[Any]] = {name: loop.create_future() for name, _, _ in jobs}
+
+    async def gather_in_turn() -> None:
+        for name, gather, _ in jobs:
+            try:
+                result = await gather()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # the rules' side raises it when it gets there
+                arrived[name].set_exception(exc)
+                return
+            arrived[name].set_result(result)
+
+    found: dict[str, list[Finding]] = {}
+    if c.dialect == "sqlite":
+        # Not on SQLite: its thread takes the GIL back for every row it returns, and while the rules
+        # hold it each row waits for the switch interval (measured slower than one after the other).
+        found["activities"] = await _check_activities(c, activities)
+        for name, gather, judge in jobs:
+            arrived[name].set_result(facts.setdefault(name, await gather()))
+            found[name] = judge()
+        return [f for name in _SECTIONS for f in found.get(name, ())]
+    gathering = asyncio.create_task(gather_in_turn())
+    try:
+        found["activities"] = await _check_activities(c, activities)
+        for name, _, judge in jobs:
+            facts[name] = await arrived[name]
+            found[name] = judge()
+    finally:
+        if not gathering.done():
+            gathering.cancel()
+        await asyncio.gather(gathering, return_exceptions=True)
+    return [f for name in _SECTIONS for f in found.get(name, ())]
+
+
+# The order of the findings (as the sweep listed them when it ran the checks one after another).
+_SECTIONS = (
+    "activities",
+    "wage_share",
+    "over_roster",
+    "crew_spike",
+    "wage_range",
+    "idle_attendance",
+    "late_entry",
+    "nik_double",
+    "photo_duplicate",
+    "photo_far",
+    "photo_stale",
+    "obstacles",
+)
+
+
+async def _check_activities(c: _Ctx, activities: list[ActivityFacts]) -> list[Finding]:
+    """The activity rules over every activity, letting the gathering task send its next statement
+    every few hundred activities."""
+    if not activities:
+        return []
+    cfg = c.cfg
+    first = min(min(a.start for a in activities), c.lo_today - timedelta(days=cfg.history_days))
+    calendar = WorkCalendar(c.settings.reminders)
+    work_days = WorkDays(first - timedelta(days=1), c.hi_today, calendar.is_work_day)
+    activity_kinds = c.kinds & set(checks.ACTIVITY_KINDS)
+    findings: list[Finding] = []
+    for i, a in enumerate(activities, 1):
+        findings += checks.check_activity(a, cfg, work_days, activity_kinds)
+        if i % 500 == 0:
+            await asyncio.sleep(0)
     return findings
 
 

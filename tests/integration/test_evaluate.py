@@ -105,6 +105,21 @@ async def test_critical_boundary_through_the_database(
     assert critical[p["drain"]].figures["deviation"] == -10.01
 
 
+async def test_the_sweep_reads_every_percent_exactly_as_stored(
+    db: Database, settings: Settings, program: Program
+) -> None:
+    """The SQLite sweep packs each activity's reports into text (`_activity_series_sqlite`): a percent
+    with 17 significant digits (as a computed value may have) comes back as the very same float."""
+    p = program
+    exact = 100 / 3 + 7  # 40.333333333333336: 15 digits would read back another float
+    assert float(f"{exact:.15g}") != exact
+    await add_report(db, p["road"], date(2026, 11, 24), exact, MORNING)
+    await add_report(db, p["road"], date(2026, 11, 25), 10.0, MORNING)
+    async with db.session() as s:
+        backwards = by(await evaluate(s, settings, MORNING), "backwards")
+    assert backwards[p["road"]].figures["previous"] == exact
+
+
 async def test_sweep_never_duplicates_and_clearing_resolves(
     db: Database, settings: Settings, program: Program
 ) -> None:
