@@ -33,9 +33,9 @@ def _ensure_sqlite_file(url: str) -> None:
 
 async def insert_if_absent(
     session: AsyncSession, entity: Any, conflict: Sequence[str], **values: Any
-) -> bool:
-    """INSERT ... ON CONFLICT (`conflict`) DO NOTHING on SQLite or PostgreSQL; True when this statement
-    added the row. On PostgreSQL it waits for a concurrent transaction inserting the same key, so a
+) -> Any | None:
+    """INSERT ... ON CONFLICT (`conflict`) DO NOTHING on SQLite or PostgreSQL; the new row's id (its first
+    primary-key column) when this statement added the row, else None. On PostgreSQL it waits for a concurrent transaction inserting the same key, so a
     SELECT ... FOR UPDATE right after it always finds the row, committed or this transaction's own."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = entity.__table__
@@ -45,7 +45,7 @@ async def insert_if_absent(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*table.primary_key.columns)
     )
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def create_engine(

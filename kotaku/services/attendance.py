@@ -28,11 +28,10 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kotaku.config import MonitoringConfig
+from kotaku.db import insert_if_absent
 from kotaku.events import ReportKind, ReportSaved, WorkerAdded
 from kotaku.models import (
     AttendanceDay,
@@ -615,13 +614,15 @@ async def save_attendance(
     # The first save of the day inserts the whole sheet in one statement; concurrent ones queue on it (no
     # unique-key error on PostgreSQL): each then finds the row, locked, and replaces what the one before
     # saved.
-    insert_day = (
-        (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(AttendanceDay)
-        .values(ksm_id=ksm_id, work_date=sheet.work_date, revision=1, **figures)
-        .on_conflict_do_nothing(index_elements=["ksm_id", "work_date"])
-        .returning(AttendanceDay.id)
+    day_id = await insert_if_absent(
+        session,
+        AttendanceDay,
+        ("ksm_id", "work_date"),
+        ksm_id=ksm_id,
+        work_date=sheet.work_date,
+        revision=1,
+        **figures,
     )
-    day_id = (await session.execute(insert_day)).scalar_one_or_none()
     created = day_id is not None
     revision = 1
     if day_id is None:

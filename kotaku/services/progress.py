@@ -312,7 +312,7 @@ async def save_progress(
     )
     # Insert-if-absent, then lock: concurrent first reports of the day queue on the row instead of one
     # failing on the unique key; each later one replaces the one before it (audited).
-    created = await insert_if_absent(
+    created_id = await insert_if_absent(
         session,
         ProgressReport,
         ("activity_id", "report_date"),
@@ -326,6 +326,7 @@ async def save_progress(
         channel=channel,
         revision=1,
     )
+    created = created_id is not None
     stmt = (
         select(ProgressReport)
         .where(ProgressReport.activity_id == activity_id, ProgressReport.report_date == report_date)
