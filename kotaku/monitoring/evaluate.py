@@ -1161,13 +1161,16 @@ async def evaluate_and_apply(
             )
             answered = [(ksm_id, marked_at) for ksm_id, marked_at in (await session.execute(stmt)).all()]
         findings, applied = await evaluate_in(session, settings, at, ksm_ids)
+        postgresql = session.get_bind().dialect.name == "postgresql"
         for chunk in range(0, len(answered), 500):  # every KSM evaluated: the marks read above are done
             pairs = answered[chunk : chunk + 500]
-            await session.execute(
-                delete(MonitoringMark).where(
-                    tuple_(MonitoringMark.ksm_id, MonitoringMark.marked_at).in_(pairs)
-                )
-            )
+            done = tuple_(MonitoringMark.ksm_id, MonitoringMark.marked_at).in_(pairs)
+            if postgresql:
+                # A mark a worker has claimed is its to clear: waiting for it here, while holding the
+                # apply lock the worker waits for, would deadlock.
+                free = select(MonitoringMark.ksm_id).where(done).with_for_update(skip_locked=True)
+                done = MonitoringMark.ksm_id.in_(free.scalar_subquery())
+            await session.execute(delete(MonitoringMark).where(done))
     by_kind: dict[str, int] = defaultdict(int)
     for f in findings:
         by_kind[f.kind] += 1

@@ -68,6 +68,9 @@ ALERT_ROLES = frozenset({Role.FASILITATOR, Role.ASKOT, Role.KORKOT, Role.PROVINS
 DIGEST_MAX_LINES = 15
 OUTBOX_KIND_ALERT = "alert"
 OUTBOX_KIND_DIGEST = "alert_digest"
+# The PostgreSQL advisory lock `apply_findings` holds for its transaction, with the schema's hash as the
+# second key like the reminder scheduler's leader lock ("KOTB"; the leader's is "KOTA").
+APPLY_LOCK_KEY = 0x4B4F5442
 # Where the finding's catalogue key and parameters are kept inside `alert.figures`.
 MESSAGE_FIELD = "_message"
 
@@ -481,6 +484,13 @@ async def apply_findings(
     `resolved_at = now`. Critical alerts opened (or raised to critical) are queued at once.
     """
     result = ApplyResult()
+    if session.get_bind().dialect.name == "postgresql":
+        # One apply at a time across processes (the sweep, the workers of every process): two of them
+        # opening the same subjects' alerts would otherwise wait on each other's unique keys and
+        # deadlock. SQLite's write lock already serialises them. Held until the transaction ends.
+        await session.execute(
+            select(func.pg_advisory_xact_lock(APPLY_LOCK_KEY, func.hashtext(func.current_schema())))
+        )
     all_kinds = set(kinds) | {f.kind for f in findings}
     in_ksms = set(ksm_ids) if ksm_ids is not None else None
     wanted: dict[str, Finding] = {}

@@ -10,6 +10,7 @@ picks up times changed with /pengingat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +35,12 @@ from kotaku.reminders.service import RunReport, run_due
 
 log = logging.getLogger(__name__)
 
-# pg_try_advisory_lock key shared by every kotaku instance on one database ("KOTAKU" in ASCII).
-LEADER_LOCK_KEY = 0x4B4F54414B55
+# The leader lock: `pg_try_advisory_lock(LEADER_LOCK_KEY, hashtext(current_schema()))`, shared by every
+# kotaku instance on one database and schema ("KOTA" in ASCII; instances on other schemas of the same
+# database, another deployment, have their own leader).
+LEADER_LOCK_KEY = 0x4B4F5441
+LEADER_LOCK = "pg_try_advisory_lock(:k, hashtext(current_schema()))"
+LEADER_UNLOCK = "pg_advisory_unlock(:k, hashtext(current_schema()))"
 SWEEP_JOB_ID = "reminders:sweep"
 
 
@@ -106,9 +111,7 @@ class ReminderScheduler:
             return True
         conn = await self.db.engine.connect()
         try:
-            got = bool(
-                (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})).scalar()
-            )
+            got = bool((await conn.execute(text(f"SELECT {LEADER_LOCK}"), {"k": LEADER_LOCK_KEY})).scalar())
             await conn.commit()
             if got:
                 await self._bound_session(conn)
@@ -159,14 +162,25 @@ class ReminderScheduler:
             self._lock_conn = None
 
     async def resign(self) -> None:
-        if self._lock_conn is not None:
-            try:
-                await self._lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
-                await self._lock_conn.commit()
-            finally:
-                await self._lock_conn.close()
-                self._lock_conn = None
+        """Release the leader lock. A lock connection that cannot release it (a check in progress was
+        cancelled, the server went away) is dropped, not given back to the pool: its session ends on the
+        server and the lock with it."""
+        conn, self._lock_conn = self._lock_conn, None
         self.is_leader = False
+        if conn is None:
+            return
+        try:
+            if conn.invalidated:
+                raise ConnectionError("leader lock connection invalidated")
+            await conn.execute(text(f"SELECT {LEADER_UNLOCK}"), {"k": LEADER_LOCK_KEY})
+            await conn.commit()
+        except Exception as exc:
+            log.warning("leader lock not released by unlock, dropping its connection: %s", exc)
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def _leadership_loop(self) -> None:
         while True:

@@ -212,5 +212,8 @@ def test_the_leader_dies_mid_wave_and_nothing_is_lost_or_sent_twice(cluster: Clu
 
     # B stops on SIGTERM: exit 0, and the leader lock is free again.
     assert b.stop() == 0, b.log()
-    lock = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {LEADER_LOCK_KEY & 0xFFFFFFFF}"
+    lock = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+        f" AND classid = {LEADER_LOCK_KEY}"
+    )
     assert query(url, lock) == [(0,)]

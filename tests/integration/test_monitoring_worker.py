@@ -585,3 +585,47 @@ async def test_postgresql_processes_never_claim_the_same_ksm(
         assert await marked(db) == {}
     finally:
         await other.dispose()
+
+
+async def test_postgresql_a_sweep_and_a_worker_batch_at_once_neither_deadlocks_nor_doubles(
+    db: Database, settings: Settings, program: Program, pg_schema: str | None
+) -> None:
+    """The full sweep (the leader) and a worker's batch (any process) opening the same subjects' alerts at
+    the same moment: one waits for the other's apply (an advisory lock), so both commit, each subject has
+    one open alert, and the sweep leaves the mark the worker holds to the worker."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite's write lock already runs one transaction at a time")
+    assert PG_URL and pg_schema
+    ksm_ids = ksms_of(program)
+    await mark_all(db, ksm_ids)
+    other = Database(settings, url=PG_URL, connect_args={"server_settings": {"search_path": pg_schema}})
+    try:
+        async with db.transaction() as s:
+            findings = await evaluation.evaluate(s, settings, AT, ksm_ids)
+        assert len(findings) > 3
+        kinds = checks.enabled_kinds(settings.monitoring)
+
+        async def apply(database: Database, order: list[Any]) -> None:
+            async with database.transaction() as s:
+                await lifecycle.apply_findings(s, settings, order, kinds=kinds, now=AT)
+                await asyncio.sleep(0.2)  # the other apply starts while this one is open
+
+        # The same alerts opened in opposite orders: without the lock, a unique-key wait cycle.
+        await asyncio.wait_for(asyncio.gather(apply(db, findings), apply(other, findings[::-1])), timeout=20)
+        async with db.session() as s:
+            keys = (
+                await s.scalars(select(Alert.dedup_key).where(Alert.status != AlertStatus.RESOLVED))
+            ).all()
+        assert keys and len(keys) == len(set(keys)) == len(
+            {(f.kind, f.subject_type, f.subject_id) for f in findings}
+        )
+
+        # A worker's batch holds the mark of the KSM it claimed; a sweep meanwhile neither waits for it
+        # nor clears it, and clears the others.
+        async with other.transaction() as theirs:
+            held = await claim(theirs, due_by=AT + timedelta(minutes=1), limit=1)
+            assert len(held) == 1
+            await asyncio.wait_for(evaluation.evaluate_and_apply(db, settings, AT), timeout=20)
+        assert await marked(db) == {held[0].ksm_id: AT}
+    finally:
+        await other.dispose()

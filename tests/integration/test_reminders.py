@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kotaku import catalogue
 from kotaku.config import Settings
@@ -419,3 +419,25 @@ async def test_leader_runs_the_monitoring_sweep_and_alert_jobs(
         alerts = list((await s.execute(select(Alert))).scalars())
     assert alerts, "the sweep found the program's activities without reports"
     assert {a.kind for a in alerts} & {"critical", "no_report"}
+
+
+async def test_a_leader_whose_lock_connection_broke_resigns_and_frees_the_lock(
+    db: Database, settings: Settings
+) -> None:
+    """Stopping while a lock check was cancelled leaves the lock's connection invalid: `resign()` must
+    still end (no error from `stop()`) and the lock must be free for another instance at once."""
+    if db.is_sqlite:
+        pytest.skip("leader election is a PostgreSQL feature; SQLite runs a single instance")
+    a, b = ReminderScheduler(db, settings), ReminderScheduler(db, settings)
+    try:
+        assert await a.try_lead() is True
+        assert a._lock_conn is not None
+        # A check cancelled mid-statement: its transaction begun, the connection invalidated.
+        await a._lock_conn.execute(text("SELECT 1"))
+        await a._lock_conn.invalidate()
+        await a.resign()
+        assert a.is_leader is False and a._lock_conn is None
+        assert await b.try_lead() is True
+    finally:
+        await a.resign()
+        await b.resign()
