@@ -306,6 +306,7 @@ class CsvWriter:
         upah_csv = self._open("upah") if with_upah else None
         try:
             async for batch, days, records, workers in self.data.attendance_batches():
+                self._upah_workers.clear()  # the last batch's workers (of other KSMs) do not come again
                 by_id = {k.id: k for k in batch}
                 # One line per record: the KSM's and the worker's fields are quoted once each (by the
                 # csv module, as the whole row would be); the record's own (a date, numbers, true/false)

@@ -721,6 +721,10 @@ class ExportData:
         A record is `(ksm_id, work_date, worker_id, hok, wage, paid)`, ordered by KSM and date, its date as
         the driver gives it (`self.day[work_date]` is the date)."""
         for batch in self.batches():
+            # A worker belongs to one KSM, so the workers shown for the last batch are not shown again:
+            # kept, they grew to every worker of the program (66,000 at a national scope: ~50 MB).
+            self._niks.clear()
+            self._workers_shown.clear()
             days, records, workers = await self._attendance([k.id for k in batch])
             yield batch, days, records, workers
 

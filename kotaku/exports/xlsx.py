@@ -77,6 +77,9 @@ MAX_BREAKS = 1_000
 # Rows rendered before they are handed to the sheet's file in one write; strings, dates kept rendered.
 ROWS_BUFFERED = 500
 CACHED = 100_000
+# Cells' rendered strings: labels and KSM names come again and again, a worker's name and NIK only within
+# its KSM's papers; emptied when full (a national workbook has more than 130,000 distinct ones, two per worker).
+STRINGS_CACHED = 20_000
 ZIP_LEVEL = 1
 ROW_1 = '<row r="1"'
 # What makes xlsxwriter change a string in a cell: XML escapes, control characters and its own `_xHHHH_`
@@ -368,7 +371,7 @@ class Cells:
         return float(ws._convert_date_time(dt))
 
     def _string(self, value: str) -> str:
-        if len(self._strings) > CACHED:
+        if len(self._strings) > STRINGS_CACHED:
             self._strings.clear()
         if len(value) < 16_000 and not _ESCAPED.search(value):
             # Nothing to escape, no whitespace to keep: what xlsxwriter's `_xml_inline_string` writes.
@@ -382,7 +385,7 @@ class Cells:
         tail = self._xlsxwriter(lambda w: w._write_cell(0, 0, CellStringTuple(text, None)))[
             len('<c r="A1"') :
         ]
-        if len(self._strings) > CACHED:
+        if len(self._strings) > STRINGS_CACHED:
             self._strings.clear()
         self._strings[value] = tail
         return tail

@@ -1022,3 +1022,26 @@ async def test_xlsx_ringkasan_from_a_worker_process_is_the_same(
     ksms = len(await _all_ksm_ids(db))
     assert ("ringkasan", ksms, ksms) in seen
     assert not _leftovers(tmp_path)
+
+
+async def test_the_workers_shown_are_kept_for_one_batch_only(
+    db: Database, settings: Settings, at_noon: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker belongs to one KSM: the names and NIKs shown for a batch of KSMs are dropped when the next
+    batch is read, so a national export does not keep every worker of the program in memory."""
+    from kotaku.exports import data as export_data
+    from kotaku.exports.data import ExportData
+
+    await seed_demo(db, settings, at=AT)
+    monkeypatch.setattr(export_data, "BATCH_KSMS", 1)
+    request = ExportRequest(scope=NATIONAL, start=date(2026, 11, 16), end=SUNDAY, fmt=ExportFormat.CSV)
+    batches = 0
+    async with db.read() as session:
+        data = await ExportData.load(session, settings, request)
+        async for _batch, _days, _records, workers in data.attendance_batches():
+            assert not data._workers_shown and not data._niks  # the last batch's are gone
+            shown = [data.shown_worker(w) for w in workers.values()]
+            assert set(data._workers_shown) == set(workers)
+            assert all(nik == "" or "*" in nik for _c, _n, nik, _g, _s in shown)  # masked
+            batches += bool(workers)
+    assert batches >= 2  # more than one batch had workers: the clearing was exercised
