@@ -35,8 +35,9 @@ async def insert_if_absent(
     session: AsyncSession, entity: Any, conflict: Sequence[str], **values: Any
 ) -> Any | None:
     """INSERT ... ON CONFLICT (`conflict`) DO NOTHING on SQLite or PostgreSQL; the new row's id (its first
-    primary-key column) when this statement added the row, else None. On PostgreSQL it waits for a concurrent transaction inserting the same key, so a
-    SELECT ... FOR UPDATE right after it always finds the row, committed or this transaction's own."""
+    primary-key column) when this statement added the row, else None. On PostgreSQL it waits for a
+    concurrent transaction inserting the same key, so a SELECT ... FOR UPDATE right after it always finds
+    the row, committed or this transaction's own."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = entity.__table__
     stmt = (

@@ -169,18 +169,20 @@ class ReminderScheduler:
         self.is_leader = False
         if conn is None:
             return
-        try:
-            if conn.invalidated:
-                raise ConnectionError("leader lock connection invalidated")
-            await conn.execute(text(f"SELECT {LEADER_UNLOCK}"), {"k": LEADER_LOCK_KEY})
-            await conn.commit()
-        except Exception as exc:
-            log.warning("leader lock not released by unlock, dropping its connection: %s", exc)
+        released = False
+        if not conn.invalidated:
+            try:
+                await conn.execute(text(f"SELECT {LEADER_UNLOCK}"), {"k": LEADER_LOCK_KEY})
+                await conn.commit()
+                released = True
+            except Exception as exc:
+                log.warning("leader lock not released by unlock: %s", exc)
+        if not released:
+            log.warning("dropping the leader lock's connection: its session ends and the lock with it")
             with contextlib.suppress(Exception):
                 await conn.invalidate()
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        with contextlib.suppress(Exception):
+            await conn.close()
 
     async def _leadership_loop(self) -> None:
         while True:
